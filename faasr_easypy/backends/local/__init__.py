@@ -1,0 +1,3 @@
+"""The local compute backend: unmodified FaaSr Python functions on this machine."""
+
+from .scheduler import LocalBackend, default_parallelism  # noqa: F401

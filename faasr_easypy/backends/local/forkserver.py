@@ -1,0 +1,273 @@
+"""The fork server: a warm process that forks one child per action.
+
+Why: starting an interpreter and importing boto3 costs ~300 ms; forking a
+process that already has them costs a few. The server reads jobs as JSON
+lines on stdin and answers `finished` lines on stdout. It enforces each
+action's time limit, notices children that die without reporting (killed,
+os._exit), and writes their ERROR line to the action's log itself.
+
+Run as `python -m faasr_easypy.backends.local.forkserver`; started and
+stopped by LocalBackend. It dies with its parent (PR_SET_PDEATHSIG) and kills
+its children on the way out.
+"""
+
+import json
+import os
+import selectors
+import signal
+import sys
+import time
+from pathlib import Path
+
+SHIM = str(Path(__file__).with_name("shim"))
+
+
+class Child:
+    __slots__ = ("pid", "job", "fd", "buffer", "deadline", "reported", "kill_reason", "started")
+
+    def __init__(self, pid, job, fd):
+        self.pid, self.job, self.fd = pid, job, fd
+        self.buffer = b""
+        self.started = time.monotonic()
+        limit = job.get("time_limit")
+        self.deadline = self.started + limit if limit else None
+        self.reported = False
+        self.kill_reason = None
+
+
+class ForkServer:
+    def __init__(self, out_fd):
+        self.out_fd = out_fd
+        self.sel = selectors.DefaultSelector()
+        self.children = {}  # fd -> Child
+        self.inbuf = b""
+        self.running = True
+        self._prototypes = {}  # clients children inherit: never used in this process
+        self._own = {}  # clients this process uses itself (kept apart: sockets don't survive fork)
+
+    # -- clients ----------------------------------------------------------
+    def _client(self, cache, store):
+        from faasr_easypy.s3.client import DataStore, make_client
+
+        key = (store["endpoint"], store["access_key"], store["region"], store["anonymous"])
+        if key not in cache:
+            client = cache[key] = make_client(DataStore(name=store["name"], bucket=store["bucket"],
+                                               endpoint=store["endpoint"], region=store["region"],
+                                               anonymous=store["anonymous"],
+                                               access_key=store["access_key"],
+                                               secret_key=store["secret_key"]))
+            if cache is self._prototypes:
+                _warm(client, store["bucket"])
+        return cache[key]
+
+    # -- protocol ---------------------------------------------------------
+    def send(self, message):
+        data = (json.dumps(message) + "\n").encode()
+        while data:
+            n = os.write(self.out_fd, data)
+            data = data[n:]
+
+    def handle(self, message):
+        op = message.get("op")
+        if op == "run":
+            self.spawn(message["job"])
+        elif op == "cancel":
+            for child in list(self.children.values()):
+                if child.job["payload"]["InvocationID"] == message["invocation_id"]:
+                    self.kill(child, "the run was cancelled by the harness")
+        elif op == "shutdown":
+            self.running = False
+
+    def spawn(self, job):
+        clients = {name: self._client(self._prototypes, store) for name, store in job["stores"].items()}
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            try:
+                os.setpgid(0, 0)
+                _die_with_parent(signal.SIGKILL)
+                os.close(r)
+                os.close(self.out_fd)
+                for fd in list(self.children):
+                    os.close(fd)
+                self.sel.close()
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                os.close(devnull)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                from faasr_easypy.backends.local.action_process import run_action
+                run_action(job, clients, w)
+            finally:
+                os._exit(4)
+        os.close(w)
+        try:
+            os.setpgid(pid, pid)  # also here: no race with an early kill
+        except OSError:
+            pass
+        child = Child(pid, job, r)
+        self.children[r] = child
+        self.sel.register(r, selectors.EVENT_READ, child)
+
+    def kill(self, child, reason):
+        if child.kill_reason is None:
+            child.kill_reason = reason
+        for target in (lambda: os.killpg(child.pid, signal.SIGKILL), lambda: os.kill(child.pid, signal.SIGKILL)):
+            try:
+                target()
+                break
+            except (ProcessLookupError, PermissionError):
+                continue
+
+    def on_child_readable(self, child):
+        try:
+            data = os.read(child.fd, 65536)
+        except OSError:
+            data = b""
+        if data:
+            child.buffer += data
+            if b"\n" in child.buffer and not child.reported:
+                line = child.buffer.split(b"\n", 1)[0]
+                child.reported = True
+                report = json.loads(line)
+                self.send(dict(report, op="finished", pid=child.pid))
+            return
+        # EOF: the child has exited (or is about to).
+        self.sel.unregister(child.fd)
+        os.close(child.fd)
+        del self.children[child.fd]
+        _, status = os.waitpid(child.pid, 0)
+        if not child.reported:
+            self.report_death(child, status)
+
+    def report_death(self, child, status):
+        if child.kill_reason:
+            reason = child.kill_reason
+        elif os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            reason = f"its process was killed by signal {sig} ({signal.Signals(sig).name})"
+        else:
+            reason = f"its process exited with code {os.WEXITSTATUS(status)} without finishing the function"
+        job = child.job
+        try:
+            self.append_error(job, f"Action {job['action']} did not finish: {reason}", child.started)
+        except Exception as exc:  # S3 unreachable: the result still reaches the harness
+            reason += f" (and its ERROR line could not be written to S3: {exc})"
+        self.send({"op": "finished", "job_id": job["job_id"], "ok": False, "triggered": [],
+                   "error": reason, "pid": child.pid,
+                   "seconds": round(time.monotonic() - child.started, 4)})
+
+    def append_error(self, job, message, started):
+        from faasr_easypy.layout import format_log_line
+
+        store = job["stores"][job["log_store"]]
+        client = self._client(self._own, store)
+        try:
+            body = client.get_object(Bucket=store["bucket"], Key=job["log_key"])["Body"].read()
+        except client.exceptions.NoSuchKey:
+            body = b""
+        if body and not body.endswith(b"\n"):
+            body += b"\n"
+        line = format_log_line(time.monotonic() - started, "ERROR", "local_backend.py", message)
+        client.put_object(Bucket=store["bucket"], Key=job["log_key"], Body=body + line.encode() + b"\n")
+
+    # -- main loop --------------------------------------------------------
+    def loop(self):
+        os.set_blocking(0, False)
+        self.sel.register(0, selectors.EVENT_READ, None)
+        stdin_open = True
+        while self.running and stdin_open:
+            now = time.monotonic()
+            deadlines = [c.deadline for c in self.children.values() if c.deadline and not c.kill_reason]
+            timeout = max(0.0, min(deadlines) - now) if deadlines else None
+            for key, _ in self.sel.select(timeout):
+                if key.data is None:
+                    stdin_open = self.read_stdin()
+                else:
+                    self.on_child_readable(key.data)
+            now = time.monotonic()
+            for child in list(self.children.values()):
+                if child.deadline and now >= child.deadline and not child.reported:
+                    limit = child.job["time_limit"]
+                    self.kill(child, f"it ran past its time limit of {limit:g} s and was killed")
+
+    def read_stdin(self):
+        try:
+            data = os.read(0, 1 << 20)
+        except BlockingIOError:
+            return True
+        if not data:
+            return False
+        self.inbuf += data
+        while b"\n" in self.inbuf:
+            line, self.inbuf = self.inbuf.split(b"\n", 1)
+            if line.strip():
+                self.handle(json.loads(line))
+        return True
+
+    def shutdown(self):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in list(self.children.values()):
+            self.kill(child, "the harness stopped")
+        deadline = time.monotonic() + 5
+        while self.children and time.monotonic() < deadline:
+            for key, _ in self.sel.select(0.1):
+                if key.data is not None:
+                    self.on_child_readable(key.data)
+
+
+def _warm(client, bucket):
+    """One read-only request so botocore's lazy set-up happens here, once, not in
+    every child; then drop the connection, which children must not share."""
+    try:
+        client.head_object(Bucket=bucket, Key=".faasr-easypy-warm-up")
+    except Exception:
+        pass
+    client._endpoint.http_session.close()
+
+
+def _die_with_parent(sig):
+    # Loaded once here, before any fork, so children don't pay for ctypes.
+    global _libc
+    try:
+        if _libc is None:
+            import ctypes
+            _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        _libc.prctl(1, sig)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+_libc = None
+
+
+def main():
+    parent = os.getppid()
+    _die_with_parent(signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        return
+    # stdout carries the protocol; anything else printed here goes to stderr.
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    server = ForkServer(out_fd)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    sys.path.insert(0, SHIM)
+    # Warm imports children would otherwise each pay for.
+    import boto3  # noqa: F401
+    import FaaSr_py.client.py_client_stubs  # noqa: F401
+
+    from faasr_easypy.backends.local import action_process  # noqa: F401
+    server.send({"op": "ready", "pid": os.getpid()})
+    try:
+        server.loop()
+    finally:
+        server.shutdown()
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(0)  # unwinds select() so shutdown() kills the children
+
+
+if __name__ == "__main__":
+    main()

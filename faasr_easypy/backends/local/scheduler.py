@@ -1,0 +1,281 @@
+"""LocalBackend: runs FaaSr workflows on this machine.
+
+The scheduler plays the part FaaSr's platforms play: it receives triggers
+(from `trigger()` for the entry action, then from each finished action for
+its successors) and starts actions in the fork server, at most
+`max_parallel` at a time across all invocations. Fan-in follows FaaSr: the
+action runs once, after every predecessor instance has finished; it never
+runs when a predecessor failed (a failed action triggers nothing).
+"""
+
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import deque
+from pathlib import Path
+
+from ...errors import BackendError
+from ...layout import instance_label
+from ..base import Backend
+
+
+def default_parallelism():
+    return max(4, 4 * (os.cpu_count() or 1))
+
+
+class _Run:
+    """Scheduler state of one invocation."""
+
+    def __init__(self, invocation, payload):
+        self.invocation = invocation
+        self.workflow = invocation.workflow
+        self.payload = payload
+        self.started = set()  # (action, rank) dispatched or queued
+        self.finished = {}  # (action, rank) -> ok
+        self.waiting = set()  # fan-in actions triggered at least once, not yet started
+        self.active = 0  # queued + running jobs
+        self.cancelled = False
+        self.done = threading.Event()
+        self.results = {}  # label -> finished message (error, seconds)
+
+
+class LocalBackend(Backend):
+    platform = "local"
+
+    def __init__(self, functions_dir, data_stores, max_parallel=None, action_timeout=600.0,
+                 secrets=None, keep_workdirs=False, workdir_root=None):
+        self.functions_dir = str(Path(functions_dir).resolve())
+        self.data_stores = dict(data_stores)  # name -> DataStore
+        self.max_parallel = max_parallel or default_parallelism()
+        self.action_timeout = action_timeout
+        self.secrets = dict(secrets or {})
+        self.keep_workdirs = keep_workdirs
+        self._own_root = workdir_root is None
+        self.workdir_root = workdir_root
+        self._lock = threading.RLock()
+        self._runs = {}  # InvocationID -> _Run
+        self._jobs = {}  # job id -> (_Run, (action, rank))
+        self._queue = deque()
+        self._running = 0
+        self._ids = itertools.count(1)
+        self._proc = None
+        self._reader = None
+        self._ready = threading.Event()
+        self._closed = False
+        if not Path(self.functions_dir).is_dir():
+            raise BackendError(f"The functions folder {functions_dir} does not exist: pass the folder "
+                               "that holds the workflow's Python function files (--functions DIR).")
+
+    # -- public -------------------------------------------------------------
+    def trigger(self, invocation):
+        wf = invocation.workflow
+        missing = [n for n in wf.data["DataStores"] if n not in self.data_stores]
+        if missing:
+            raise BackendError(f"Workflow {wf.name} ({wf.source}) uses data store(s) "
+                               f"{', '.join(missing)}, which this testbed does not provide: map them "
+                               "to an S3 server in the testbed, or run on the embedded default.")
+        self._ensure_server()
+        payload = invocation.payload()
+        for name, store in self.data_stores.items():
+            if name in payload["DataStores"]:
+                payload["DataStores"][name].update(store.as_workflow_spec())
+        run = _Run(invocation, payload)
+        with self._lock:
+            if invocation.invocation_id in self._runs:
+                raise BackendError(f"InvocationID {invocation.invocation_id} was already triggered")
+            self._runs[invocation.invocation_id] = run
+            self._enqueue(run, wf.entry, None)
+            self._pump()
+
+    def wait(self, invocation, timeout=None):
+        """Block until the local run of `invocation` has nothing left to do."""
+        return self._runs[invocation.invocation_id].done.wait(timeout)
+
+    def results(self, invocation):
+        return dict(self._runs[invocation.invocation_id].results)
+
+    def cancel(self, invocation):
+        with self._lock:
+            run = self._runs.get(invocation.invocation_id)
+            if run is None:
+                return
+            run.cancelled = True
+            kept = deque(item for item in self._queue if item[0] is not run)
+            dropped = len(self._queue) - len(kept)
+            self._queue = kept
+            run.active -= dropped
+            if run.active == 0:
+                run.done.set()
+        self._send({"op": "cancel", "invocation_id": invocation.invocation_id})
+
+    def close(self):
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            proc = self._proc
+        if proc is not None:
+            self._send({"op": "shutdown"})
+            try:
+                proc.wait(8)
+            except subprocess.TimeoutExpired:
+                _killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        if self._reader:
+            self._reader.join(5)
+        for run in self._runs.values():
+            run.done.set()
+        if self._own_root and self.workdir_root and not self.keep_workdirs:
+            shutil.rmtree(self.workdir_root, ignore_errors=True)
+
+    # -- fork server --------------------------------------------------------
+    def _ensure_server(self):
+        with self._lock:
+            if self._closed:
+                raise BackendError("the local backend was already closed")
+            if self._proc is not None and self._proc.poll() is None:
+                return
+            if self.workdir_root is None:
+                self.workdir_root = tempfile.mkdtemp(prefix="faasr-easypy-actions-")
+            self._ready.clear()
+            stderr = open(os.path.join(self.workdir_root, "forkserver.log"), "ab")
+            env = dict(os.environ, PYTHONUNBUFFERED="1")
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "faasr_easypy.backends.local.forkserver"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
+                preexec_fn=_own_group, close_fds=True)
+            stderr.close()
+            self._reader = threading.Thread(target=self._read, args=(self._proc,),
+                                            name="faasr-local-scheduler", daemon=True)
+            self._reader.start()
+        if not self._ready.wait(60):
+            raise BackendError(f"The local backend's worker process did not start; see "
+                               f"{self.workdir_root}/forkserver.log")
+
+    def _send(self, message):
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return False
+        try:
+            proc.stdin.write((json.dumps(message) + "\n").encode())
+            proc.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            message = json.loads(line)
+            if message["op"] == "ready":
+                self._ready.set()
+            elif message["op"] == "finished":
+                self._on_finished(message)
+        # The fork server is gone (closed, or killed): whatever ran there failed.
+        with self._lock:
+            lost = [jid for jid in self._jobs]
+        for jid in lost:
+            self._on_finished({"job_id": jid, "ok": False, "triggered": [],
+                               "error": "the local backend's worker process died"})
+        self._ready.set()
+
+    # -- scheduling -----------------------------------------------------------
+    def _enqueue(self, run, action, rank):
+        key = (action, rank)
+        if key in run.started or run.cancelled:
+            return
+        run.started.add(key)
+        run.active += 1
+        self._queue.append((run, action, rank))
+
+    def _pump(self):
+        while self._queue and self._running < self.max_parallel:
+            run, action, rank = self._queue.popleft()
+            job = self._job(run, action, rank)
+            self._jobs[job["job_id"]] = (run, (action, rank))
+            self._running += 1
+            if not self._send({"op": "run", "job": job}):
+                self._jobs.pop(job["job_id"])
+                self._running -= 1
+                self._finish(run, (action, rank), False, "the local backend's worker process is not running", [])
+
+    def _on_finished(self, message):
+        with self._lock:
+            entry = self._jobs.pop(message["job_id"], None)
+            if entry is None:
+                return
+            run, key = entry
+            self._running -= 1
+            self._finish(run, key, message["ok"], message.get("error"), message.get("triggered", []),
+                         message.get("seconds"))
+            self._pump()
+
+    def _finish(self, run, key, ok, error, triggered, seconds=None):
+        run.finished[key] = ok
+        run.results[instance_label(*key)] = {"ok": ok, "error": error, "seconds": seconds}
+        if not run.cancelled:
+            for target, rank in triggered:
+                if run.workflow.is_fan_in(target):
+                    run.waiting.add(target)
+                else:
+                    self._enqueue(run, target, rank)
+            self._start_ready_fan_ins(run)
+        run.active -= 1
+        if run.active == 0:
+            run.done.set()
+
+    def _start_ready_fan_ins(self, run):
+        for target in sorted(run.waiting):
+            preds = run.workflow.predecessor_instances(target)
+            if all(run.finished.get(p) is True for p in preds):
+                run.waiting.discard(target)
+                self._enqueue(run, target, None)
+
+    def _job(self, run, action, rank):
+        wf = run.workflow
+        spec = wf.actions[action]
+        layout = run.invocation.layout
+        stores = {}
+        for name, store in self.data_stores.items():
+            if name in wf.data["DataStores"]:
+                stores[name] = {"name": name, "bucket": store.bucket, "endpoint": store.endpoint,
+                                "region": store.region, "anonymous": store.anonymous,
+                                "access_key": store.access_key, "secret_key": store.secret_key}
+        return {
+            "job_id": next(self._ids),
+            "action": action,
+            "rank": rank,
+            "max_rank": wf.rank_count(action),
+            "function_name": spec.function_name,
+            "type": spec.type,
+            "arguments": run.invocation.arguments(action),
+            "payload": run.payload,
+            "edges": [{"target": e.target, "ranks": e.ranks, "ranked": e.ranked,
+                       "condition": e.condition} for e in spec.edges],
+            "log_store": wf.logging_data_store,
+            "log_key": layout.log_key(action, rank),
+            "done_key": layout.done_key(action, rank),
+            "stores": stores,
+            "secrets": self.secrets,
+            "functions_dir": self.functions_dir,
+            "local_file": (wf.data.get("FunctionLocalFile") or {}).get(spec.function_name),
+            "time_limit": self.action_timeout,
+            "workdir_root": self.workdir_root,
+            "keep_workdir": self.keep_workdirs,
+        }
+
+
+def _own_group():
+    os.setpgid(0, 0)  # Ctrl-C at the terminal reaches the harness, which stops us in order
+
+
+def _killpg(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,2 @@
+"""Easypy plugin (work in progress)."""
+plugin = {"plugins": {}}

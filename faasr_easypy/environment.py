@@ -1,0 +1,135 @@
+"""The embedded default environment: an S3 server plus the local backend.
+
+Every data store a workflow names is served by one S3 server: the embedded
+SeaweedFS (started here) or an external endpoint given by
+FAASR_EASYPY_S3_ENDPOINT with FAASR_EASYPY_S3_ACCESS_KEY / _SECRET_KEY (MinIO,
+AWS). Each store keeps its own bucket name; missing buckets are created.
+"""
+
+import os
+
+from .backends.local import LocalBackend
+from .errors import S3Error
+from .s3.client import DataStore, make_client
+from .s3.server import EmbeddedS3Server
+
+ENV_ENDPOINT = "FAASR_EASYPY_S3_ENDPOINT"
+ENV_ACCESS_KEY = "FAASR_EASYPY_S3_ACCESS_KEY"
+ENV_SECRET_KEY = "FAASR_EASYPY_S3_SECRET_KEY"
+
+
+class S3Service:
+    """One S3 endpoint with credentials; hands out DataStore objects for workflows."""
+
+    def __init__(self, endpoint, access_key, secret_key, region="us-east-1", server=None):
+        self.endpoint = endpoint
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.region = region
+        self.server = server  # the EmbeddedS3Server when we started one
+        self._buckets = set()
+
+    @classmethod
+    def from_environment(cls, environ=None):
+        """An external S3 named by FAASR_EASYPY_S3_ENDPOINT, or None."""
+        environ = os.environ if environ is None else environ
+        endpoint = environ.get(ENV_ENDPOINT)
+        if not endpoint:
+            return None
+        key, secret = environ.get(ENV_ACCESS_KEY), environ.get(ENV_SECRET_KEY)
+        if not (key and secret):
+            raise S3Error(f"{ENV_ENDPOINT} is set to {endpoint}, but {ENV_ACCESS_KEY} and "
+                          f"{ENV_SECRET_KEY} are not: export both credentials, or unset "
+                          f"{ENV_ENDPOINT} to use the embedded S3 server.")
+        return cls(endpoint, key, secret)
+
+    def store(self, name, bucket):
+        return DataStore(name=name, bucket=bucket, endpoint=self.endpoint, region=self.region,
+                         access_key=self.access_key, secret_key=self.secret_key)
+
+    def stores_for(self, workflow):
+        """DataStore objects for every data store of `workflow`, buckets ensured."""
+        stores = {}
+        for name, spec in workflow.data["DataStores"].items():
+            stores[name] = self.store(name, spec.get("Bucket") or "faasr")
+            self.ensure_bucket(stores[name])
+        return stores
+
+    def ensure_bucket(self, store):
+        from botocore.exceptions import ClientError
+
+        if store.bucket in self._buckets:
+            return
+        client = make_client(store)
+        try:
+            client.head_bucket(Bucket=store.bucket)
+        except ClientError:
+            try:
+                client.create_bucket(Bucket=store.bucket)
+            except ClientError as exc:
+                raise S3Error(f"Bucket {store.bucket!r} for data store {store.name!r} does not exist "
+                              f"on {self.endpoint} and could not be created ({exc}): create it, or "
+                              "name an existing bucket in the workflow's DataStores.") from exc
+        self._buckets.add(store.bucket)
+
+    def secrets(self):
+        return [self.access_key, self.secret_key]
+
+    def close(self):
+        if self.server is not None:
+            self.server.stop()
+
+
+def start_s3(data_dir=None, port=None):
+    """The S3 service for a run: external if configured, else a new embedded server."""
+    external = S3Service.from_environment()
+    if external is not None:
+        return external
+    server = EmbeddedS3Server(data_dir=data_dir, port=port).start()
+    return S3Service(server.endpoint, server.access_key, server.secret_key, server=server)
+
+
+class LocalEnvironment:
+    """S3 plus the local backend for one workflow; a context manager.
+
+    `s3` may be an S3Service shared with others (the pyATS job shares one per
+    job); if None, one is started here and stopped on exit.
+    """
+
+    def __init__(self, workflow, functions_dir, s3=None, max_parallel=None, action_timeout=600.0,
+                 keep_workdirs=False):
+        self.workflow = workflow
+        self.functions_dir = functions_dir
+        self._own_s3 = s3 is None
+        self.s3 = s3
+        self.max_parallel = max_parallel
+        self.action_timeout = action_timeout
+        self.keep_workdirs = keep_workdirs
+        self.stores = {}
+        self.backend = None
+
+    @property
+    def logging_store(self):
+        return self.stores[self.workflow.logging_data_store]
+
+    def __enter__(self):
+        try:
+            if self.s3 is None:
+                self.s3 = start_s3()
+            self.stores = self.s3.stores_for(self.workflow)
+            self.backend = LocalBackend(self.functions_dir, self.stores, max_parallel=self.max_parallel,
+                                        action_timeout=self.action_timeout,
+                                        keep_workdirs=self.keep_workdirs)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self):
+        if self.backend is not None:
+            self.backend.close()
+        if self._own_s3 and self.s3 is not None:
+            self.s3.close()
+
+    def __exit__(self, *exc):
+        self.close()

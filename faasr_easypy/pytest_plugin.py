@@ -1,0 +1,1 @@
+"""pytest plugin: the faasr_workflow fixture (filled in below as the runner lands)."""

@@ -1,0 +1,85 @@
+"""boto3 clients for FaaSr data stores, with credentials from the environment.
+
+FaaSr never keeps credentials in the workflow JSON: the runtime reads
+`<DataStoreName>_AccessKey` and `<DataStoreName>_SecretKey`. We do the same.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+from ..errors import UserError
+
+
+@dataclass
+class DataStore:
+    name: str
+    bucket: str
+    endpoint: str = ""
+    region: str = "us-east-1"
+    anonymous: bool = False
+    writable: bool = True
+    access_key: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
+
+    @classmethod
+    def from_workflow(cls, name, spec, environ=None):
+        """The data store `name` of a workflow's DataStores, creds from the environment."""
+        environ = os.environ if environ is None else environ
+        return cls(
+            name=name,
+            bucket=spec.get("Bucket", ""),
+            endpoint=spec.get("Endpoint") or "",
+            region=spec.get("Region") or "us-east-1",
+            anonymous=_truthy(spec.get("Anonymous", False)),
+            writable=_truthy(spec.get("Writable", True)),
+            access_key=environ.get(f"{name}_AccessKey", ""),
+            secret_key=environ.get(f"{name}_SecretKey", ""),
+        )
+
+    def as_workflow_spec(self):
+        """The DataStores entry FaaSr expects (no credentials)."""
+        return {"Endpoint": self.endpoint, "Bucket": self.bucket, "Region": self.region,
+                "Writable": str(self.writable).upper(), "Anonymous": str(self.anonymous).upper()}
+
+    def credential_env(self):
+        """Environment variables that give FaaSr code this store's credentials."""
+        return {f"{self.name}_AccessKey": self.access_key, f"{self.name}_SecretKey": self.secret_key}
+
+    def secrets(self):
+        return [s for s in (self.access_key, self.secret_key) if s]
+
+
+def make_client(store: DataStore, max_attempts=3, connect_timeout=5, read_timeout=30, pool=10):
+    """A boto3 S3 client for `store`; path-style addressing for custom endpoints."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    if not store.anonymous and not (store.access_key and store.secret_key) and store.endpoint:
+        raise UserError(
+            f"Data store {store.name!r} ({store.endpoint}) has no credentials: set the environment "
+            f"variables {store.name}_AccessKey and {store.name}_SecretKey, or mark the store "
+            "\"Anonymous\": \"TRUE\" in the workflow or testbed.")
+    config = Config(
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_pool_connections=pool,
+        s3={"addressing_style": "path"} if store.endpoint else {},
+        signature_version=UNSIGNED if store.anonymous else "s3v4",
+    )
+    session = boto3.session.Session()
+    return session.client(
+        "s3",
+        endpoint_url=store.endpoint or None,
+        region_name=store.region or "us-east-1",
+        aws_access_key_id=store.access_key or None,
+        aws_secret_access_key=store.secret_key or None,
+        config=config,
+    )
+
+
+def _truthy(value):
+    if isinstance(value, str):
+        return value.strip().upper() in ("TRUE", "YES", "1")
+    return bool(value)

