@@ -202,7 +202,8 @@ class LocalBackend(Backend):
             if not self._send({"op": "run", "job": job}):
                 self._jobs.pop(job["job_id"])
                 self._running -= 1
-                self._finish(run, (action, rank), False, "the local backend's worker process is not running", [])
+                self._finish(run, (action, rank), {"ok": False, "triggered": [],
+                                                   "error": "the local backend's worker process is not running"})
 
     def _on_finished(self, message):
         with self._lock:
@@ -211,15 +212,15 @@ class LocalBackend(Backend):
                 return
             run, key = entry
             self._running -= 1
-            self._finish(run, key, message["ok"], message.get("error"), message.get("triggered", []),
-                         message.get("seconds"))
+            self._finish(run, key, message)
             self._pump()
 
-    def _finish(self, run, key, ok, error, triggered, seconds=None):
-        run.finished[key] = ok
-        run.results[instance_label(*key)] = {"ok": ok, "error": error, "seconds": seconds}
+    def _finish(self, run, key, message):
+        run.finished[key] = message["ok"]
+        run.results[instance_label(*key)] = {k: message.get(k) for k in
+                                             ("ok", "error", "seconds", "first_log_at", "done_at")}
         if not run.cancelled:
-            for target, rank in triggered:
+            for target, rank in message.get("triggered", []):
                 if run.workflow.is_fan_in(target):
                     run.waiting.add(target)
                 else:

@@ -1,0 +1,31 @@
+# The two set-up commands of README.rst: `make demo` and `make test`.
+# Both build .venv from scratch when it is missing or setup.py changed.
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(abspath $(VENV))/bin
+STAMP   := $(VENV)/.installed
+export PATH := $(BIN):$(PATH)
+
+.PHONY: demo test test-fast bench clean
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+# Runs the main job on the embedded default and prints where the archive and report are.
+demo: $(STAMP)
+	$(BIN)/pyats run job jobs/faasr_job.py --testbed-file testbeds/local.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

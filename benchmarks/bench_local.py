@@ -1,0 +1,120 @@
+"""Issue 2 figures: embedded S3 start/stop, dispatch overhead, fan-out/fan-in time.
+
+Each figure is printed next to a baseline measured in the same run:
+- S3 start/stop: `weed server -s3` would be the alternative; we print ours only
+  against the target, since the baseline is documented at ~15 s to stop.
+- dispatch: a cold interpreter that imports boto3 and puts one object, which is
+  what a naive "one subprocess per action" backend pays per action.
+- fan-out/fan-in: the same workflow with max_parallel=1 (one action at a time,
+  like faasr-py's runtime on one host).
+
+Run: .venv/bin/python benchmarks/bench_local.py [--quick]
+"""
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import workflows as generated  # noqa: E402
+
+from faasr_easypy.backends.local import LocalBackend  # noqa: E402
+from faasr_easypy.environment import S3Service  # noqa: E402
+from faasr_easypy.invocation import Invocation  # noqa: E402
+from faasr_easypy.s3.server import EmbeddedS3Server  # noqa: E402
+from faasr_easypy.workflow import parse_workflow  # noqa: E402
+
+FUNCTIONS = HERE / "functions"
+
+
+def bench_s3(rounds):
+    starts, stops = [], []
+    for _ in range(rounds):
+        server = EmbeddedS3Server()
+        t = time.monotonic()
+        server.start()
+        starts.append(time.monotonic() - t)
+        t = time.monotonic()
+        server.stop()
+        stops.append(time.monotonic() - t)
+    return statistics.median(starts), statistics.median(stops)
+
+
+def run_once(service, data, max_parallel=None):
+    wf = parse_workflow(data)
+    backend = LocalBackend(FUNCTIONS, service.stores_for(wf), max_parallel=max_parallel)
+    try:
+        warm = Invocation(parse_workflow(generated.chain(2)))  # start the fork server first
+        backend.trigger(warm)
+        backend.wait(warm, 60)
+        inv = Invocation(wf)
+        t = time.monotonic()
+        backend.trigger(inv)
+        assert backend.wait(inv, 600), "benchmark run did not finish"
+        wall = time.monotonic() - t
+        results = backend.results(inv)
+    finally:
+        backend.close()
+    failed = [k for k, r in results.items() if not r["ok"]]
+    assert not failed, f"actions failed: {failed}"
+    return wall, results
+
+
+def dispatch_overheads(results, length):
+    """For a chain a0..aN: successor's first log line minus predecessor's .done."""
+    gaps = []
+    for i in range(length - 1):
+        gaps.append(results[f"a{i + 1}"]["first_log_at"] - results[f"a{i}"]["done_at"])
+    return gaps
+
+
+def cold_action_seconds(service, rounds=5):
+    code = ("import boto3,sys; c=boto3.client('s3',endpoint_url=sys.argv[1],aws_access_key_id=sys.argv[2],"
+            "aws_secret_access_key=sys.argv[3],region_name='us-east-1');"
+            "c.put_object(Bucket='faasr',Key='bench/cold',Body=b'x')")
+    times = []
+    for _ in range(rounds):
+        t = time.monotonic()
+        subprocess.run([sys.executable, "-c", code, service.endpoint, service.access_key, service.secret_key],
+                       check=True)
+        times.append(time.monotonic() - t)
+    return statistics.median(times)
+
+
+def main():
+    quick = "--quick" in sys.argv
+    start, stop = bench_s3(3 if quick else 7)
+    print(f"embedded S3 ready (median)      {start:6.2f} s   target <= 1.5 s")
+    print(f"embedded S3 stop  (median)      {stop:6.2f} s   target <= 3 s")
+
+    server = EmbeddedS3Server().start()
+    service = S3Service(server.endpoint, server.access_key, server.secret_key, server=server)
+    try:
+        length = 30 if quick else 100
+        wall, results = run_once(service, generated.chain(length))
+        gaps = dispatch_overheads(results, length)
+        cold = cold_action_seconds(service)
+        med = statistics.median(gaps)
+        print(f"dispatch overhead, {length}-action chain: median {med * 1000:5.1f} ms, "
+              f"p95 {sorted(gaps)[int(len(gaps) * 0.95) - 1] * 1000:5.1f} ms   target <= 30 ms")
+        print(f"  baseline: cold interpreter + boto3 + one put {cold * 1000:6.1f} ms "
+              f"(ours is {cold / med:4.1f}x faster)")
+        print(f"  chain wall time {wall:.2f} s ({wall / length * 1000:.1f} ms per action)")
+
+        width = 50
+        fan_wall, _ = run_once(service, generated.fan(width))
+        serial_wall, _ = run_once(service, generated.fan(width), max_parallel=1)
+        print(f"1 -> {width} -> 1 fan-out/fan-in:        {fan_wall:6.2f} s   target <= 4 s")
+        print(f"  baseline: same workflow one action at a time {serial_wall:6.2f} s "
+              f"({serial_wall / fan_wall:4.1f}x); faasr-py 2.1.0 needs ~1.5 s/action = "
+              f"~{1.5 * (width + 2):.0f} s")
+    finally:
+        service.close()
+
+
+if __name__ == "__main__":
+    main()

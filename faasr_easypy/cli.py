@@ -1,0 +1,195 @@
+"""faasr-easypy command line: validate | run | s3 serve.
+
+User mistakes (UserError) print one paragraph and exit 2; Ctrl-C and SIGTERM
+stop everything the command started and exit 130 / 143.
+"""
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .errors import UserError
+
+
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so `with` blocks clean up."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="faasr-easypy",
+                                     description="Test FaaSr workflows on this machine or on FaaSr's platforms.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check workflow JSON files and report every problem")
+    p.add_argument("workflows", nargs="+", metavar="WORKFLOW.json")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="run a workflow on the embedded default (local S3 + local backend)")
+    p.add_argument("workflow", metavar="WORKFLOW.json")
+    p.add_argument("--functions", metavar="DIR",
+                   help="folder with the workflow's Python functions "
+                        "(default: functions/<WorkflowName> next to the workflow file)")
+    p.add_argument("--timeout", type=_positive, default=300.0, metavar="SECONDS",
+                   help="overall deadline for the run (default 300)")
+    p.add_argument("--action-timeout", type=_positive, default=600.0, metavar="SECONDS",
+                   help="time limit of one action (default 600)")
+    p.add_argument("--check-interval", type=_positive, default=0.5, metavar="SECONDS",
+                   help="how often S3 is polled (default 0.5)")
+    p.add_argument("--stream-logs", action="store_true", help="print each function's log lines as they arrive")
+    p.add_argument("--max-parallel", type=int, default=None, metavar="N",
+                   help="actions running at once (default 4 per core)")
+    p.add_argument("--keep-workdirs", action="store_true",
+                   help="keep each action's working directory (for debugging)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("s3", help="the embedded S3 server")
+    s3sub = p.add_subparsers(dest="s3_command", metavar="ACTION")
+    serve = s3sub.add_parser("serve", help="serve the embedded S3 server until Ctrl-C")
+    serve.add_argument("--port", type=int, default=None, help="S3 port (default: a free one)")
+    serve.add_argument("--data-dir", default=None, help="keep data in this folder (default: a temporary one)")
+    serve.add_argument("--bucket", default="faasr", help="bucket to create (default faasr)")
+    serve.set_defaults(func=cmd_s3_serve)
+    p.set_defaults(func=lambda args: _usage(p))
+    return parser
+
+
+def _positive(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def _usage(parser):
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def cmd_validate(args):
+    from .workflow import load_workflow
+    from .errors import ValidationError
+
+    failed = 0
+    for path in args.workflows:
+        try:
+            wf = load_workflow(path)
+        except ValidationError as exc:
+            failed += 1
+            print(exc, file=sys.stderr)
+            continue
+        ranked = sum(1 for a in wf.actions if wf.is_ranked(a))
+        print(f"{path}: OK - workflow {wf.name}, {len(wf.actions)} actions, entry {wf.entry}"
+              + (f", {ranked} ranked" if ranked else ""))
+    return 1 if failed else 0
+
+
+def default_functions_dir(workflow_path, workflow):
+    """The sources folder used when --functions is not given."""
+    return Path(workflow_path).resolve().parent / "functions" / workflow.name
+
+
+def cmd_run(args):
+    from .environment import LocalEnvironment
+    from .invocation import Invocation
+    from .workflow import load_workflow
+
+    wf = load_workflow(args.workflow)
+    functions = Path(args.functions) if args.functions else default_functions_dir(args.workflow, wf)
+    if not functions.is_dir():
+        raise UserError(f"The functions folder {functions} does not exist: pass --functions DIR naming "
+                        f"the folder that holds the Python functions of {args.workflow}.")
+    with LocalEnvironment(wf, functions, max_parallel=args.max_parallel,
+                          action_timeout=args.action_timeout, keep_workdirs=args.keep_workdirs) as env:
+        invocation = Invocation(wf)
+        print(f"S3: {env.s3.endpoint} bucket {env.logging_store.bucket}")
+        print(f"Invocation folder: {invocation.folder}")
+        started = time.monotonic()
+        env.backend.trigger(invocation)
+        finished = env.backend.wait(invocation, args.timeout)
+        if not finished:
+            env.backend.cancel(invocation)
+            env.backend.wait(invocation, 10)
+        return _print_outcome(wf, env.backend.results(invocation), finished, time.monotonic() - started)
+
+
+def _print_outcome(wf, results, finished, seconds):
+    from .layout import instance_label
+
+    failed = 0
+    for action in wf.topological_order():
+        for name, rank in wf.instances(action):
+            label = instance_label(name, rank)
+            result = results.get(label)
+            if result is None:
+                outcome = "not run"
+            elif result["ok"]:
+                outcome = "COMPLETED"
+            else:
+                failed += 1
+                outcome = f"FAILED: {result['error']}"
+            print(f"  {label:<30} {outcome}")
+    verdict = "timed out" if not finished else ("failed" if failed else "passed")
+    print(f"Workflow {wf.name} {verdict} in {seconds:.2f} s")
+    return 0 if finished and not failed else 1
+
+
+def cmd_s3_serve(args):
+    import os
+
+    from .environment import ENV_ACCESS_KEY, ENV_SECRET_KEY
+    from .s3.server import EmbeddedS3Server
+
+    # Credentials from the environment when given, so clients already know them;
+    # otherwise generated, and the secret goes to a private file, never the terminal.
+    server = EmbeddedS3Server(data_dir=args.data_dir, bucket=args.bucket, port=args.port,
+                              access_key=os.environ.get(ENV_ACCESS_KEY),
+                              secret_key=os.environ.get(ENV_SECRET_KEY))
+    with server:
+        print(f"S3 endpoint: {server.endpoint}  bucket: {server.bucket}  "
+              f"(ready in {server.startup_seconds:.2f} s)")
+        print(f"  export FAASR_EASYPY_S3_ENDPOINT={server.endpoint}")
+        if not os.environ.get(ENV_SECRET_KEY):
+            secret_file = Path(server.data_dir) / "secret_key"
+            secret_file.write_text(server.secret_key)
+            secret_file.chmod(0o600)
+            print(f"  export {ENV_ACCESS_KEY}={server.access_key}")
+            print(f"  export {ENV_SECRET_KEY}=$(cat {secret_file})")
+        print("Serving; press Ctrl-C to stop.", flush=True)
+        while server.running:
+            time.sleep(0.5)
+        raise UserError(f"The S3 server stopped by itself; its log is {server.data_dir}/weed.log")
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"faasr-easypy: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("faasr-easypy: interrupted; everything it started has been stopped", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("faasr-easypy: terminated; everything it started has been stopped", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
