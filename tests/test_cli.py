@@ -1,0 +1,171 @@
+"""The faasr-easypy command as a user runs it: real processes, exit codes, output."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent / "faasr-easypy"
+pytestmark = pytest.mark.timeout(180)
+
+
+def cli(*args, **kwargs):
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def test_validate_ok_and_bad(tmp_path):
+    ok = cli("validate", "workflows/data_pipeline.json", "workflows/fan_out_fan_in.json")
+    assert ok.returncode == 0
+    assert "workflows/fan_out_fan_in.json: OK - workflow FanOutFanIn, 3 actions, entry split, 1 ranked" in ok.stdout
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"WorkflowName": "x", "ActionList": {"a": {"InvokeNext": ["a"]}}}')
+    res = cli("validate", str(bad))
+    assert res.returncode == 1
+    assert f"{bad} has" in res.stderr and "$.FunctionInvoke: is missing" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_missing_file_is_a_clear_error():
+    res = cli("run", "no/such/workflow.json")
+    assert res.returncode == 2
+    assert "no/such/workflow.json: file not found" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_bad_arguments_are_refused_by_argparse():
+    res = cli("run", "workflows/data_pipeline.json", "--timeout", "-3")
+    assert res.returncode == 2 and "must be greater than 0" in res.stderr
+
+
+def test_missing_functions_folder(tmp_path):
+    res = cli("run", "workflows/data_pipeline.json", "--functions", str(tmp_path / "nope"))
+    assert res.returncode == 2
+    assert "functions folder" in res.stderr and "--functions DIR" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_run_passing_workflow_prints_folder_and_outcomes():
+    res = cli("run", "workflows/fan_out_fan_in.json")
+    assert res.returncode == 0, res.stderr
+    assert "Invocation folder: FaaSrLog/FanOutFanIn/" in res.stdout
+    for label in ("split", "square(1)", "square(5)", "gather"):
+        assert any(line.split()[:2] == [label, "COMPLETED"] for line in res.stdout.splitlines()), label
+    assert "Workflow FanOutFanIn passed" in res.stdout
+
+
+def test_run_failing_workflow_exits_non_zero():
+    res = cli("run", "workflows/failing_function.json")
+    assert res.returncode == 1
+    assert "explode" in res.stdout and "FAILED" in res.stdout
+    assert "Workflow FailingStep failed" in res.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_to_a_running_run_leaves_no_process_behind(tmp_path, sig, code):
+    functions = tmp_path / "functions"
+    functions.mkdir()
+    (functions / "slow.py").write_text(
+        "import time\nfrom FaaSr_py.client.py_client_stubs import faasr_log\n\n"
+        "def f(**kwargs):\n    faasr_log('sleeping')\n    time.sleep(300)\n")
+    data = json.loads(Path("workflows/data_pipeline.json").read_text())
+    for spec in data["ActionList"].values():
+        spec["FunctionName"] = "f"
+    wf = tmp_path / "wf.json"
+    wf.write_text(json.dumps(data))
+    proc = subprocess.Popen([str(BIN), "run", str(wf), "--functions", str(functions)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        descendants = []
+        deadline = time.monotonic() + 30
+        # wait until the S3 server, the fork server and the action process all exist
+        while time.monotonic() < deadline:
+            descendants = _descendants(proc.pid)
+            names = [_cmdline(p) for p in descendants]
+            if any("weed" in n for n in names) and sum("forkserver" in n for n in names) >= 2:
+                break
+            time.sleep(0.1)
+        else:
+            proc.kill()
+            pytest.fail(f"processes did not start: {proc.communicate()}")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err
+    assert "everything it started has been stopped" in err
+    assert "Traceback" not in err
+    time.sleep(0.2)
+    left = [p for p in descendants if _alive(p)]
+    assert not left, [_cmdline(p) for p in left]
+
+
+def _descendants(root):
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    out, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        kids = [p for p, pp in parents.items() if pp == pid]
+        out.extend(kids)
+        frontier.extend(kids)
+    return out
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_s3_serve_starts_and_stops_on_ctrl_c(tmp_path):
+    proc = subprocess.Popen([str(BIN), "s3", "serve", "--data-dir", str(tmp_path / "data")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("S3 endpoint: http://127.0.0.1:"), line
+        endpoint = line.split()[2]
+        out = ""
+        while "Serving" not in out:
+            out += proc.stdout.readline()
+        assert "FAASR_EASYPY_S3_SECRET_KEY=$(cat" in out
+        secret = (tmp_path / "data" / "secret_key").read_text()
+        assert secret not in out  # the secret never reaches the terminal
+        import boto3
+        key = out.split("FAASR_EASYPY_S3_ACCESS_KEY=")[1].split()[0]
+        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key,
+                              aws_secret_access_key=secret, region_name="us-east-1")
+        client.put_object(Bucket="faasr", Key="hello", Body=b"world")
+        assert client.get_object(Bucket="faasr", Key="hello")["Body"].read() == b"world"
+        descendants = _descendants(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    time.sleep(0.2)
+    assert not [p for p in descendants if _alive(p)]
