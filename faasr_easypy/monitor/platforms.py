@@ -1,0 +1,43 @@
+"""How each FaaSr platform's invoker says, in its log, that it triggered a successor.
+
+A conditional branch that is not taken leaves nothing in S3; the only
+evidence of which successors ran is these lines in the invoker's log. The
+wording comes from faasr-py 2.x's scheduler (OpenWhisk's "Succesfully" is
+its spelling, not ours). GitHub Actions, Lambda and OpenWhisk write one
+line per rank with the bare action name, so a bare name of a ranked action
+means every rank; the local backend names the rank: `work(2)`.
+"""
+
+import re
+
+_TARGET = r"(?P<target>[A-Za-z][A-Za-z0-9-]*)(?:\((?P<rank>\d+)\))?"
+
+# The one table: platform -> pattern of an invoker line's message (the part after
+# "[elapsed] [LEVEL] [file] "). Keys match Backend.platform.
+INVOCATION_PATTERNS = {
+    "GitHubActions": re.compile(rf"^GitHub Action: Successfully invoked: {_TARGET}\s*$"),
+    "Lambda": re.compile(rf"^Lambda: Successfully invoked: {_TARGET}\s*$"),
+    "OpenWhisk": re.compile(rf"^OpenWhisk: Succes{{1,2}}fully invoked:? {_TARGET}\s*$"),
+    # Google Cloud names the job `<WorkflowName>-<action>`; the state machine strips the prefix.
+    "GoogleCloud": re.compile(rf"^GoogleCloud: Successfully invoked:? {_TARGET}\s*$"),
+    "SLURM": re.compile(rf"^SLURM: Successfully submitted job: {_TARGET} \(Job ID"),
+    # faasr-py logs this one as a Python tuple, hence the optional "('".
+    "Kubernetes": re.compile(rf"^\(?'?Kubernetes: Successfully submitted jobs: {_TARGET} \(Job ID"),
+    "local": re.compile(rf"^Local: Successfully invoked: {_TARGET}\s*$"),
+}
+
+
+def parse_invocation(message, platform=None):
+    """(action, rank or None) if `message` says a successor was triggered, else None.
+
+    Tries every platform unless `platform` names one: a workflow may mix
+    compute servers, and the monitor cannot know which one wrote a line.
+    """
+    if "invoked" not in message and "submitted" not in message:
+        return None  # cheap exit: most log lines are user output
+    patterns = [INVOCATION_PATTERNS[platform]] if platform else INVOCATION_PATTERNS.values()
+    for pattern in patterns:
+        m = pattern.match(message)
+        if m:
+            return m["target"], int(m["rank"]) if m["rank"] else None
+    return None

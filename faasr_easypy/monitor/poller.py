@@ -1,0 +1,237 @@
+"""Read one invocation folder from S3, cheaply, once per tick.
+
+Per tick: ONE paginated list_objects_v2 over the folder. A log is fetched
+only when its listed size or ETag differs from what we already hold, and then
+only its new bytes (`Range: bytes=<held>-`): FaaSr logs only ever grow. If a
+log shrank, or its ETag changed without it growing, it was rewritten: fetch it
+whole and, if what we held is still its beginning, keep going from there;
+otherwise report a reset so its facts are rebuilt.
+
+S3 errors never escape: the tick reports them and the next attempt is
+delayed with capped exponential backoff. A tick is bounded in time: the
+client has short timeouts and log downloads stop when the tick's budget is
+spent (the rest are fetched next tick; they still differ from the listing).
+"""
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+from ..layout import KeyInfo
+
+
+@dataclass
+class ListedObject:
+    key: str
+    size: int
+    etag: str
+    info: KeyInfo
+
+
+@dataclass
+class PollResult:
+    """What one tick saw. `lines` are complete physical log lines in arrival order."""
+
+    ok: bool
+    error: str | None = None
+    changed: bool = False                               # any key new, grown or rewritten
+    new_keys: list[KeyInfo] = field(default_factory=list)
+    lines: list[tuple[KeyInfo, str, bool]] = field(default_factory=list)  # (log, line, replayed)
+    resets: list[KeyInfo] = field(default_factory=list)  # logs rewritten: forget their old lines
+    seconds: float = 0.0
+
+
+class LogStream:
+    """The part of one log we have read: byte count, ETag, and the unfinished last line."""
+
+    def __init__(self):
+        self.length = 0          # bytes consumed, including the buffered partial line
+        self.etag = None
+        self.partial = b""       # bytes after the last newline; completed by a later fetch
+        self.lines_emitted = 0
+        self._replay_until = 0   # after a reset, lines below this index were shown before
+        self._digest = hashlib.sha1()
+
+    def feed(self, data):
+        """Append `data`; return the complete lines it finishes, as (text, replayed)."""
+        self.length += len(data)
+        self._digest.update(data)
+        buf = self.partial + data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            self.partial = buf
+            return []
+        self.partial = buf[cut + 1:]
+        return self._emit(buf[:cut].split(b"\n"))
+
+    def flush_partial(self):
+        """Treat the buffered unfinished line as complete (its writer has finished)."""
+        if not self.partial:
+            return []
+        data, self.partial = self.partial, b""
+        return self._emit([data])
+
+    def holds_prefix_of(self, data):
+        """True when the bytes we consumed are exactly the beginning of `data`."""
+        return len(data) >= self.length and hashlib.sha1(data[:self.length]).digest() == self._digest.digest()
+
+    def reset(self):
+        shown = self.lines_emitted
+        self.__init__()
+        self._replay_until = shown
+
+    def _emit(self, raw_lines):
+        out = []
+        for raw in raw_lines:
+            text = raw.decode("utf-8", "replace").rstrip("\r")
+            out.append((text, self.lines_emitted < self._replay_until))
+            self.lines_emitted += 1
+        return out
+
+
+def _s3_errors():
+    from botocore.exceptions import BotoCoreError, ClientError
+    from urllib3.exceptions import HTTPError
+
+    return (BotoCoreError, ClientError, HTTPError, OSError)
+
+
+class S3Poller:
+    """Ticks over one invocation folder; counts its requests and downloaded bytes."""
+
+    def __init__(self, client, bucket, layout, tick_budget=2.0, backoff_base=0.5, backoff_cap=30.0,
+                 clock=time.monotonic):
+        self.client = client
+        self.bucket = bucket
+        self.layout = layout
+        self.tick_budget = tick_budget
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.clock = clock
+        self.objects: dict[str, ListedObject] = {}
+        self.streams: dict[str, LogStream] = {}
+        # Counters the benchmarks read.
+        self.requests = 0
+        self.bytes_downloaded = 0
+        self.ticks = 0            # successful ticks
+        self.failures = 0         # consecutive failed ticks
+        self.last_error = None
+        self.next_attempt = 0.0   # monotonic time before which poll() does nothing
+
+    # -- the tick ------------------------------------------------------------------
+    def due(self, now=None):
+        return (self.clock() if now is None else now) >= self.next_attempt
+
+    def poll(self):
+        """One tick. Never raises for S3 trouble: returns PollResult(ok=False, error=...)."""
+        started = self.clock()
+        result = PollResult(ok=True)
+        try:
+            listing = self._list()
+            for obj in listing:
+                prev = self.objects.get(obj.key)
+                if prev is None:
+                    result.new_keys.append(obj.info)
+                    result.changed = True
+                elif prev.size != obj.size or prev.etag != obj.etag:
+                    result.changed = True
+                # A key missing from one listing is not a fact (an S3 server restarting
+                # may list partially): we never forget keys.
+                self.objects[obj.key] = obj
+            for obj in listing:
+                if obj.info.kind != "log" or self.log_is_current(obj.key):
+                    continue
+                if self.clock() - started > self.tick_budget:
+                    break  # still differs from the listing: fetched next tick
+                self._fetch_log(obj, result)
+        except _s3_errors() as exc:  # all mean "S3 not usable now"; anything else is a bug
+            self.failures += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            delay = min(self.backoff_cap, self.backoff_base * (2 ** (self.failures - 1)))
+            self.next_attempt = self.clock() + delay
+            result.ok, result.error = False, self.last_error
+        else:
+            self.failures = 0
+            self.last_error = None
+            self.next_attempt = 0.0
+            self.ticks += 1
+        result.seconds = self.clock() - started
+        return result
+
+    def log_is_current(self, key):
+        """True when we hold every listed byte of log `key` (a partial line counts as held)."""
+        obj, stream = self.objects.get(key), self.streams.get(key)
+        if obj is None:
+            return True
+        return stream is not None and stream.length == obj.size and stream.etag == obj.etag
+
+    def flush_partial(self, key):
+        """Complete lines of log `key` whose writer finished without a final newline."""
+        stream = self.streams.get(key)
+        if stream is None:
+            return []
+        info = self.objects[key].info
+        return [(info, text, replayed) for text, replayed in stream.flush_partial()]
+
+    def partial_keys(self):
+        return [key for key, stream in self.streams.items() if stream.partial]
+
+    def has_partial(self, key):
+        stream = self.streams.get(key)
+        return bool(stream and stream.partial)
+
+    # -- S3 requests ---------------------------------------------------------------
+    def _list(self):
+        out, token = [], None
+        while True:
+            kwargs = {"Bucket": self.bucket, "Prefix": self.layout.prefix}
+            if token:
+                kwargs["ContinuationToken"] = token
+            self.requests += 1
+            page = self.client.list_objects_v2(**kwargs)
+            for item in page.get("Contents", ()):
+                info = self.layout.classify(item["Key"])
+                if info is not None:
+                    out.append(ListedObject(item["Key"], int(item.get("Size", 0)), item.get("ETag", ""), info))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return out
+
+    def _get(self, key, start=0):
+        kwargs = {"Bucket": self.bucket, "Key": key}
+        if start:
+            kwargs["Range"] = f"bytes={start}-"
+        self.requests += 1
+        response = self.client.get_object(**kwargs)
+        data = response["Body"].read()
+        self.bytes_downloaded += len(data)
+        return data, response.get("ETag", "")
+
+    def _fetch_log(self, obj, result):
+        from botocore.exceptions import ClientError
+
+        stream = self.streams.setdefault(obj.key, LogStream())
+        if stream.length and obj.size > stream.length:
+            try:
+                data, etag = self._get(obj.key, start=stream.length)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "InvalidRange":
+                    raise
+                data = None  # shrank between the listing and the GET: read it whole
+            if data is not None:
+                stream.etag = etag
+                self._add_lines(result, obj.info, stream.feed(data))
+                return
+        data, etag = self._get(obj.key)
+        if stream.length and not stream.holds_prefix_of(data):
+            stream.reset()
+            result.resets.append(obj.info)
+            lines = stream.feed(data)
+        else:
+            lines = stream.feed(data[stream.length:])
+        stream.etag = etag
+        self._add_lines(result, obj.info, lines)
+
+    @staticmethod
+    def _add_lines(result, info, lines):
+        result.lines.extend((info, text, replayed) for text, replayed in lines)

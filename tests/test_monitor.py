@@ -1,0 +1,658 @@
+"""The S3-only monitor, WorkflowRunner and WorkflowTester, without any real backend.
+
+Each test plays the FaaSr runtime itself: it writes logs, invoker lines and
+.done files into the invocation folder with boto3 while a runner watches, and
+checks what the monitor concludes.
+"""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from faasr_easypy.backends.base import Backend
+from faasr_easypy.errors import UserError
+from faasr_easypy.invocation import Invocation
+from faasr_easypy.layout import KeyInfo, format_log_line
+from faasr_easypy.monitor.platforms import parse_invocation
+from faasr_easypy.monitor.poller import S3Poller
+from faasr_easypy.monitor.state_machine import InvocationStateMachine
+from faasr_easypy.monitor.statuses import Status, is_final
+from faasr_easypy.runner import MultiRunner, WorkflowRunner
+from faasr_easypy.s3.client import make_client
+from faasr_easypy.s3.server import EmbeddedS3Server, free_ports
+from faasr_easypy.tester import WorkflowTester
+from faasr_easypy.workflow import parse_workflow
+
+TICK = 0.05
+S, P, C, F, NI, SK, T = (Status.COMPLETED, Status.PENDING, Status.COMPLETED, Status.FAILED,
+                         Status.NOT_INVOKED, Status.SKIPPED, Status.TIMEOUT)
+
+
+# -- helpers -------------------------------------------------------------------------
+
+def workflow(actions, name="MonWF"):
+    """A valid workflow from {action: InvokeNext}; the first action is the entry."""
+    return parse_workflow({
+        "WorkflowName": name, "FunctionInvoke": next(iter(actions)), "FaaSrLog": "FaaSrLog",
+        "DefaultDataStore": "S3", "LoggingDataStore": "S3",
+        "ComputeServers": {"Local": {"FaaSType": "Local"}},
+        "DataStores": {"S3": {"Endpoint": "http://127.0.0.1:1", "Bucket": "faasr", "Region": "us-east-1"}},
+        "ActionList": {a: {"FunctionName": "f", "FaaSServer": "Local", "Type": "Python", "InvokeNext": nxt}
+                       for a, nxt in actions.items()},
+    })
+
+
+class RecordingBackend(Backend):
+    """Triggers nothing: the test writes what FaaSr would write."""
+
+    def __init__(self):
+        self.triggered, self.cancelled = [], []
+
+    def trigger(self, invocation):
+        self.triggered.append(invocation)
+
+    def cancel(self, invocation):
+        self.cancelled.append(invocation)
+
+
+class FakeFaaSr:
+    """Writes an invocation's S3 objects the way the FaaSr runtime does."""
+
+    def __init__(self, client, bucket, invocation):
+        self.client, self.bucket = client, bucket
+        self.layout = invocation.layout
+        self.logs = {}
+
+    def log(self, action, *lines, rank=None, newline=True):
+        """Append lines to the action's log; the log is rewritten whole, like FaaSr's flush."""
+        key = self.layout.log_key(action, rank)
+        text = "".join(line + ("\n" if newline else "") for line in lines)
+        self.logs[key] = self.logs.get(key, "") + text
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=self.logs[key].encode())
+
+    def info(self, action, message, rank=None, elapsed=0.01):
+        self.log(action, format_log_line(elapsed, "INFO", "f.py", message), rank=rank)
+
+    def error(self, action, message, rank=None, elapsed=0.02):
+        self.log(action, format_log_line(elapsed, "ERROR", "f.py", message), rank=rank)
+
+    def invoked(self, action, target, rank=None):
+        self.info(action, f"Local: Successfully invoked: {target}", rank=rank, elapsed=0.03)
+
+    def done(self, action, rank=None):
+        self.client.put_object(Bucket=self.bucket, Key=self.layout.done_key(action, rank), Body=b"True")
+
+    def run(self, action, invokes=(), rank=None):
+        """A whole successful run: log, invoker lines, .done."""
+        self.info(action, f"Running {action}", rank=rank)
+        for target in invokes:
+            self.invoked(action, target, rank=rank)
+        self.done(action, rank)
+
+
+@pytest.fixture(scope="module")
+def store(s3_server):
+    return s3_server.data_store("S3")
+
+
+@pytest.fixture(scope="module")
+def client(store):
+    return make_client(store)
+
+
+def make_runner(wf, store, history=None, **kwargs):
+    kwargs.setdefault("check_interval", TICK)
+    kwargs.setdefault("timeout", 20)
+
+    def record(state, previous):
+        history.append((state.label, previous, state.status))
+
+    backend = kwargs.pop("backend", None) or RecordingBackend()
+    return WorkflowRunner(wf, backend, store, on_status_change=record if history is not None else None,
+                          **kwargs)
+
+
+def wait_status(runner, label, status, timeout=5.0):
+    ok = runner.wait_until(lambda m: m.instance(label).state.status is status, timeout)
+    assert ok, f"{label} never became {status}: {runner.get_function_statuses()[label]}"
+
+
+def statuses(runner):
+    return {label: s.status for label, s in runner.get_function_statuses().items()}
+
+
+def steps(history, label):
+    return [new for lbl, _prev, new in history if lbl == label]
+
+
+# -- statuses, one by one ---------------------------------------------------------------
+
+def test_linear_run_walks_through_every_status(store, client):
+    history = []
+    runner = make_runner(workflow({"a": ["b"], "b": []}), store, history)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        wait_status(runner, "a", Status.INVOKED)       # the harness triggered it
+        fake.info("a", "Running a")
+        wait_status(runner, "a", Status.RUNNING)        # its log exists
+        fake.invoked("a", "b")
+        wait_status(runner, "b", Status.INVOKED)        # a's log says so
+        fake.done("a")
+        wait_status(runner, "a", Status.COMPLETED)
+        fake.info("b", "Running b")
+        wait_status(runner, "b", Status.RUNNING)
+        fake.done("b")
+        assert runner.wait(5)
+    assert steps(history, "a") == [Status.INVOKED, Status.RUNNING, Status.COMPLETED]
+    assert steps(history, "b") == [Status.INVOKED, Status.RUNNING, Status.COMPLETED]
+    final = runner.get_function_statuses()
+    assert final["b"].invoked_by == ["a"] and final["a"].invoked_by == ["harness"]
+    assert final["a"].settled and final["a"].ended_at >= final["a"].started_at
+    assert runner.monitoring_complete and not runner.timed_out
+
+
+def test_done_with_error_line_is_failed_and_downstream_skipped(store, client):
+    history = []
+    runner = make_runner(workflow({"a": ["b"], "b": ["c"], "c": []}), store, history)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        fake.info("a", "Running a")
+        # A traceback is one ERROR message over several physical lines.
+        fake.log("a", format_log_line(0.5, "ERROR", "f.py", "The function raised ValueError: boom"),
+                 "Traceback (most recent call last):", '  File "f.py", line 3, in f',
+                 "ValueError: boom")
+        fake.done("a")  # FaaSr writes .done even for a function that raised
+        assert runner.wait(5)
+    final = runner.get_function_statuses()
+    assert final["a"].status is F and final["a"].done
+    assert final["a"].reason == "The function raised ValueError: boom"
+    assert final["a"].error_lines[0].endswith("ValueError: boom") and "Traceback" in final["a"].error_lines[0]
+    assert (final["b"].status, final["c"].status) == (SK, SK)
+    assert final["b"].reason == "upstream a is FAILED" and final["c"].reason == "upstream b is SKIPPED"
+    assert Status.COMPLETED not in steps(history, "a")
+
+
+def test_error_without_done_is_failed(store, client):
+    runner = make_runner(workflow({"a": []}), store)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        fake.info("a", "Running a")
+        fake.error("a", "killed: the action ran out of time")
+        assert runner.wait(5)
+    assert statuses(runner) == {"a": F}
+
+
+def test_error_arriving_after_done_flips_completed_to_failed(store, client):
+    history = []
+    runner = make_runner(workflow({"a": []}), store, history, grace_period=0.5)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        fake.info("a", "Running a")
+        fake.done("a")
+        wait_status(runner, "a", Status.COMPLETED)
+        assert not runner.monitoring_complete  # still inside the grace period
+        fake.error("a", "late failure report")
+        assert runner.wait(5)
+    assert steps(history, "a")[-2:] == [Status.COMPLETED, Status.FAILED]
+    assert runner.get_function_statuses()["a"].reason == "late failure report"
+
+
+def test_invoker_line_after_done_is_not_a_branch_not_taken(store, client):
+    """Real FaaSr may log 'Successfully invoked' after .done: no NOT_INVOKED in between."""
+    history = []
+    runner = make_runner(workflow({"a": ["b"], "b": []}), store, history, grace_period=0.5)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        fake.info("a", "Running a")
+        fake.done("a")
+        wait_status(runner, "a", Status.COMPLETED)
+        time.sleep(2 * TICK)  # the monitor re-reads a's log at least once
+        fake.invoked("a", "b")
+        wait_status(runner, "b", Status.INVOKED)
+        fake.run("b")
+        assert runner.wait(5)
+    assert Status.NOT_INVOKED not in steps(history, "b")
+    assert statuses(runner) == {"a": C, "b": C}
+
+
+def test_branch_not_taken_is_not_invoked_downstream_too(store, client):
+    wf = workflow({"a": [{"True": ["yes"], "False": ["no"]}], "yes": [], "no": ["after"], "after": []})
+    runner = make_runner(wf, store)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        fake.run("a", invokes=["yes"])
+        fake.run("yes")
+        assert runner.wait(5)
+    final = runner.get_function_statuses()
+    assert statuses(runner) == {"a": C, "yes": C, "no": NI, "after": NI}
+    assert final["no"].reason == "a finished without invoking it"
+
+
+def test_hanging_function_times_out_and_downstream_is_skipped(store, client):
+    backend = RecordingBackend()
+    runner = make_runner(workflow({"a": ["b"], "b": []}), store, timeout=0.6, backend=backend)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        fake.info("a", "Running a")  # log exists, no .done: it hangs
+        started = time.monotonic()
+        assert runner.wait(5)
+        assert time.monotonic() - started < 1.5
+    final = runner.get_function_statuses()
+    assert final["a"].status is T and "0.6 s timeout while RUNNING" in final["a"].reason
+    assert final["b"].status is SK and final["b"].reason == "upstream a is TIMEOUT"
+    assert runner.timed_out and backend.cancelled == [runner.invocation]
+
+
+def test_inactivity_timeout(store, client):
+    runner = make_runner(workflow({"a": []}), store, timeout=30, inactivity_timeout=0.4)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        fake.info("a", "Running a")
+        assert runner.wait(3)
+    state = runner.get_function_statuses()["a"]
+    assert state.status is T and "nothing changed in S3 for 0.4 s" in state.reason
+
+
+def test_ranks_have_their_own_statuses(store, client):
+    wf = workflow({"start": ["work(3)"], "work": ["join"], "join": []})
+    runner = make_runner(wf, store)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        fake.run("start", invokes=["work(1)", "work(2)", "work(3)"])
+        fake.run("work", rank=1, invokes=["join"])
+        fake.info("work", "rank 2 starts", rank=2)
+        fake.error("work", "The function raised KeyError: 'x'", rank=2)
+        fake.done("work", rank=2)
+        fake.run("work", rank=3, invokes=["join"])
+        wait_status(runner, "join", Status.INVOKED)
+        fake.run("join")
+        assert runner.wait(5)
+    final = runner.get_function_statuses()
+    assert list(final) == ["start", "work(1)", "work(2)", "work(3)", "join"]
+    assert statuses(runner) == {"start": C, "work(1)": C, "work(2)": F, "work(3)": C, "join": C}
+    assert final["join"].invoked_by == ["work(1)", "work(3)"]
+    assert final["work(2)"].log_key.endswith("/work(2).txt")
+
+
+def test_out_of_order_lines_are_all_counted(store, client):
+    runner = make_runner(workflow({"a": ["b"], "b": []}), store)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        # Flushes are not in time order: the invoker line and an early ERROR come last.
+        fake.log("a", format_log_line(0.9, "INFO", "f.py", "late line first"),
+                 format_log_line(0.1, "INFO", "f.py", "early line second"))
+        fake.log("a", format_log_line(0.95, "INFO", "f.py", "Local: Successfully invoked: b"),
+                 format_log_line(0.05, "ERROR", "f.py", "early error, flushed last"))
+        fake.done("a")
+        fake.run("b")
+        assert runner.wait(5)
+    final = runner.get_function_statuses()
+    assert final["a"].status is F and final["a"].reason == "early error, flushed last"
+    assert final["b"].status is C and final["b"].invoked_by == ["a"]
+    assert [line.split("] ")[-1] for line in final["a"].last_lines] == [
+        "late line first", "early line second", "Local: Successfully invoked: b", "early error, flushed last"]
+
+
+def test_unfinished_last_line_counts_once_the_function_finished(store, client):
+    runner = make_runner(workflow({"a": []}), store)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        fake.info("a", "Running a")
+        fake.log("a", format_log_line(0.2, "ERROR", "f.py", "crashed mid-write"), newline=False)
+        fake.done("a")
+        assert runner.wait(5)
+    state = runner.get_function_statuses()["a"]
+    assert state.status is F and state.reason == "crashed mid-write"
+
+
+def test_streaming_prefixes_each_line_with_its_function(store, client):
+    printed = []
+    wf = workflow({"start": ["work(2)"], "work": []})
+    runner = make_runner(wf, store, stream_logs=True, log_printer=printed.append)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        fake.run("start", invokes=["work"])  # a bare name invokes every rank
+        fake.log("work", format_log_line(0.012, "INFO", "f.py", "msg"), rank=2)
+        fake.done("work", rank=2)
+        fake.run("work", rank=1)
+        assert runner.wait(5)
+    assert "[work(2)] [0.012] [INFO] [f.py] msg" in printed
+    assert "[start] [0.030] [INFO] [f.py] Local: Successfully invoked: work" in printed
+    assert len(printed) == len(set(printed)) == 4  # every line once
+    assert runner.get_function_statuses()["work(1)"].invoked_by == ["start"]
+
+
+# -- the poller: requests and bytes ------------------------------------------------------
+
+def test_poller_fetches_only_new_bytes(store, client):
+    inv = Invocation(workflow({"a": []}))
+    poller = S3Poller(make_client(store, max_attempts=1), store.bucket, inv.layout)
+    key = inv.layout.log_key("a")
+    put = lambda body: client.put_object(Bucket=store.bucket, Key=key, Body=body)
+    info = KeyInfo("log", "a", None)
+    body = b"".join(format_log_line(i / 100, "INFO", "f.py", f"line {i:03d}").encode() + b"\n"
+                    for i in range(30))
+    put(body)
+
+    first = poller.poll()
+    assert first.ok and first.new_keys == [info] and len(first.lines) == 30
+    assert (poller.requests, poller.bytes_downloaded) == (2, len(body))  # one LIST, one GET
+
+    unchanged = poller.poll()
+    assert unchanged.lines == [] and not unchanged.changed
+    assert (poller.requests, poller.bytes_downloaded) == (3, len(body))  # LIST only
+
+    grown = body + b"[0.5] [INFO] [f.py] appended\n[0.6] [INFO] [f.py] half"
+    put(grown)
+    r = poller.poll()
+    assert [t for _, t, _ in r.lines] == ["[0.5] [INFO] [f.py] appended"]  # the half line waits
+    assert poller.bytes_downloaded == len(grown)  # only the new bytes came down
+    assert poller.has_partial(key) and poller.log_is_current(key)
+
+    finished = grown + b"way\n"
+    put(finished)
+    r = poller.poll()
+    assert [t for _, t, _ in r.lines] == ["[0.6] [INFO] [f.py] halfway"]
+    assert poller.bytes_downloaded == len(finished) and poller.requests == 7
+
+    # Same size, new content: rewritten, so fetched whole and replayed.
+    rewritten = finished.replace(b"line 000", b"LINE 000")
+    put(rewritten)
+    before = poller.bytes_downloaded
+    r = poller.poll()
+    assert r.resets == [info] and poller.bytes_downloaded == before + len(rewritten)
+    assert len(r.lines) == 32 and all(replayed for _, _, replayed in r.lines[:32])
+
+    shrunk = b"\n".join(rewritten.split(b"\n")[:2]) + b"\n"
+    put(shrunk)
+    r = poller.poll()
+    assert r.resets == [info] and len(r.lines) == 2
+
+    client.put_object(Bucket=store.bucket, Key=inv.layout.done_key("a"), Body=b"True")
+    requests = poller.requests
+    r = poller.poll()
+    assert r.new_keys == [KeyInfo("done", "a", None)] and poller.requests == requests + 1  # never GET a .done
+
+
+def test_poller_survives_an_unreachable_s3_with_backoff(store):
+    dead = make_client(type(store)(name="S3", bucket="faasr", endpoint=f"http://127.0.0.1:{free_ports(1)[0]}",
+                                   access_key="x", secret_key="y"), max_attempts=1, connect_timeout=0.5)
+    poller = S3Poller(dead, "faasr", Invocation(workflow({"a": []})).layout, backoff_base=0.2, backoff_cap=0.5)
+    delays = []
+    for _ in range(4):
+        r = poller.poll()
+        assert not r.ok and "Connect" in r.error
+        delays.append(round(poller.next_attempt - time.monotonic(), 1))
+        assert not poller.due()
+    assert delays == [0.2, 0.4, 0.5, 0.5]  # exponential, capped
+
+
+# -- the state machine without S3 (fan-in rules) -----------------------------------------
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def machine_for(wf, grace=1.0):
+    clock = Clock()
+    inv = Invocation(wf)
+    return InvocationStateMachine(wf, inv.layout, grace_period=grace, clock=clock), clock
+
+
+def feed(machine, action, *messages, rank=None, level="INFO", done=False):
+    if not machine.get(action, rank).log_seen:
+        machine.observe_key(KeyInfo("log", action, rank))
+    for m in messages:
+        machine.observe_line(KeyInfo("log", action, rank), format_log_line(0.1, level, "f.py", m))
+    if done:
+        machine.observe_key(KeyInfo("done", action, rank))
+
+
+def settle(machine, clock, ticks=2):
+    for _ in range(ticks):
+        machine.tick_done()
+        clock.now += 1.0
+    machine.evaluate()
+    return {machine.instances[k].label: machine.instances[k].state.status for k in machine.order}
+
+
+def test_fan_in_waits_until_no_predecessor_can_trigger_it():
+    m, clock = machine_for(workflow({"a": ["b", "c"], "b": ["d"], "c": ["d"], "d": []}))
+    feed(m, "a", "Local: Successfully invoked: b", "Local: Successfully invoked: c", done=True)
+    feed(m, "b", "boom", level="ERROR", done=True)
+    feed(m, "c", "still working")
+    assert settle(m, clock)["d"] is P  # c may still trigger it: a fan-in runs once, later
+    feed(m, "c", done=True)
+    assert settle(m, clock)["d"] is SK  # every predecessor finished, none triggered it
+
+
+def test_fan_in_triggered_by_one_predecessor_is_invoked():
+    m, clock = machine_for(workflow({"a": ["b", "c"], "b": ["d"], "c": ["d"], "d": []}))
+    feed(m, "a", done=True)
+    feed(m, "b", done=True)
+    feed(m, "c", "GitHub Action: Successfully invoked: d", done=True)
+    assert settle(m, clock)["d"] is Status.INVOKED
+
+
+def test_not_invoked_waits_for_a_tick_and_the_grace_period():
+    m, clock = machine_for(workflow({"a": ["b"], "b": []}), grace=1.0)
+    feed(m, "a", done=True)
+    m.evaluate()
+    assert m.get("b", None).state.status is P  # .done just seen: not re-read yet
+    m.tick_done()  # the tick that saw .done
+    clock.now += 5
+    m.evaluate()
+    assert m.get("b", None).state.status is P  # no tick after it yet
+    assert settle(m, clock, ticks=1)["b"] is NI
+
+
+def test_bare_name_of_ranked_action_means_every_rank():
+    m, _ = machine_for(workflow({"s": ["w(3)"], "w": []}))
+    feed(m, "s", "Lambda: Successfully invoked: w")
+    m.evaluate()
+    assert [m.get("w", r).state.status for r in (1, 2, 3)] == [Status.INVOKED] * 3
+    m2, _ = machine_for(workflow({"s": ["w(3)"], "w": []}))
+    feed(m2, "s", "Local: Successfully invoked: w(2)")
+    m2.evaluate()
+    assert [m2.get("w", r).state.status for r in (1, 2, 3)] == [P, Status.INVOKED, P]
+
+
+def test_log_rewrite_forgets_old_facts():
+    m, _ = machine_for(workflow({"a": ["b"], "b": []}))
+    feed(m, "a", "Local: Successfully invoked: b", "oops", level="ERROR")
+    m.evaluate()
+    assert (m.get("a", None).state.status, m.get("b", None).state.status) == (F, Status.INVOKED)
+    m.reset_log(KeyInfo("log", "a", None))
+    m.evaluate()
+    assert (m.get("a", None).state.status, m.get("b", None).state.status) == (Status.RUNNING, P)
+
+
+def test_parse_invocation_platform_table():
+    assert parse_invocation("GitHub Action: Successfully invoked: next-step") == ("next-step", None)
+    assert parse_invocation("Lambda: Successfully invoked: work") == ("work", None)
+    assert parse_invocation("OpenWhisk: Succesfully invoked work") == ("work", None)
+    assert parse_invocation("Local: Successfully invoked: work(3)") == ("work", 3)
+    assert parse_invocation("SLURM: Successfully submitted job: big (Job ID: 42)") == ("big", None)
+    assert parse_invocation("GitHub Action: Cannot find the destination") is None
+    assert parse_invocation("I successfully invoked nothing") is None
+    assert is_final("COMPLETED") and not is_final(Status.RUNNING)
+
+
+# -- S3 server restart -------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_monitor_recovers_from_an_s3_restart_without_false_statuses(tmp_path):
+    port = free_ports(1)[0]
+    keys = {"access_key": "restartkey", "secret_key": "restartsecret0123456789"}
+    server = EmbeddedS3Server(data_dir=tmp_path / "s3", port=port, **keys).start()
+    try:
+        store = server.data_store("S3")
+        history = []
+        runner = make_runner(workflow({"a": ["b"], "b": []}), store, history, check_interval=0.1,
+                             inactivity_timeout=1.0)
+        fake = FakeFaaSr(make_client(store), store.bucket, runner.invocation)
+        with runner:
+            fake.info("a", "Running a")
+            wait_status(runner, "a", Status.RUNNING)
+            os.killpg(server.process.pid, signal.SIGKILL)  # a crash: S3 gone at once
+            server.stop()
+            time.sleep(1.5)  # longer than the inactivity timeout: an outage must not count
+            assert runner.monitor.s3_error is not None
+            assert statuses(runner) == {"a": Status.RUNNING, "b": P}
+            server = EmbeddedS3Server(data_dir=tmp_path / "s3", port=port, **keys).start()
+            fake.invoked("a", "b")
+            fake.done("a")
+            fake.run("b")
+            assert runner.wait(20)
+        assert statuses(runner) == {"a": C, "b": C}
+        assert runner.monitor.s3_error is None
+        bad = {Status.FAILED, Status.TIMEOUT, Status.NOT_INVOKED, Status.SKIPPED}
+        assert not [h for h in history if h[2] in bad], history
+    finally:
+        server.stop()
+
+
+# -- many invocations, one thread --------------------------------------------------------
+
+def test_multirunner_watches_many_invocations_from_one_thread(store, client):
+    wf = workflow({"a": ["b"], "b": []}, name="ManyWF")
+    runners = [make_runner(wf, store) for _ in range(5)]
+    with MultiRunner(runners) as multi:
+        for r in runners:
+            fake = FakeFaaSr(client, store.bucket, r.invocation)
+            fake.run("a", invokes=["b"])
+            fake.run("b")
+        monitor_threads = [t for t in threading.enumerate() if t.name.startswith("faasr-monitor")]
+        assert len(monitor_threads) == 1
+        assert multi.wait(10)
+    assert all(statuses(r) == {"a": C, "b": C} for r in runners)
+
+
+def test_cleanup_deletes_the_invocation_folder(store, client):
+    runner = make_runner(workflow({"a": []}), store)
+    fake = FakeFaaSr(client, store.bucket, runner.invocation)
+    with runner:
+        fake.run("a")
+        client.put_object(Bucket=store.bucket, Key=f"{runner.invocation_id}/out.txt", Body=b"x")
+        assert runner.wait(5)
+    assert runner.cleanup(include_outputs=True) == 3
+    left = client.list_objects_v2(Bucket=store.bucket, Prefix=runner.layout.prefix)
+    assert not left.get("Contents")
+
+
+def test_sigint_shuts_the_runner_down_gracefully(store):
+    backend = RecordingBackend()
+    runner = make_runner(workflow({"a": []}), store, backend=backend)
+    previous = signal.getsignal(signal.SIGINT)
+    runner.start()
+    assert runner.install_signal_handlers()
+    os.kill(os.getpid(), signal.SIGINT)
+    assert runner.wait(2) is False  # stopped, not complete; no KeyboardInterrupt
+    assert backend.cancelled == [runner.invocation]
+    assert signal.getsignal(signal.SIGINT) is previous
+    holder = []
+    t = threading.Thread(target=lambda: holder.append(runner.install_signal_handlers()))
+    t.start()
+    t.join()
+    assert holder == [False]
+
+
+# -- the tester and the wording of its assertions ------------------------------------------
+
+def make_tester(wf, store, **kwargs):
+    kwargs.setdefault("check_interval", TICK)
+    kwargs.setdefault("timeout", 20)
+    return WorkflowTester(wf, RecordingBackend(), store, **kwargs)
+
+
+def test_tester_happy_path_and_s3_keys(store, client):
+    wf = workflow({"a": [{"True": ["yes"], "False": ["no"]}], "yes": [], "no": []})
+    with make_tester(wf, store) as t:
+        fake = FakeFaaSr(client, store.bucket, t.runner.invocation)
+        fake.info("a", "hello from a")
+        fake.invoked("a", "yes")
+        fake.done("a")
+        fake.run("yes")
+        client.put_object(Bucket=store.bucket, Key=f"{t.invocation_id}/out/result.txt", Body=b"42\n")
+        assert t.wait_for("a").status is C
+        t.assert_function_completed("yes")
+        t.assert_function_not_invoked("no")
+        t.assert_logs_contain("a", "hello from a")
+        assert t.get_s3_key("out/result.txt") == f"{t.invocation_id}/out/result.txt"
+        assert t.get_s3_key("{InvocationID}/out/result.txt") == f"{t.invocation_id}/out/result.txt"
+        t.assert_object_exists("out/result.txt")
+        t.assert_content_equals("out/result.txt", "42\n")
+        t.assert_object_does_not_exist("out/other.txt")
+        assert set(t.wait_all()) == {"a", "yes", "no"}
+        with pytest.raises(UserError, match="not an action of workflow MonWF"):
+            t.wait_for("nope")
+
+
+def test_tester_failure_messages_explain_themselves(store, client):
+    wf = workflow({"a": ["b"], "b": []})
+    with make_tester(wf, store) as t:
+        fake = FakeFaaSr(client, store.bucket, t.runner.invocation)
+        fake.info("a", "reading input.csv")
+        fake.error("a", "The function raised ValueError: boom")
+        fake.done("a")
+        client.put_object(Bucket=store.bucket, Key=f"{t.invocation_id}/out/result.csv", Body=b"abd")
+
+        with pytest.raises(AssertionError) as exc:
+            t.wait_for("a")
+        msg = str(exc.value)
+        assert msg.startswith("Expected a to be COMPLETED, but a is FAILED: The function raised ValueError: boom")
+        assert "Last log lines of a (FaaSrLog/MonWF/" in msg and "[INFO] [f.py] reading input.csv" in msg
+        assert "b SKIPPED" in msg
+
+        t.wait_for("a", should_fail=True)
+        t.assert_function_skipped("b")
+        with pytest.raises(AssertionError, match=r"Expected b to be NOT_INVOKED, but b is SKIPPED: upstream a is FAILED"):
+            t.assert_function_not_invoked("b")
+
+        with pytest.raises(AssertionError) as exc:
+            t.assert_object_exists("out/result.txt")
+        msg = str(exc.value)
+        assert msg.startswith("Expected S3 object 'out/result.txt' in bucket 'faasr' (also looked for")
+        assert f"Nearest keys in S3: '{t.invocation_id}/out/result.csv'" in msg
+        assert "Last log lines of a" in msg
+
+        with pytest.raises(AssertionError) as exc:
+            t.assert_content_equals("out/result.csv", "abc")
+        assert ("to hold 3 bytes b'abc', but it holds 3 bytes b'abd' (first difference at byte 2)"
+                in str(exc.value))
+
+        with pytest.raises(AssertionError, match="not to exist, but .*out/result.csv' exists \\(3 bytes\\)"):
+            t.assert_object_does_not_exist("out/result.csv")
+
+        with pytest.raises(AssertionError, match="Expected the log of a to contain 'no such text'"):
+            t.assert_logs_contain("a", "no such text")
+
+
+def test_tester_reports_a_function_still_running(store, client):
+    with make_tester(workflow({"a": []}), store) as t:
+        FakeFaaSr(client, store.bucket, t.runner.invocation).info("a", "working")
+        with pytest.raises(AssertionError, match=r"Expected a to finish, but after 0.3 s a is still RUNNING"):
+            t.wait_for("a", timeout=0.3)
+
+
+def test_tester_rank_labels(store, client):
+    wf = workflow({"s": ["w(2)"], "w": []})
+    with make_tester(wf, store) as t:
+        fake = FakeFaaSr(client, store.bucket, t.runner.invocation)
+        fake.run("s", invokes=["w(1)", "w(2)"])
+        fake.run("w", rank=1)
+        fake.info("w", "x", rank=2)
+        fake.error("w", "rank 2 broke", rank=2)
+        t.wait_for("w(1)")
+        t.wait_for("w(2)", should_fail=True)
+        with pytest.raises(AssertionError, match=r"Expected w to be COMPLETED, but w\(2\) is FAILED: rank 2 broke"):
+            t.wait_for("w")
+        with pytest.raises(UserError, match="ranks 1..2"):
+            t.wait_for("w(3)")
