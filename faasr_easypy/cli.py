@@ -99,7 +99,8 @@ def default_functions_dir(workflow_path, workflow):
 
 def cmd_run(args):
     from .environment import LocalEnvironment
-    from .invocation import Invocation
+    from .runner import WorkflowRunner
+    from .status_table import StatusTable
     from .workflow import load_workflow
 
     wf = load_workflow(args.workflow)
@@ -109,37 +110,35 @@ def cmd_run(args):
                         f"the folder that holds the Python functions of {args.workflow}.")
     with LocalEnvironment(wf, functions, max_parallel=args.max_parallel,
                           action_timeout=args.action_timeout, keep_workdirs=args.keep_workdirs) as env:
-        invocation = Invocation(wf)
+        table = StatusTable(wf)
+        # Watched through S3 alone, exactly as a run on GitHub Actions would be.
+        runner = WorkflowRunner(wf, env.backend, env.logging_store, timeout=args.timeout,
+                                check_interval=args.check_interval, stream_logs=args.stream_logs,
+                                on_status_change=table.on_status_change, log_printer=table.print_log)
         print(f"S3: {env.s3.endpoint} bucket {env.logging_store.bucket}")
-        print(f"Invocation folder: {invocation.folder}")
+        print(f"Invocation folder: {runner.invocation.folder}", flush=True)
         started = time.monotonic()
-        env.backend.trigger(invocation)
-        finished = env.backend.wait(invocation, args.timeout)
-        if not finished:
-            env.backend.cancel(invocation)
-            env.backend.wait(invocation, 10)
-        return _print_outcome(wf, env.backend.results(invocation), finished, time.monotonic() - started)
+        with runner:
+            runner.wait()
+        return _print_outcome(wf, runner, table.labels, time.monotonic() - started)
 
 
-def _print_outcome(wf, results, finished, seconds):
-    from .layout import instance_label
+def _print_outcome(wf, runner, labels, seconds):
+    from .monitor.statuses import Status
 
-    failed = 0
-    for action in wf.topological_order():
-        for name, rank in wf.instances(action):
-            label = instance_label(name, rank)
-            result = results.get(label)
-            if result is None:
-                outcome = "not run"
-            elif result["ok"]:
-                outcome = "COMPLETED"
-            else:
-                failed += 1
-                outcome = f"FAILED: {result['error']}"
-            print(f"  {label:<30} {outcome}")
-    verdict = "timed out" if not finished else ("failed" if failed else "passed")
-    print(f"Workflow {wf.name} {verdict} in {seconds:.2f} s")
-    return 0 if finished and not failed else 1
+    statuses = runner.get_function_statuses()
+    print("Outcome:")
+    bad = 0
+    for label in labels:
+        state = statuses[label]
+        if state.status in (Status.FAILED, Status.TIMEOUT, Status.SKIPPED) or not state.status.is_final:
+            bad += 1
+        reason = f"  {state.reason}" if state.reason else ""
+        print(f"  {label:<30} {state.status.value}{reason}")
+    verdict = "timed out" if runner.timed_out else ("failed" if bad else "passed")
+    print(f"Workflow {wf.name} {verdict} in {seconds:.2f} s "
+          f"({runner.s3_requests} S3 requests to watch it)")
+    return 0 if not bad and not runner.timed_out else 1
 
 
 def cmd_s3_serve(args):
