@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .processes import alive, cmdline, descendants
+
 BIN = Path(sys.executable).parent / "faasr-easypy"
 pytestmark = pytest.mark.timeout(180)
 
@@ -82,12 +84,12 @@ def test_signal_to_a_running_run_leaves_no_process_behind(tmp_path, sig, code):
     proc = subprocess.Popen([str(BIN), "run", str(wf), "--functions", str(functions)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        descendants = []
+        started = []
         deadline = time.monotonic() + 30
         # wait until the S3 server, the fork server and the action process all exist
         while time.monotonic() < deadline:
-            descendants = _descendants(proc.pid)
-            names = [_cmdline(p) for p in descendants]
+            started = descendants(proc.pid)
+            names = [cmdline(p) for p in started]
             if any("weed" in n for n in names) and sum("forkserver" in n for n in names) >= 2:
                 break
             time.sleep(0.1)
@@ -103,42 +105,8 @@ def test_signal_to_a_running_run_leaves_no_process_behind(tmp_path, sig, code):
     assert "everything it started has been stopped" in err
     assert "Traceback" not in err
     time.sleep(0.2)
-    left = [p for p in descendants if _alive(p)]
-    assert not left, [_cmdline(p) for p in left]
-
-
-def _descendants(root):
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                pass
-    out, frontier = [], [root]
-    while frontier:
-        pid = frontier.pop()
-        kids = [p for p, pp in parents.items() if pp == pid]
-        out.extend(kids)
-        frontier.extend(kids)
-    return out
-
-
-def _cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    left = [p for p in started if alive(p)]
+    assert not left, [cmdline(p) for p in left]
 
 
 def test_s3_serve_starts_and_stops_on_ctrl_c(tmp_path):
@@ -160,7 +128,7 @@ def test_s3_serve_starts_and_stops_on_ctrl_c(tmp_path):
                               aws_secret_access_key=secret, region_name="us-east-1")
         client.put_object(Bucket="faasr", Key="hello", Body=b"world")
         assert client.get_object(Bucket="faasr", Key="hello")["Body"].read() == b"world"
-        descendants = _descendants(proc.pid)
+        started = descendants(proc.pid)
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
     finally:
@@ -168,4 +136,32 @@ def test_s3_serve_starts_and_stops_on_ctrl_c(tmp_path):
             proc.kill()
     assert proc.returncode == 130
     time.sleep(0.2)
-    assert not [p for p in descendants if _alive(p)]
+    assert not [p for p in started if alive(p)]
+
+
+def test_external_s3_endpoint_is_used_instead_of_the_embedded_server():
+    from faasr_easypy.s3.client import make_client
+    from faasr_easypy.s3.server import EmbeddedS3Server
+
+    with EmbeddedS3Server(bucket="external") as external:
+        env = dict(os.environ, FAASR_EASYPY_S3_ENDPOINT=external.endpoint,
+                   FAASR_EASYPY_S3_ACCESS_KEY=external.access_key,
+                   FAASR_EASYPY_S3_SECRET_KEY=external.secret_key)
+        res = cli("run", "workflows/data_pipeline.json", env=env)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert f"S3: {external.endpoint} bucket faasr" in res.stdout
+        folder = res.stdout.split("Invocation folder: ")[1].split()[0]
+        client = make_client(external.data_store())
+        keys = [o["Key"] for o in client.list_objects_v2(Bucket="faasr", Prefix=folder)["Contents"]]
+        assert f"{folder}/function_completions/publish.done" in keys
+        assert external.secret_key not in res.stdout + res.stderr
+
+
+def test_external_s3_without_credentials_is_a_clear_error():
+    env = dict(os.environ, FAASR_EASYPY_S3_ENDPOINT="http://127.0.0.1:9")
+    env.pop("FAASR_EASYPY_S3_ACCESS_KEY", None)
+    env.pop("FAASR_EASYPY_S3_SECRET_KEY", None)
+    res = cli("run", "workflows/data_pipeline.json", env=env)
+    assert res.returncode == 2
+    assert "FAASR_EASYPY_S3_ACCESS_KEY and FAASR_EASYPY_S3_SECRET_KEY are not" in res.stderr
+    assert "Traceback" not in res.stderr

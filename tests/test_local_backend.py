@@ -16,6 +16,7 @@ from faasr_easypy.layout import LOG_LINE
 from faasr_easypy.s3.client import make_client
 from faasr_easypy.workflow import load_workflow, parse_workflow
 
+from .processes import alive, children
 from .workflow_factory import action, workflow
 
 pytestmark = pytest.mark.timeout(120)
@@ -398,31 +399,8 @@ def test_close_leaves_no_process_behind(s3, tmp_path):
     run.backend.trigger(run.invocation)
     time.sleep(0.5)
     server_pid = run.backend._proc.pid
-    children = _children_of(server_pid)
-    assert children, "the hanging action should be running"
+    actions = children(server_pid)
+    assert actions, "the hanging action should be running"
     run.backend.close()
-    for pid in [server_pid] + children:
-        assert not _alive(pid), pid
-
-
-def _children_of(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
-                    out.append(int(entry))
-            except OSError:
-                pass
-    return out
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            state = fh.read().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except OSError:
-        return False
+    for pid in [server_pid] + actions:
+        assert not alive(pid), pid
