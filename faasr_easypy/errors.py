@@ -25,11 +25,17 @@ class Problem:
         self.fix = fix
 
     def __str__(self):
-        where = f"{self.source}: {self.path}" if self.path else str(self.source)
-        return f"{where}: {self.message}. Fix: {self.fix}."
+        where = f"{self.source}: {_clip(self.path, 120)}" if self.path else str(self.source)
+        return f"{where}: {_clip(self.message, 300)}. Fix: {_clip(self.fix, 300)}."
 
     def __repr__(self):
         return f"Problem({str(self)!r})"
+
+
+def _clip(text, limit):
+    """Keep one problem one readable line, even when the input holds a huge name."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 14] + f"...({len(text)} chars)"
 
 
 class ValidationError(UserError):
