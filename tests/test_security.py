@@ -1,0 +1,88 @@
+"""Nothing the harness starts is reachable from outside, and functions stay in their sandbox."""
+
+import os
+import time
+
+import pytest
+
+from faasr_easypy.s3.server import EmbeddedS3Server
+from faasr_easypy.workflow import parse_workflow
+
+from .processes import descendants
+from .test_local_backend import Run, write_functions
+from .workflow_factory import action, workflow
+
+pytestmark = pytest.mark.reliability
+
+
+def listening_addresses(pids):
+    """(ip, port) of every TCP socket in LISTEN state owned by `pids`."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            next(fh)
+            for line in fh:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and inode in inodes:  # 0A = LISTEN
+                    addr, port = local.split(":")
+                    found.append((_ip(addr), int(port, 16)))
+    return found
+
+
+def _ip(hexaddr):
+    if len(hexaddr) == 8:
+        return ".".join(str(int(hexaddr[i:i + 2], 16)) for i in (6, 4, 2, 0))
+    return "::1" if hexaddr == "00000000000000000000000001000000" else hexaddr
+
+
+def test_embedded_s3_server_listens_on_loopback_only():
+    with EmbeddedS3Server() as server:
+        pids = [server.process.pid] + descendants(server.process.pid)
+        addresses = listening_addresses(pids)
+    assert len(addresses) >= 4, addresses  # master, volume, filer, s3 at least
+    assert all(ip in ("127.0.0.1", "::1") for ip, _ in addresses), addresses
+
+
+def test_local_backend_processes_listen_on_nothing(tmp_path):
+    from faasr_easypy.environment import start_s3
+
+    s3 = start_s3()
+    try:
+        folder = write_functions(tmp_path, "import time\ndef f():\n    time.sleep(2)\n")
+        run = Run(s3, parse_workflow(workflow({"start": action()})), folder)
+        run.backend.trigger(run.invocation)
+        deadline = time.monotonic() + 10
+        while not descendants(run.backend._proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the action process is forked asynchronously
+        pids = [run.backend._proc.pid] + descendants(run.backend._proc.pid)
+        assert len(pids) >= 2
+        assert listening_addresses(pids) == []
+        run.backend.close()
+    finally:
+        s3.close()
+
+
+def test_function_local_file_cannot_escape_the_functions_folder(tmp_path):
+    from faasr_easypy.environment import start_s3
+
+    (tmp_path / "outside.py").write_text("def f():\n    return None\n")
+    folder = write_functions(tmp_path, "x = 1\n")
+    data = workflow({"start": action()})
+    data["FunctionLocalFile"] = {"f": "../outside.py"}
+    s3 = start_s3()
+    try:
+        run = Run(s3, parse_workflow(data), folder).go()
+        assert "FunctionLocalFile '../outside.py' is not a file inside" in run.log("start")
+        assert run.results["start"]["ok"] is False
+    finally:
+        s3.close()
