@@ -404,3 +404,21 @@ def test_close_leaves_no_process_behind(s3, tmp_path):
     run.backend.close()
     for pid in [server_pid] + actions:
         assert not alive(pid), pid
+
+
+def test_a_50_mb_log_is_cut_with_a_note_and_the_function_still_completes(s3, tmp_path):
+    source = """
+    from FaaSr_py.client.py_client_stubs import faasr_log
+    def f():
+        line = "x" * 1000
+        for i in range(50_000):
+            faasr_log(f"{i} {line}")
+    """
+    run = run_inline(s3, tmp_path, {"start": action()}, source)
+    assert run.results["start"]["ok"]
+    log = run.log("start")
+    assert len(log) < 9 * 1024 * 1024
+    assert "[WARN] [local_backend.py] log cut at 8388608 bytes; further lines are dropped" in log
+    last = log.rstrip().splitlines()
+    assert last[-2].endswith("further lines are dropped") and "log lines were dropped in all" in last[-1]
+    assert "function_completions/start.done" in run.rel_keys()

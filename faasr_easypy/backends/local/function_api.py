@@ -69,20 +69,25 @@ class LogBuffer:
     def add(self, level, filename, message):
         line = format_log_line(time.monotonic() - self.started, level, filename, message) + "\n"
         with self.lock:
-            if self.size + len(line) > MAX_LOG_BYTES:
+            if self.dropped or self.size + len(line) > MAX_LOG_BYTES:
+                if not self.dropped:
+                    # Appended once and never rewritten: monitors read logs as append-only.
+                    self._append(self._note(f"log cut at {MAX_LOG_BYTES} bytes; further lines are dropped"))
                 self.dropped += 1
                 return
-            self.parts.append(line)
-            self.size += len(line)
-            self.dirty = True
+            self._append(line)
+
+    def _append(self, line):
+        self.parts.append(line)
+        self.size += len(line)
+        self.dirty = True
+
+    def _note(self, text):
+        return format_log_line(time.monotonic() - self.started, "WARN", "local_backend.py", text) + "\n"
 
     def body(self):
         with self.lock:
             text = "".join(self.parts)
-            if self.dropped:
-                text += format_log_line(time.monotonic() - self.started, "WARN", "local_backend.py",
-                                        f"log cut at {MAX_LOG_BYTES} bytes: {self.dropped} further "
-                                        "lines were dropped") + "\n"
             self.dirty = False
         return text.encode("utf-8", "replace")
 
@@ -105,6 +110,9 @@ class LogBuffer:
         self._stop.set()
         if self._thread:
             self._thread.join(5)
+        if self.dropped:
+            with self.lock:
+                self._append(self._note(f"{self.dropped} log lines were dropped in all"))
         self.flush()
 
 
