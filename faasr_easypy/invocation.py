@@ -35,12 +35,16 @@ class Invocation:
             data["ActionList"][action].setdefault("Arguments", {}).update(args)
         return data
 
-    def overwritten(self):
-        """The keys a remote trigger overrides (GitHub's OVERWRITTEN input)."""
+    def overwritten(self, action=None):
+        """The keys a remote trigger overrides (FaaSr's OVERWRITTEN input).
+
+        faasr-py replaces top-level keys with these rather than merging them,
+        so argument overrides travel as the whole ActionList, never a part of it.
+        """
         out = {"InvocationID": self.invocation_id, "InvocationTimestamp": self.timestamp,
-               "FunctionInvoke": self.workflow.entry}
+               "FunctionInvoke": action or self.workflow.entry}
         if self.argument_overrides:
-            out["ActionList"] = {a: {"Arguments": self.arguments(a)} for a in self.argument_overrides}
+            out["ActionList"] = self.payload()["ActionList"]
         return out
 
     def __repr__(self):
