@@ -107,7 +107,8 @@ def test_data_pipeline_writes_faasr_layout_and_outputs(s3):
     assert run.read(f"pipeline/{iid}/sum.txt") == "210"
     assert run.read(f"pipeline/{iid}/report.txt") == "total=210\n"
     assert "Local: Successfully invoked: compute-sum" in run.log("create-input")
-    assert "[INFO] [02_compute_sum.py] sum is 210 (rank 1 of 1)" in run.log("compute-sum")
+    # user faasr_log messages are written raw, as faasr-py 2.1.0 writes them
+    assert "\nsum is 210 (rank 1 of 1)\n" in run.log("compute-sum")
     assert "published report to bucket faasr" in run.log("publish")
 
 
@@ -308,7 +309,7 @@ def test_every_api_call(s3, tmp_path):
     assert result["bucket"] == "faasr"
     assert result["creds_keys"] == ["access_key", "anonymous", "bucket", "endpoint", "region", "secret_key"]
     assert result["secret"] == "s3cr3t-value"
-    assert "[INFO] [funcs.py] api ok" in run.log("start")
+    assert "\napi ok\n" in run.log("start")
     for r in (1, 2, 3):
         assert f"rank={r} max=3" in run.log("r", r)
 
@@ -321,7 +322,7 @@ def test_function_local_file_is_honoured(s3, tmp_path):
     data = workflow({"start": action()})
     data["FunctionLocalFile"] = {"f": "single/only.py"}
     run = Run(s3, parse_workflow(data), folder).go()
-    assert "[INFO] [only.py] from local file" in run.log("start")
+    assert "\nfrom local file\n" in run.log("start")
 
 
 def test_each_action_gets_a_fresh_working_directory(s3, tmp_path):

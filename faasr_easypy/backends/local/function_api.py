@@ -67,7 +67,11 @@ class LogBuffer:
         self._thread = None
 
     def add(self, level, filename, message):
-        line = format_log_line(time.monotonic() - self.started, level, filename, message) + "\n"
+        """A runtime line `[t] [LEVEL] [file] message`; level None means a raw user line."""
+        if level is None:
+            line = str(message).rstrip("\n") + "\n"
+        else:
+            line = format_log_line(time.monotonic() - self.started, level, filename, message) + "\n"
         with self.lock:
             if self.dropped or self.size + len(line) > MAX_LOG_BYTES:
                 if not self.dropped:
@@ -76,6 +80,10 @@ class LogBuffer:
                 self.dropped += 1
                 return
             self._append(line)
+
+    def add_raw(self, message):
+        """A user's faasr_log message: faasr-py writes it as is, with no prefix."""
+        self.add(None, None, message)
 
     def _append(self, line):
         self.parts.append(line)
@@ -181,11 +189,11 @@ class FunctionContext:
             keys.extend(o["Key"] for o in page.get("Contents", []))
         return keys
 
-    def log_message(self, message, filename=None):
+    def log_message(self, message):
         if not message:
             # faasr-py's stub treats this as fatal; keep that, with a clearer word.
             raise ValueError("faasr_log called with an empty log_message")
-        self.log.add("INFO", filename or _caller_file(), str(message))
+        self.log.add_raw(str(message))
         return True
 
     def rank(self):
@@ -210,18 +218,6 @@ class FunctionContext:
         if value is None:
             raise KeyError(f"secret {name!r} is not set: export it in the environment of the harness")
         return value
-
-
-def _caller_file():
-    """File name of the user code that called the API (as FaaSr's log shows it)."""
-    # A plain frame walk: inspect.stack() resolves modules and costs ~30 ms.
-    frame = sys._getframe(1)
-    while frame is not None:
-        fn = frame.f_code.co_filename
-        if fn != __file__ and "FaaSr_py" not in fn:
-            return os.path.basename(fn)
-        frame = frame.f_back
-    return "user_function.py"
 
 
 def redirect_output(path):
