@@ -100,8 +100,12 @@ class S3Poller:
     """Ticks over one invocation folder; counts its requests and downloaded bytes."""
 
     def __init__(self, client, bucket, layout, tick_budget=2.0, backoff_base=0.5, backoff_cap=30.0,
-                 clock=time.monotonic):
+                 clock=time.monotonic, log_refresh=0.0):
         self.client = client
+        # A running function's changed log is re-read at most this often; a finished one
+        # (its .done is listed) at once. Statuses need the final lines, not every flush.
+        self.log_refresh = log_refresh
+        self._fetched_at = {}  # log key -> clock of its last fetch
         self.bucket = bucket
         self.layout = layout
         self.tick_budget = tick_budget
@@ -138,11 +142,15 @@ class S3Poller:
                 # A key missing from one listing is not a fact (an S3 server restarting
                 # may list partially): we never forget keys.
                 self.objects[obj.key] = obj
+            done = {(o.info.action, o.info.rank) for o in listing if o.info.kind == "done"}
             for obj in listing:
                 if obj.info.kind != "log" or self.log_is_current(obj.key):
                     continue
+                if not self._fetch_due(obj, done, started):
+                    continue  # still differs from the listing: fetched on a later tick
                 if self.clock() - started > self.tick_budget:
                     break  # still differs from the listing: fetched next tick
+                self._fetched_at[obj.key] = started
                 self._fetch_log(obj, result)
         except _s3_errors() as exc:  # all mean "S3 not usable now"; anything else is a bug
             self.failures += 1
@@ -157,6 +165,15 @@ class S3Poller:
             self.ticks += 1
         result.seconds = self.clock() - started
         return result
+
+    def _fetch_due(self, obj, done, now):
+        if not self.log_refresh or (obj.info.action, obj.info.rank) in done:
+            return True
+        # RUNNING needs only the key; a running log is read when first seen plus
+        # log_refresh, then every log_refresh, so a hung or killed function's
+        # ERROR line still shows without a .done.
+        last = self._fetched_at.setdefault(obj.key, now)
+        return now - last >= self.log_refresh
 
     def log_is_current(self, key):
         """True when we hold every listed byte of log `key` (a partial line counts as held)."""
