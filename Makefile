@@ -18,7 +18,9 @@ $(STAMP): setup.py
 demo: $(STAMP)
 	$(BIN)/pyats run job jobs/faasr_job.py --testbed-file testbeds/local.yaml
 
+# The browser test needs Debian's chromium; the script installs it once (as root).
 test: $(STAMP)
+	bash scripts/install-browser
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

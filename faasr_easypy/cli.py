@@ -48,6 +48,9 @@ def build_parser():
                    help="keep each action's working directory (for debugging)")
     p.set_defaults(func=cmd_run)
 
+    from .report.cli import add_subcommand as add_report_subcommand
+    add_report_subcommand(sub)  # faasr-easypy report ARCHIVE.zip
+
     p = sub.add_parser("s3", help="the embedded S3 server")
     s3sub = p.add_subparsers(dest="s3_command", metavar="ACTION")
     serve = s3sub.add_parser("serve", help="serve the embedded S3 server until Ctrl-C")
