@@ -16,7 +16,8 @@ $(STAMP): setup.py
 
 # Runs the main job on the embedded default and prints where the archive and report are.
 demo: $(STAMP)
-	$(BIN)/pyats run job jobs/faasr_job.py --testbed-file testbeds/local.yaml
+	$(BIN)/pyats run job jobs/faasr_job.py --testbed-file testbeds/local.yaml \
+		-C faasr_easypy/easypy/easypy_config.yaml --no-mail
 
 # The browser test needs Debian's chromium; the script installs it once (as root).
 test: $(STAMP)

@@ -32,5 +32,7 @@ setup(
         "console_scripts": ["faasr-easypy=faasr_easypy.cli:main"],
         "pytest11": ["faasr_easypy=faasr_easypy.pytest_plugin"],
         "pyats.easypy.plugins": ["faasr_easypy=faasr_easypy.easypy.plugin:plugin"],
+        # Called by the Easypy plugin in post_job: writes faasr_report.html, fills the mail section.
+        "faasr_easypy.report": ["html=faasr_easypy.report.archive:report_hook"],
     },
 )

@@ -50,6 +50,7 @@ class WorkflowRunner:
         self.loop = loop or MonitorLoop(name=f"faasr-monitor-{self.invocation.invocation_id[:8]}",
                                         stop_when_idle=True)
         self.started = False
+        self.triggered_at = None  # wall time (epoch) of the trigger, for timelines
         self.stopped = False
         self._cancelled = False
         self._lock = threading.Lock()
@@ -81,6 +82,14 @@ class WorkflowRunner:
     def s3_bytes_downloaded(self):
         return self.monitor.poller.bytes_downloaded
 
+    def function_times(self):
+        """{label: (start, end)} in epoch seconds, rebuilt from the logs' elapsed times."""
+        from .monitor.timeline import reconstruct
+
+        if self.triggered_at is None:
+            return {}
+        return reconstruct(self.workflow, self.get_function_statuses(), self.triggered_at)
+
     def get_function_statuses(self):
         """{label: FunctionState copy}, labels `name` or `name(rank)`; safe from any thread."""
         return self.monitor.snapshot()
@@ -93,6 +102,7 @@ class WorkflowRunner:
                 return self
             self.started = True
         self.monitor.begin()
+        self.triggered_at = time.time()
         try:
             self.backend.trigger(self.invocation)
         except BaseException as exc:

@@ -656,3 +656,27 @@ def test_tester_rank_labels(store, client):
             t.wait_for("w")
         with pytest.raises(UserError, match="ranks 1..2"):
             t.wait_for("w(3)")
+
+
+def test_function_times_come_from_log_elapsed_and_the_graph():
+    from faasr_easypy.monitor.statuses import FunctionState
+    from faasr_easypy.monitor.timeline import reconstruct
+    from faasr_easypy.workflow import parse_workflow
+
+    from .workflow_factory import action
+    from .workflow_factory import workflow as real_workflow
+
+    wf = parse_workflow(real_workflow({"start": action(nxt=["w(2)"]), "w": action(nxt=["join"]),
+                                       "join": action(), }))
+
+    def state(label, seconds, by):
+        s = FunctionState(action=label.split("(")[0], rank=None, label=label, started_at=1.0)
+        s.log_seconds, s.invoked_by = seconds, by
+        return s
+
+    states = {"start": state("start", 0.5, ["harness"]), "w(1)": state("w(1)", 2.0, ["start"]),
+              "w(2)": state("w(2)", 1.0, ["start"]), "join": state("join", 0.25, ["w(1)", "w(2)"])}
+    times = reconstruct(wf, states, 100.0)
+    assert times["start"] == (100.0, 100.5)
+    assert times["w(1)"] == (100.5, 102.5) and times["w(2)"] == (100.5, 101.5)
+    assert times["join"] == (102.5, 102.75)  # a fan-in starts after its slowest predecessor

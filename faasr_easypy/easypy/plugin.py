@@ -1,2 +1,408 @@
-"""Easypy plugin (work in progress)."""
-plugin = {"plugins": {}}
+"""The faasr-easypy Easypy plugin.
+
+Registered through the ``pyats.easypy.plugins`` entry point (setup.py), so it
+is active whenever faasr-easypy is installed. For jobs that use FaaSr (a
+jobfile that imports faasr_easypy, a testbed with FaaSr devices, or any
+``--faasr-*`` argument) it:
+
+* adds the ``--faasr-*`` arguments (see ``pyats run job --help``);
+* in pre_job: reads the testbed (``--testbed-file``, else the built-in local
+  one), starts the embedded S3 server once for the whole job when the testbed
+  asks for it, puts archives in the project's ``archives/`` folder unless
+  ``--archive-dir`` says otherwise, and creates the live status dict;
+* in post_job: writes ``faasr_results.json`` into the archive, runs the
+  report hooks, prints a summary and stops the S3 server (also after Ctrl-C
+  or an error; an atexit handler and PR_SET_PDEATHSIG back that up); the job
+  ends by printing where the archive is.
+
+It also applies faasr-easypy's default Easypy configuration
+(``easypy_config.yaml``: slow plugins a FaaSr job does not use are switched
+off) to jobfiles that use faasr_easypy. ``-C FILE`` still overrides it, and
+``FAASR_EASYPY_DEFAULT_CONFIG=0`` turns that off.
+"""
+
+import atexit
+import logging
+import os
+import time
+from pathlib import Path
+
+from pyats.easypy.plugins.bases import BasePlugin
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = Path(__file__).with_name("easypy_config.yaml")
+ENV_DEFAULT_CONFIG = "FAASR_EASYPY_DEFAULT_CONFIG"
+RESULTS_FILE = "faasr_results.json"
+REPORT_ENTRY_POINT = "faasr_easypy.report"
+
+# Callables fn(results: dict, directory: Path, runtime) -> path of a report file (or None),
+# run in post_job after faasr_results.json is written. The HTML report registers here
+# (or through the "faasr_easypy.report" entry point group).
+report_hooks = []
+
+
+def register_report_hook(fn):
+    if fn not in report_hooks:
+        report_hooks.append(fn)
+    return fn
+
+
+class FaasrPlugin(BasePlugin):
+    """FaaSr workflows in pyATS jobs: --faasr-* arguments, one S3 server per job, results."""
+
+    @classmethod
+    def configure_parser(cls, parser, legacy_cli=True):
+        group = parser.add_argument_group("FaaSr (faasr-easypy)")
+        group.add_argument("--faasr-functions", dest="faasr_functions", metavar="DIR", default=None,
+                           help="folder with the workflows' Python functions "
+                                "(default: functions/<WorkflowName>/ next to each workflow file)")
+        group.add_argument("--faasr-timeout", dest="faasr_timeout", metavar="SECONDS", type=_seconds,
+                           default=None, help="how long one workflow may run (default: testbed Timeout, else 300)")
+        group.add_argument("--faasr-check-interval", dest="faasr_check_interval", metavar="SECONDS",
+                           type=_seconds, default=None,
+                           help="seconds between S3 polls (default: testbed CheckInterval, else 0.5)")
+        group.add_argument("--faasr-parallel", dest="faasr_parallel", metavar="N", type=_count, default=None,
+                           help="workflow tasks running at once (default 16)")
+        group.add_argument("--faasr-stream-logs", dest="faasr_stream_logs", action="store_true", default=None,
+                           help="copy each function's log lines into the task log as they arrive")
+        group.add_argument("--faasr-keep-s3", dest="faasr_keep_s3", action="store_true", default=False,
+                           help="keep S3 data after the job (the embedded server's data folder, "
+                                "invocation logs on real S3)")
+        group.add_argument("--faasr-arg", dest="faasr_arg", metavar="ACTION.KEY=VALUE", action="append",
+                           default=[], help="override an action argument (VALUE is JSON when it parses); "
+                                            "a list, KEY=[1,2,3], runs one task per value (a batch)")
+        group.add_argument("--faasr-task-grace", dest="faasr_task_grace", metavar="SECONDS", type=_seconds,
+                           default=None, help="post_task_exit_grace_period of each task (default 30)")
+        return parser
+
+    # -- job process ---------------------------------------------------------------
+    def pre_job(self, job):
+        from ..errors import UserError
+        from .context import JobContext, is_faasr_jobfile, project_root
+        from .jobs_api import parse_faasr_arg
+        from .testbed import from_pyats, has_faasr_devices, load_builtin
+
+        runtime = self.runtime
+        args = runtime.args
+        jobfile = getattr(args, "jobfile", None)
+        given_testbed = getattr(runtime, "testbed", None)
+        faasr_testbed = given_testbed is not None and has_faasr_devices(given_testbed)
+        if not (is_faasr_jobfile(jobfile) or faasr_testbed or _faasr_args_given(args)):
+            return  # not a FaaSr job: stay out of the way
+        try:
+            faasr_args = [parse_faasr_arg(a) for a in (args.faasr_arg or [])]
+            if faasr_testbed:
+                testbed = from_pyats(given_testbed)
+            else:
+                if given_testbed is not None:
+                    log.info("faasr-easypy: testbed %s has no FaaSr devices (type s3 / faas); "
+                             "using the built-in local testbed", given_testbed.name)
+                testbed = load_builtin()
+                if given_testbed is None:
+                    self._set_testbed(testbed.source)
+            testbed.check_available()
+        except UserError as exc:
+            log.error("faasr-easypy: %s", exc)
+            raise
+        root = project_root(jobfile)
+        self._archive_in_project(root)
+        statuses = runtime.synchro.dict()
+        options = {
+            "cli_functions": args.faasr_functions,
+            "cli_timeout": args.faasr_timeout,
+            "cli_check_interval": args.faasr_check_interval,
+            "cli_parallel": args.faasr_parallel,
+            "cli_stream_logs": args.faasr_stream_logs,
+            "keep_s3": args.faasr_keep_s3,
+            "grace": args.faasr_task_grace,
+        }
+        ctx = JobContext(testbed, options=options, statuses=statuses, directory=runtime.directory,
+                         project_root=root, faasr_args=faasr_args,
+                         job_name=Path(jobfile).stem if jobfile else "job")
+        runtime.faasr = ctx
+        log.info("faasr-easypy: testbed %s (%s)%s", testbed.name, testbed.source,
+                 " [built-in]" if testbed.builtin else "")
+        ctx.install_sigint_handler()
+        ctx.start_s3_background()  # ready by the time the jobfile starts its first task
+
+    def post_job(self, job):
+        ctx = getattr(self.runtime, "faasr", None)
+        if ctx is None:
+            return
+        try:
+            results = self._collect(ctx)
+            self._write_results(ctx, results)
+            self._print_summary(results)
+            self._run_report_hooks(results)
+        except Exception:
+            log.exception("faasr-easypy: writing the FaaSr results failed")
+        finally:
+            ctx.stop_s3()
+            _announce_archive(self.runtime)
+
+    # -- helpers -------------------------------------------------------------------
+    def _set_testbed(self, path):
+        """Give tasks the built-in testbed as their `testbed` parameter (best effort)."""
+        try:
+            from pyats.topology import loader
+
+            self.runtime.testbed = loader.load(str(path))
+        except Exception as exc:
+            log.debug("could not set runtime.testbed: %s", exc)
+
+    def _archive_in_project(self, root):
+        """Archives go to <project>/archives unless --archive-dir or a pyATS setting says otherwise."""
+        runtime = self.runtime
+        if getattr(runtime.args, "archive_dir", None) or getattr(runtime.args, "no_archive", False):
+            return
+        try:
+            from pyats.configuration import configuration as cfg
+
+            if cfg.get("easypy.runinfo.archive"):
+                return
+        except Exception:
+            pass
+        runinfo = runtime.runinfo
+        try:
+            base = Path(root) / "archives"
+            old_dir = Path(runinfo.archive_dir)
+            new_dir = base if getattr(runinfo, "no_archive_subdir", False) else base / old_dir.name
+            runinfo.archive_dir = str(new_dir)
+            runinfo.archive_file = str(new_dir / Path(runinfo.archive_file).name)
+        except Exception as exc:
+            log.warning("faasr-easypy: could not move the archive to %s/archives: %s", root, exc)
+
+    def _collect(self, ctx):
+        import json
+
+        from .jobs_api import RECORDS
+
+        runtime = self.runtime
+        statuses = ctx.snapshot()
+        records = {}
+        folder = Path(runtime.directory) / RECORDS
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.json")):
+                try:
+                    records[path.stem] = json.loads(path.read_text())
+                except ValueError:
+                    pass
+        verdicts, testcases = {}, {}
+        try:
+            for task in runtime.details().tasks:
+                verdicts[task.id] = str(task.result)
+                testcases[task.id] = _testcases(task)
+        except Exception as exc:
+            log.debug("could not read task details: %s", exc)
+        workflows = []
+        for taskid in sorted(set(records) | set(statuses)):
+            record = dict(records.get(taskid) or {"task_id": taskid})
+            status = statuses.get(taskid, {})
+            record.setdefault("workflow", status.get("workflow"))
+            record.setdefault("source", status.get("workflow_file"))
+            record.setdefault("testscript", status.get("testscript"))
+            record.setdefault("functions", [{"label": k, "status": v, "reason": status.get("reasons", {}).get(k)}
+                                            for k, v in (status.get("functions") or {}).items()])
+            verdict = verdicts.get(taskid) or status.get("result")
+            if status.get("state") == "not started" and verdict is None:
+                verdict = "aborted"
+            elif status.get("state") == "errored" and verdict in (None, "passed"):
+                verdict = "errored"
+            record["verdict"] = verdict or "errored"
+            record["state"] = status.get("state")
+            record["testcases"] = testcases.get(taskid, [])
+            if status.get("reason") and not record.get("error"):
+                record["error"] = status.get("reason")
+            workflows.append(record)
+        complete = not ctx.interrupted and all(w.get("state") == "finished" for w in workflows)
+        return {
+            "schema": 1,
+            "job": {
+                "name": ctx.job_name, "started": ctx.started, "ended": time.time(),
+                "testbed": ctx.testbed.name, "archive": _relative(runtime.archive, ctx.project_root),
+                "complete": complete,
+                "note": None if complete else ("interrupted (Ctrl-C)" if ctx.interrupted else
+                                               "some workflow tasks did not finish (killed or errored)"),
+            },
+            "workflows": workflows,
+        }
+
+    def _write_results(self, ctx, results):
+        import json
+
+        from .context import write_json
+
+        text = ctx.redact(json.dumps(results, default=str))
+        write_json(Path(self.runtime.directory) / RESULTS_FILE, json.loads(text))
+
+    def _print_summary(self, results):
+        rows = results["workflows"]
+        if not rows:
+            return
+        log.info("faasr-easypy: %d workflow task(s)", len(rows))
+        for w in rows:
+            counts = {}
+            for f in w.get("functions") or []:
+                counts[f["status"]] = counts.get(f["status"], 0) + 1
+            detail = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+            log.info("  %-28s %-16s %-8s %s%s", w["task_id"], w.get("workflow") or "?",
+                     str(w.get("verdict")).upper(), detail,
+                     f"  ({w['error']})" if w.get("error") else "")
+
+    def _run_report_hooks(self, results):
+        hooks = list(report_hooks)
+        try:
+            from importlib.metadata import entry_points
+
+            for ep in entry_points(group=REPORT_ENTRY_POINT):
+                try:
+                    hooks.append(ep.load())
+                except Exception:
+                    log.exception("faasr-easypy: cannot load report hook %s", ep.value)
+        except Exception:
+            pass
+        directory = Path(self.runtime.directory)
+        for hook in hooks:
+            try:
+                written = hook(results, directory, self.runtime)
+                if written:
+                    log.info("faasr-easypy: report %s (in the archive)", written)
+            except Exception:
+                log.exception("faasr-easypy: report hook %r failed", hook)
+
+
+def _testcases(task):
+    """[{name, result, reason}] of a task's sections (runtime.details() objects)."""
+    out = []
+
+    def walk(section, prefix=""):
+        for child in getattr(section, "sections", None) or []:
+            name = getattr(child, "id", None) or getattr(child, "name", None) or "?"
+            result = getattr(child, "result", None)
+            reason = getattr(result, "reason", None)
+            out.append({"name": f"{prefix}{name}", "result": str(result or ""),
+                        "reason": reason if isinstance(reason, str) and reason else None})
+            walk(child, f"{prefix}{name}.")
+
+    try:
+        walk(task)
+    except Exception as exc:
+        log.debug("could not walk sections of %s: %s", getattr(task, "id", "?"), exc)
+    return out
+
+
+def _relative(path, root):
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except (ValueError, TypeError):
+        return str(path)
+
+
+_announced = []
+
+
+def _announce_archive(runtime):
+    """Say where the archive is, now and once more as the very last line of the job."""
+    try:
+        archive = runtime.archive
+    except Exception:
+        return
+    if not archive or getattr(runtime.args, "no_archive", False):
+        return
+    log.info("faasr-easypy: archive %s", archive)
+    if _announced:
+        return
+    _announced.append(archive)
+
+    def last_words():
+        if os.path.exists(archive):
+            print(f"faasr-easypy: archive {archive}", flush=True)
+            report = _report_beside(archive)
+            if report:
+                print(f"faasr-easypy: report  {report}", flush=True)
+        else:
+            print(f"faasr-easypy: no archive was written (expected {archive})", flush=True)
+
+    atexit.register(last_words)
+
+
+def _report_beside(archive):
+    """Copy the archive's HTML report next to it, so it opens without unzipping."""
+    import zipfile
+
+    from ..report.archive import REPORT_FILE, default_output
+
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            data = zf.read(REPORT_FILE)
+        out = default_output(archive)
+        Path(out).write_bytes(data)
+        return out
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return None
+
+
+def _faasr_args_given(args):
+    return any(getattr(args, name, None) not in (None, False, [])
+               for name in ("faasr_functions", "faasr_timeout", "faasr_check_interval", "faasr_parallel",
+                            "faasr_stream_logs", "faasr_keep_s3", "faasr_arg", "faasr_task_grace"))
+
+
+def _seconds(text):
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def _count(text):
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+# -- registration ------------------------------------------------------------------------
+
+def default_config_plugins(argv=None, environ=None):
+    """The plugin settings of easypy_config.yaml when this run's jobfile uses faasr_easypy."""
+    from .context import find_jobfile, is_faasr_jobfile
+
+    environ = os.environ if environ is None else environ
+    if environ.get(ENV_DEFAULT_CONFIG, "1").strip().lower() in ("0", "false", "no", "off"):
+        return {}
+    if not is_faasr_jobfile(find_jobfile(argv)):
+        return {}
+    try:
+        import yaml
+
+        return dict((yaml.safe_load(CONFIG_FILE.read_text()) or {}).get("plugins") or {})
+    except Exception:
+        return {}
+
+
+def _registration():
+    plugins = default_config_plugins()
+    plugins["FaasrPlugin"] = {
+        "class": FaasrPlugin,
+        "enabled": True,
+        "kwargs": {},
+        "module": "faasr_easypy.easypy.plugin",
+        "name": "FaasrPlugin",
+        "order": 200,
+    }
+    return {"plugins": plugins}
+
+
+plugin = _registration()

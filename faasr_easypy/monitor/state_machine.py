@@ -115,7 +115,9 @@ class InvocationStateMachine:
             if inst.in_error and inst.errors:
                 inst.errors[-1] += "\n" + line
             return
-        _elapsed, level, _file, message = parsed
+        elapsed, level, _file, message = parsed
+        if inst.state.log_seconds is None or elapsed > inst.state.log_seconds:
+            inst.state.log_seconds = elapsed  # lines may arrive out of order: keep the largest
         inst.in_error = level == "ERROR"
         if inst.in_error:
             inst.errors.append(message)

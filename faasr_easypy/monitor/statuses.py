@@ -53,12 +53,13 @@ class FunctionState:
     status: Status = Status.PENDING
     reason: str = ""
     log_key: str = ""
-    first_seen: float | None = None   # wall time of the first fact about it
-    started_at: float | None = None   # wall time its log was first seen
-    ended_at: float | None = None     # wall time it reached a final status
+    first_seen: float | None = None   # monitor clock (monotonic) of the first fact about it
+    started_at: float | None = None   # monitor clock when its log was first seen
+    ended_at: float | None = None     # monitor clock when it reached a final status
     error_lines: list[str] = field(default_factory=list)   # one entry per ERROR message
     last_lines: list[str] = field(default_factory=list)    # tail of its log, physical lines
     invoked_by: list[str] = field(default_factory=list)    # labels of the instances that triggered it
+    log_seconds: float | None = None  # largest "[elapsed]" in its log: run time as the runtime saw it
     done: bool = False                   # its .done file exists
     settled: bool = False                # final, and no late S3 fact can change it any more
 

@@ -1,0 +1,250 @@
+"""Issue 4 figures: the pyATS side.
+
+1. 32 workflow invocations in one job (8 of each example, each with its paired
+   testscript, all at once): every verdict right, none ERRORED; the job's wall
+   time next to what it cannot beat: the longest single workflow task plus the
+   job start-up of a trivial job.
+2. Start-up of a trivial job with faasr-easypy's shipped Easypy configuration
+   against pyATS's defaults.
+3. Unshared memory (USS: private clean + dirty pages) per workflow task: the
+   forked pyATS task process and its local backend's fork server.
+
+Figures only, no asserts. Run: .venv/bin/python benchmarks/bench_easypy.py [--quick]
+"""
+
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CONFIG = PROJECT / "faasr_easypy" / "easypy" / "easypy_config.yaml"
+EXAMPLES = ["data_pipeline", "conditional", "fan_out_fan_in", "failing_function"]
+
+
+def env(**extra):
+    out = dict(os.environ)
+    out["PATH"] = f"{BIN}{os.pathsep}{out.get('PATH', '')}"
+    for var in ("FAASR_EASYPY_S3_ENDPOINT", "FAASR_EASYPY_S3_ACCESS_KEY", "FAASR_EASYPY_S3_SECRET_KEY"):
+        out.pop(var, None)
+    out.update(extra)
+    return out
+
+
+def _sigint_default():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def pyats_job(jobfile, *args, environ=None, cwd=PROJECT):
+    cmd = [str(BIN / "pyats"), "run", "job", str(jobfile), *map(str, args)]
+    return subprocess.Popen(cmd, cwd=str(cwd), env=environ or env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=_sigint_default)
+
+
+def timed_job(jobfile, *args, environ=None):
+    started = time.monotonic()
+    proc = pyats_job(jobfile, *args, environ=environ)
+    out, _ = proc.communicate()
+    return time.monotonic() - started, proc.returncode, out
+
+
+# -- memory ---------------------------------------------------------------------------------
+
+def uss(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            total = 0
+            for line in fh:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1])
+            return total * 1024
+    except OSError:
+        return None
+
+
+def children_map():
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        out[int(entry)] = (ppid, cmd)
+    return out
+
+
+class MemorySampler(threading.Thread):
+    """Peak USS of each task process (a child of the job with a fork-server child) and fork server."""
+
+    def __init__(self, job_pid):
+        super().__init__(daemon=True)
+        self.job_pid = job_pid
+        self.tasks, self.forkservers = {}, {}
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.wait(0.3):
+            procs = children_map()
+            for pid, (ppid, cmd) in procs.items():
+                if "faasr_easypy.backends.local.forkserver" not in cmd:
+                    continue
+                task = ppid
+                if procs.get(task, (None,))[0] != self.job_pid:
+                    continue
+                for table, p in ((self.forkservers, pid), (self.tasks, task)):
+                    value = uss(p)
+                    if value:
+                        table[p] = max(table.get(p, 0), value)
+
+
+# -- the figures ------------------------------------------------------------------------------
+
+JOB_32 = """
+from pathlib import Path
+
+from faasr_easypy.easypy import WorkflowPool
+
+PROJECT = Path({project!r})
+
+
+def main(runtime):
+    pool = WorkflowPool(runtime, max_parallel={parallel})
+    for i in range({copies}):
+        for stem in {examples!r}:
+            pool.submit(PROJECT / "workflows" / f"{{stem}}.json",
+                        testscript=PROJECT / "testscripts" / f"{{stem}}.py", taskid=f"{{stem}}-{{i}}")
+    pool.run()
+"""
+
+TRIVIAL_JOB = """
+def main(runtime):
+    pass
+"""
+
+
+def cpu_of_children():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_many(tmp, copies, examples=EXAMPLES, name="many"):
+    total = copies * len(examples)
+    job = tmp / f"{name}_job.py"
+    job.write_text(JOB_32.format(project=str(PROJECT), parallel=total, copies=copies, examples=examples))
+    archive_dir = tmp / f"archives-{name}"
+    cpu_before = cpu_of_children()
+    started = time.monotonic()
+    proc = pyats_job(job, "-C", CONFIG, "--archive-dir", archive_dir)
+    sampler = MemorySampler(proc.pid)
+    sampler.start()
+    out, _ = proc.communicate()
+    wall = time.monotonic() - started
+    cpu = cpu_of_children() - cpu_before
+    sampler.stop.set()
+    sampler.join()
+    archives = sorted(archive_dir.rglob("*.zip"))
+    if not archives:
+        print(out[-3000:])
+        raise SystemExit("the 32-workflow job wrote no archive")
+    with zipfile.ZipFile(archives[-1]) as zf:
+        report = json.loads(zf.read("results.json"))["report"]
+        faasr = json.loads(zf.read("faasr_results.json"))
+    verdicts = {t["id"]: t["result"]["value"] for t in report["tasks"]}
+    sections = [s["result"]["value"] for t in report["tasks"] for s in t.get("sections", [])]
+    durations = {w["task_id"]: (w["ended"] - w["started"]) for w in faasr["workflows"]
+                 if w.get("ended") and w.get("started")}
+    return {
+        "total": total, "rc": proc.returncode, "wall": wall, "cpu": cpu, "verdicts": verdicts, "sections": sections,
+        "durations": durations, "tasks_uss": list(sampler.tasks.values()),
+        "forkservers_uss": list(sampler.forkservers.values()),
+    }
+
+
+def bench_startup(tmp, rounds):
+    plain = tmp / "trivial_job.py"
+    plain.write_text(TRIVIAL_JOB)
+    ours = tmp / "trivial_faasr_job.py"
+    ours.write_text(TRIVIAL_JOB + "# uses faasr_easypy: the plugin sets the job up (config, testbed, S3)\n")
+    cases = {
+        "pyATS defaults": (plain, ()),
+        "-C faasr_easypy/easypy/easypy_config.yaml": (plain, ("-C", CONFIG)),
+        "FaaSr jobfile, nothing passed (auto config + S3)": (ours, ()),
+    }
+    results = {}
+    for name, (jobfile, args) in cases.items():
+        results[name] = [timed_job(jobfile, "--archive-dir", tmp / "archives", *args)[0] for _ in range(rounds)]
+    return results
+
+
+def mib(n):
+    return n / (1024 * 1024)
+
+
+def main():
+    quick = "--quick" in sys.argv
+    rounds = 2 if quick else 3
+    with tempfile.TemporaryDirectory(prefix="faasr-bench-easypy-") as tmp:
+        tmp = Path(tmp)
+        print(f"pyATS side benchmarks ({os.cpu_count()} CPU(s))\n")
+
+        start = bench_startup(tmp, rounds)
+        print(f"1. Trivial job (no task), wall time of `pyats run job` (median of {rounds}):")
+        for name, times in start.items():
+            print(f"   {name:<50} {statistics.median(times):5.2f} s  (runs: "
+                  + ", ".join(f"{t:.2f}" for t in times) + ")")
+        startup = statistics.median(start["FaaSr jobfile, nothing passed (auto config + S3)"])
+
+        single = bench_many(tmp, 1, examples=["fan_out_fan_in"], name="single")
+        copies = 8
+        many = bench_many(tmp, copies)
+        verdicts = many["verdicts"]
+        wrong = {t: v for t, v in verdicts.items() if v != "passed"}
+        errored = [t for t, v in verdicts.items() if v == "errored"] + \
+            [s for s in many["sections"] if s == "errored"]
+        longest_task, longest = max(many["durations"].items(), key=lambda kv: kv[1])
+        solo = max(single["durations"].values())
+        cores = os.cpu_count() or 1
+        print(f"\n2. {many['total']} workflow invocations in one job ({copies} of each example, all at once, "
+              "each with its paired testscript):")
+        print(f"   exit code {many['rc']}; {len(verdicts)} task verdicts, "
+              f"{len(verdicts) - len(wrong)} passed (all expected to pass), wrong: {wrong or 'none'}; "
+              f"ERRORED tasks/sections: {len(errored)}")
+        print(f"   job wall time                                   {many['wall']:6.2f} s")
+        print(f"   bound: longest workflow alone + job start-up    {solo + startup:6.2f} s  "
+              f"(fan_out_fan_in task {solo:.2f} s in a job of its own + {startup:.2f} s)"
+              f" -> {many['wall'] / (solo + startup):.1f}x")
+        print(f"   one-workflow job, wall time                     {single['wall']:6.2f} s")
+        print(f"   CPU used by the job (all processes)             {many['cpu']:6.1f} CPU-s = "
+              f"{many['cpu'] / cores:.1f} s on {cores} core(s), {many['cpu'] / many['total']:.2f} CPU-s per workflow")
+        print(f"   workflow task (trigger to cleanup) in the job   median {statistics.median(many['durations'].values()):.2f} s, "
+              f"longest {longest:.2f} s ({longest_task})")
+
+        tasks, servers = many["tasks_uss"], many["forkservers_uss"]
+        print("\n3. Unshared memory (USS, peak while running) per workflow task:")
+        if tasks:
+            print(f"   pyATS task process      median {mib(statistics.median(tasks)):5.1f} MiB, "
+                  f"max {mib(max(tasks)):5.1f} MiB  ({len(tasks)} sampled)")
+        if servers:
+            print(f"   its local fork server   median {mib(statistics.median(servers)):5.1f} MiB, "
+                  f"max {mib(max(servers)):5.1f} MiB  ({len(servers)} sampled)")
+        if tasks and servers:
+            print(f"   together                median {mib(statistics.median(tasks) + statistics.median(servers)):5.1f}"
+                  " MiB per concurrent workflow")
+
+
+if __name__ == "__main__":
+    main()

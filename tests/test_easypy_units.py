@@ -1,0 +1,279 @@
+"""The pyATS side without running a job: testbed loader, --faasr-arg and batches,
+testscript pairing, plugin registration and arguments."""
+
+import argparse
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from faasr_easypy.easypy import jobs_api, plugin, testbed
+from faasr_easypy.errors import UserError, ValidationError
+from faasr_easypy.workflow import load_workflow
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def write_testbed(tmp_path, body):
+    path = tmp_path / "tb.yaml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+# -- testbeds ---------------------------------------------------------------------------
+
+def test_shipped_testbeds_load():
+    local = testbed.load_file(PROJECT / "testbeds" / "local.yaml")
+    assert local.needs_embedded_s3 and local.is_local
+    assert local.options == {"Timeout": 300.0, "CheckInterval": 0.5, "ActionTimeout": 600.0}
+    builtin = testbed.load_builtin()
+    assert builtin.builtin and builtin.needs_embedded_s3 and builtin.is_local
+    wf = load_workflow(PROJECT / "workflows" / "fan_out_fan_in.json")
+    resolved = local.resolve(wf)
+    assert resolved.stores["My_S3_Bucket"].embedded
+    assert resolved.computes["My_GitHub_Account"].faas_type == "Local"
+
+
+def test_github_example_names_missing_env_vars(monkeypatch):
+    for var in ("My_S3_Bucket_AccessKey", "My_S3_Bucket_SecretKey", "My_GitHub_Account_PAT"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ValidationError) as info:
+        testbed.load_file(PROJECT / "testbeds" / "github_actions_example.yaml")
+    text = str(info.value)
+    assert "devices.aws-s3.custom.faasr.AccessKey: is empty: the environment variable " \
+           "My_S3_Bucket_AccessKey is not set. Fix: export My_S3_Bucket_AccessKey" in text
+    assert "My_GitHub_Account_PAT" in text
+
+
+def test_github_example_with_credentials_is_not_available_yet(monkeypatch):
+    monkeypatch.setenv("My_S3_Bucket_AccessKey", "a")
+    monkeypatch.setenv("My_S3_Bucket_SecretKey", "s3cr3t-value")
+    monkeypatch.setenv("My_GitHub_Account_PAT", "t0ken-value")
+    tb = testbed.load_file(PROJECT / "testbeds" / "github_actions_example.yaml")
+    assert not tb.needs_embedded_s3 and not tb.is_local
+    store = tb.stores[0]
+    assert (store.endpoint, store.bucket, store.access_key) == ("https://s3.us-east-1.amazonaws.com",
+                                                                "my-faasr-bucket", "a")
+    assert "s3cr3t-value" not in repr(store) and "t0ken-value" not in repr(tb.computes[0])
+    assert sorted(tb.secrets()) == ["a", "s3cr3t-value", "t0ken-value"]
+    with pytest.raises(UserError, match="GitHubActions is not available yet"):
+        tb.check_available()
+    with pytest.raises(UserError, match="not available yet"):
+        tb.resolve(load_workflow(PROJECT / "workflows" / "data_pipeline.json"))
+
+
+def test_testbed_mistakes_are_all_reported(tmp_path):
+    path = write_testbed(tmp_path, """
+        testbed:
+          name: bad
+          custom:
+            faasr: {Timeout: -1, Colour: blue}
+        devices:
+          s3:
+            os: linux
+            type: s3
+            connections: {}
+            custom:
+              faasr: {Endpoint: "ftp://x", Bucekt: b, DataStores: "*"}
+          s3b:
+            os: linux
+            type: s3
+            connections: {}
+            custom:
+              faasr: {Embedded: true, AccessKey: k}
+          runner:
+            os: linux
+            type: faas
+            connections: {}
+            custom:
+              faasr: {FaaSType: Lamda}
+          plain:
+            os: linux
+            type: router
+            connections: {}
+            custom:
+              faasr: {FaaSType: Local}
+          nocustom:
+            os: linux
+            type: faas
+            connections: {}
+        """)
+    with pytest.raises(ValidationError) as info:
+        testbed.load_file(path)
+    text = str(info.value)
+    for expected in ("testbed.custom.faasr.Timeout: -1 is not a positive number of seconds",
+                     "testbed.custom.faasr.Colour: is not a FaaSr testbed setting",
+                     "devices.s3.custom.faasr.Endpoint: 'ftp://x' is not an http(s) URL",
+                     "devices.s3.custom.faasr.Bucekt: is not a data store field",
+                     "devices.s3.custom.faasr.AccessKey: is missing",
+                     "devices.s3b.custom.faasr.AccessKey: is set on an Embedded data store",
+                     "more than one device serves every name",
+                     "devices.runner.custom.faasr.FaaSType: 'Lamda' is not a FaaSr compute type",
+                     "devices.plain.type: is 'router', but the device has a custom: faasr: section",
+                     "devices.nocustom.custom.faasr: is missing"):
+        assert expected in text, expected
+    assert text.startswith(f"{path} has ")
+
+
+def test_testbed_mapping_by_name_and_wildcard(tmp_path):
+    path = write_testbed(tmp_path, """
+        testbed: {name: two}
+        devices:
+          main:
+            os: linux
+            type: s3
+            connections: {}
+            custom: {faasr: {Embedded: true}}
+          archive:
+            os: linux
+            type: s3
+            connections: {}
+            custom: {faasr: {Endpoint: "http://127.0.0.1:9", AccessKey: a, SecretKey: s, Bucket: arch,
+                             DataStores: [Archive]}}
+          local:
+            os: linux
+            type: faas
+            connections: {}
+            custom: {faasr: {FaaSType: Local, ComputeServers: [My_GitHub_Account], MaxParallel: 3}}
+        """)
+    tb = testbed.load_file(path)
+    wf = load_workflow(PROJECT / "workflows" / "conditional.json")
+    resolved = tb.resolve(wf)
+    assert resolved.stores["My_S3_Bucket"].device == "main"
+    assert resolved.max_parallel == 3
+    data = wf.copy_data()
+    data["DataStores"]["Archive"] = {"Endpoint": "", "Bucket": "x", "Region": "us-east-1"}
+    data["ComputeServers"]["Other"] = {"FaaSType": "Lambda", "Region": "us-east-1"}
+    data["ActionList"]["above"]["FaaSServer"] = "Other"
+    from faasr_easypy.workflow import parse_workflow
+
+    with pytest.raises(ValidationError, match="has no compute server for 'Other'"):
+        tb.resolve(parse_workflow(data))
+    data["ActionList"]["above"]["FaaSServer"] = "My_GitHub_Account"
+    resolved = tb.resolve(parse_workflow(data))
+    assert resolved.stores["Archive"].device == "archive" and resolved.stores["Archive"].bucket == "arch"
+
+
+def test_no_testbed_file_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="testbed file not found"):
+        testbed.load_file(tmp_path / "nope.yaml")
+
+
+# -- arguments and batches ------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,expected", [
+    ("create-input.count=50", ("create-input", "count", 50)),
+    ("a.name=hello world", ("a", "name", "hello world")),
+    ("a.flag=true", ("a", "flag", True)),
+    ("a.values=[1,2]", ("a", "values", [1, 2])),
+    ("a.x.y=1", ("a", "x.y", 1)),
+])
+def test_parse_faasr_arg(text, expected):
+    assert jobs_api.parse_faasr_arg(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["count=5", "a.=5", ".k=5", "a.k"])
+def test_parse_faasr_arg_rejects(bad):
+    with pytest.raises(UserError, match="ACTION.KEY=VALUE"):
+        jobs_api.parse_faasr_arg(bad)
+
+
+def test_expand_batch():
+    assert jobs_api.expand_batch({}) == [{}]
+    assert jobs_api.expand_batch({"a": {"n": 1}}) == [{"a": {"n": 1}}]
+    combos = jobs_api.expand_batch({"a": {"n": [1, 2], "m": "x"}, "b": {"k": [True, False]}})
+    assert len(combos) == 4
+    assert {"a": {"m": "x", "n": 2}, "b": {"k": True}} in combos
+    assert jobs_api.expand_batch({"a": {"v": [[1, 2]]}}) == [{"a": {"v": [1, 2]}}]
+    with pytest.raises(UserError, match="empty list"):
+        jobs_api.expand_batch({"a": {"v": []}})
+
+
+def test_testscript_pairing(tmp_path):
+    assert jobs_api.find_testscript(PROJECT / "workflows" / "conditional.json") == \
+        PROJECT / "testscripts" / "conditional.py"
+    assert jobs_api.find_testscript(tmp_path / "workflows" / "other.json") == jobs_api.GENERIC_TESTSCRIPT
+    assert jobs_api.default_functions_dir(PROJECT / "workflows" / "conditional.json", "ConditionalCheck") == \
+        PROJECT / "workflows" / "functions" / "ConditionalCheck"
+
+
+# -- the plugin ---------------------------------------------------------------------------------
+
+def test_plugin_registration_dict():
+    entry = plugin.plugin["plugins"]["FaasrPlugin"]
+    assert entry["class"] is plugin.FaasrPlugin and entry["enabled"] is True
+    assert entry["module"] == "faasr_easypy.easypy.plugin" and entry["name"] == "FaasrPlugin"
+
+
+def test_plugin_arguments():
+    parser = argparse.ArgumentParser()
+    plugin.FaasrPlugin.configure_parser(parser)
+    args = parser.parse_args(["--faasr-timeout", "60", "--faasr-parallel", "3", "--faasr-stream-logs",
+                              "--faasr-arg", "a.b=1", "--faasr-arg", "c.d=[1,2]", "--faasr-keep-s3",
+                              "--faasr-functions", "src", "--faasr-check-interval", "0.2"])
+    assert (args.faasr_timeout, args.faasr_parallel, args.faasr_stream_logs, args.faasr_keep_s3) == (60, 3, True, True)
+    assert args.faasr_arg == ["a.b=1", "c.d=[1,2]"] and args.faasr_functions == "src"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--faasr-parallel", "0"])
+
+
+def test_default_config_applies_only_to_faasr_jobfiles(tmp_path):
+    other = tmp_path / "other_job.py"
+    other.write_text("def main(runtime):\n    pass\n")
+    ours = PROJECT / "jobs" / "faasr_job.py"
+    argv = ["pyats", "run", "job", str(ours), "--testbed-file", "x.yaml"]
+    disabled = plugin.default_config_plugins(argv, environ={})
+    assert disabled["EnvironmentDebugPlugin"] == {"enabled": False}
+    assert disabled["HealthCheckPlugin:"] == {"enabled": False}
+    assert plugin.default_config_plugins(["pyats", "run", "job", str(other)], environ={}) == {}
+    assert plugin.default_config_plugins(argv, environ={"FAASR_EASYPY_DEFAULT_CONFIG": "0"}) == {}
+
+
+def test_shipped_config_is_valid_for_easypy():
+    from pyats.easypy.config.manager import Configuration
+
+    config = Configuration()
+    config.load(config=str(plugin.CONFIG_FILE), argv=[])
+    for name in ("EnvironmentDebugPlugin", "TipsPlugin", "KleenexPlugin"):
+        assert config.plugins[name]["enabled"] is False
+
+
+# -- the generic testscript, run in-process by aetest with a stand-in tester ---------------------
+
+class _FakeTester:
+    def __init__(self, states):
+        from faasr_easypy.monitor.statuses import FunctionState, Status
+
+        self.statuses = {label: FunctionState(label, None, label, Status(status), reason=reason)
+                         for label, (status, reason) in states.items()}
+
+    def wait_all(self):
+        return self.statuses
+
+    def assert_object_exists(self, key):
+        if "missing" in key:
+            raise AssertionError(f"Expected S3 object {key!r} to exist, but it does not.")
+        return key
+
+
+def _run_generic(states, **params):
+    from pyats import aetest
+
+    wf = load_workflow(PROJECT / "workflows" / "conditional.json")
+    result = aetest.main(testable=str(jobs_api.GENERIC_TESTSCRIPT), tester=_FakeTester(states), workflow=wf,
+                         **params)
+    return str(result)
+
+
+def test_generic_testscript_passes_and_skips_branches_not_taken():
+    states = {"check-threshold": ("COMPLETED", ""), "above": ("COMPLETED", ""),
+              "below": ("NOT_INVOKED", "branch not taken")}
+    assert _run_generic(states, expected_outputs=["conditional/{InvocationID}/above.txt"]) == "passed"
+
+
+def test_generic_testscript_fails_on_failures_and_missing_outputs():
+    ok = {"check-threshold": ("COMPLETED", ""), "above": ("COMPLETED", ""), "below": ("NOT_INVOKED", "")}
+    assert _run_generic(ok, expected_outputs=["out/missing.txt"]) == "failed"
+    failed = {"check-threshold": ("FAILED", "The function raised ValueError"), "above": ("SKIPPED", "upstream"),
+              "below": ("SKIPPED", "upstream")}
+    assert _run_generic(failed) == "failed"
