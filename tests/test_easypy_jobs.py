@@ -33,7 +33,10 @@ def test_faasr_job_on_the_local_testbed(tmp_path):
                                     "--archive-dir", tmp_path)
     assert rc == 0, out[-4000:]
     assert archive is not None and archive.is_file() and archive.parent.parent == tmp_path
-    assert out.rstrip().splitlines()[-1] == f"faasr-easypy: archive {archive}"
+    report = archive.with_name(archive.name[:-4] + ".faasr_report.html")
+    assert out.rstrip().splitlines()[-2:] == [f"faasr-easypy: archive {archive}",
+                                              f"faasr-easypy: report  {report}"]
+    assert report.is_file() and "<svg" in report.read_text()
     assert "Traceback" not in out
     assert not leftovers(tag)
 
