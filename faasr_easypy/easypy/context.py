@@ -175,14 +175,14 @@ class JobContext:
         if self._warm or os.getpid() != self.owner_pid:
             return
         self._warm = True
-        import boto3
-
         from .. import runner, tester  # noqa: F401
         from ..backends import local  # noqa: F401
         from ..monitor import watch  # noqa: F401
-        share_botocore_loader()
-        boto3.session.Session().client("s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
-                                       aws_access_key_id="warm-up", aws_secret_access_key="warm-up")
+        from ..s3.client import DataStore, make_client
+
+        # Parses the S3 model into the process-wide boto3 session that tasks inherit.
+        make_client(DataStore(name="warm-up", bucket="warm-up", endpoint="http://127.0.0.1:9",
+                              access_key="warm-up", secret_key="warm-up"))
 
     def prepare_buckets(self, workflow_path):
         """Job process: create the embedded S3's buckets a workflow needs, once per bucket,
@@ -304,31 +304,6 @@ class JobContext:
 
     def __repr__(self):
         return f"JobContext({self.testbed!r}, s3={self.s3!r})"
-
-
-def share_botocore_loader():
-    """Make every botocore session of this process (and of the tasks it forks) share one
-    data loader, so S3's service model is parsed once per job instead of once per client
-    (~140 ms and ~7 MiB per boto3 client otherwise). Only sessions with the default data
-    path share it."""
-    import botocore.loaders
-    import botocore.session
-
-    if getattr(botocore.session.create_loader, "faasr_shared", False):
-        return
-    original = botocore.session.create_loader
-    shared = original()
-
-    def create_loader(search_path_string=None):
-        return original(search_path_string) if search_path_string else shared
-
-    create_loader.faasr_shared = True
-    botocore.session.create_loader = create_loader
-
-
-# -- finding the context -------------------------------------------------------------
-
-_fallback = None
 
 
 def get_context(runtime=None):
