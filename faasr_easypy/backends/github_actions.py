@@ -15,7 +15,6 @@ environment variable ``<ServerName>_PAT`` (FaaSr's name for it), else
 
 import json
 import logging
-import time
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -23,10 +22,6 @@ import requests
 
 from ..errors import BackendError
 from .remote import (
-    DEFAULT_BACKOFF,
-    DEFAULT_RETRIES,
-    DEFAULT_RETRY_AFTER_CAP,
-    DEFAULT_TIMEOUT,
     ENV_PAYLOAD_URL,
     RemoteBackend,
     check_header_value,
@@ -54,14 +49,11 @@ class GitHubActionsBackend(RemoteBackend):
     faas_type = "GitHubActions"
     service = "the GitHub API"
 
-    def __init__(self, workflow, server_name=None, *, server=None, token=None, api_url=None,
-                 payload_path=None, payload_url=None, session=None, timeout=DEFAULT_TIMEOUT,
-                 max_retries=DEFAULT_RETRIES, backoff=DEFAULT_BACKOFF,
-                 retry_after_cap=DEFAULT_RETRY_AFTER_CAP, environ=None, sleep=time.sleep, clock=time.time,
-                 require_secret_store=True):
-        super().__init__(workflow, server_name, server=server, timeout=timeout, max_retries=max_retries,
-                         backoff=backoff, retry_after_cap=retry_after_cap, environ=environ, sleep=sleep,
-                         clock=clock, require_secret_store=require_secret_store)
+    def __init__(self, workflow, server_name=None, *, token=None, api_url=None, payload_path=None,
+                 payload_url=None, session=None, **common):
+        # common: server, timeout, max_retries, backoff, retry_after_cap, environ, sleep, clock,
+        # require_secret_store (see RemoteBackend)
+        super().__init__(workflow, server_name, **common)
         self._require("UserName", "ActionRepoName", "Branch")
         self.user = str(self.server["UserName"])
         self.repo_name = str(self.server["ActionRepoName"])

@@ -14,17 +14,12 @@ with an activation id. The API key ("user:password", as ``wsk property get
 """
 
 import logging
-import time
 from urllib.parse import quote
 
 import requests
 
 from ..errors import BackendError
 from .remote import (
-    DEFAULT_BACKOFF,
-    DEFAULT_RETRIES,
-    DEFAULT_RETRY_AFTER_CAP,
-    DEFAULT_TIMEOUT,
     RemoteBackend,
     check_header_value,
     env_credential,
@@ -42,14 +37,11 @@ class OpenWhiskBackend(RemoteBackend):
     faas_type = "OpenWhisk"
     service = "OpenWhisk"
 
-    def __init__(self, workflow, server_name=None, *, server=None, api_key=None, endpoint=None,
-                 payload_url=None, verify=None, session=None, timeout=DEFAULT_TIMEOUT,
-                 max_retries=DEFAULT_RETRIES, backoff=DEFAULT_BACKOFF,
-                 retry_after_cap=DEFAULT_RETRY_AFTER_CAP, environ=None, sleep=time.sleep, clock=time.time,
-                 require_secret_store=True):
-        super().__init__(workflow, server_name, server=server, timeout=timeout, max_retries=max_retries,
-                         backoff=backoff, retry_after_cap=retry_after_cap, environ=environ, sleep=sleep,
-                         clock=clock, require_secret_store=require_secret_store)
+    def __init__(self, workflow, server_name=None, *, api_key=None, endpoint=None, payload_url=None,
+                 verify=None, session=None, **common):
+        # common: server, timeout, max_retries, backoff, retry_after_cap, environ, sleep, clock,
+        # require_secret_store (see RemoteBackend)
+        super().__init__(workflow, server_name, **common)
         self._require("Endpoint", "Namespace")
         endpoint = str(endpoint or self.server["Endpoint"]).rstrip("/")
         self.endpoint = endpoint if endpoint.startswith(("http://", "https://")) else f"https://{endpoint}"
