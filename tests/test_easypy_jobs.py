@@ -191,14 +191,16 @@ def test_max_runtime_is_enforced(tmp_path):
         kill_tagged(tag)
 
 
-def test_unavailable_compute_type_is_a_clear_error(tmp_path):
-    env_free = tmp_path / "gh.yaml"
+def test_unsupported_compute_type_is_a_clear_error(tmp_path):
+    env_free = tmp_path / "slurm.yaml"
     env_free.write_text((PROJECT / "testbeds" / "github_actions_example.yaml").read_text()
                         .replace('"%ENV{My_S3_Bucket_AccessKey}"', "AKIA-test")
                         .replace('"%ENV{My_S3_Bucket_SecretKey}"', "not-a-real-secret")
-                        .replace('"%ENV{My_GitHub_Account_PAT}"', "not-a-real-token"))
+                        .replace('"%ENV{My_GitHub_Account_PAT}"', "not-a-real-token")
+                        .replace("FaaSType: GitHubActions", "FaaSType: SLURM\n        Endpoint: http://127.0.0.1:1"
+                                 "\n        APIVersion: v0.0.40\n        Partition: p"))
     rc, out, _, tag = run_job("jobs/faasr_job.py", "--testbed-file", env_free, "--archive-dir", tmp_path)
     assert rc != 0
-    assert "GitHubActions is not available yet" in out
+    assert "SLURM is not supported by faasr-easypy yet" in out
     assert "not-a-real-secret" not in out and "not-a-real-token" not in out
     assert not leftovers(tag)

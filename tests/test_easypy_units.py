@@ -45,7 +45,7 @@ def test_github_example_names_missing_env_vars(monkeypatch):
     assert "My_GitHub_Account_PAT" in text
 
 
-def test_github_example_with_credentials_is_not_available_yet(monkeypatch):
+def test_github_example_maps_to_the_github_backend(monkeypatch):
     monkeypatch.setenv("My_S3_Bucket_AccessKey", "a")
     monkeypatch.setenv("My_S3_Bucket_SecretKey", "s3cr3t-value")
     monkeypatch.setenv("My_GitHub_Account_PAT", "t0ken-value")
@@ -56,10 +56,38 @@ def test_github_example_with_credentials_is_not_available_yet(monkeypatch):
                                                                 "my-faasr-bucket", "a")
     assert "s3cr3t-value" not in repr(store) and "t0ken-value" not in repr(tb.computes[0])
     assert sorted(tb.secrets()) == ["a", "s3cr3t-value", "t0ken-value"]
-    with pytest.raises(UserError, match="GitHubActions is not available yet"):
+    tb.check_available()
+    resolved = tb.resolve(load_workflow(PROJECT / "workflows" / "data_pipeline.json"))
+    compute = resolved.computes["My_GitHub_Account"]
+    assert compute.server() == {"FaaSType": "GitHubActions", "UserName": "my-github-user",
+                                "ActionRepoName": "FaaSr-workflow", "Branch": "main", "UseSecretStore": True}
+    assert compute.backend_options()["token"] == "t0ken-value"
+    from faasr_easypy.backends.registry import backend_for
+    backend = backend_for(load_workflow(PROJECT / "workflows" / "data_pipeline.json"), "My_GitHub_Account",
+                          server=compute.server(), token=compute.backend_options()["token"])
+    assert backend.platform == "GitHubActions"
+
+
+def test_unsupported_compute_type_is_refused(tmp_path):
+    path = write_testbed(tmp_path, """
+        devices:
+          hpc:
+            os: linux
+            type: faas
+            connections: {}
+            custom:
+              faasr: {FaaSType: SLURM, Endpoint: "http://127.0.0.1:1", UserName: u, APIVersion: v0.0.40,
+                      Partition: p, Token: t0ken-value}
+          s3:
+            os: linux
+            type: s3
+            connections: {}
+            custom:
+              faasr: {Embedded: true}
+    """)
+    tb = testbed.load_file(path)
+    with pytest.raises(UserError, match="SLURM is not supported by faasr-easypy yet"):
         tb.check_available()
-    with pytest.raises(UserError, match="not available yet"):
-        tb.resolve(load_workflow(PROJECT / "workflows" / "data_pipeline.json"))
 
 
 def test_testbed_mistakes_are_all_reported(tmp_path):

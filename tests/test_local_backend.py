@@ -423,3 +423,22 @@ def test_a_50_mb_log_is_cut_with_a_note_and_the_function_still_completes(s3, tmp
     last = log.rstrip().splitlines()
     assert last[-2].endswith("further lines are dropped") and "log lines were dropped in all" in last[-1]
     assert "function_completions/start.done" in run.rel_keys()
+
+
+def test_backend_created_in_a_short_lived_thread_keeps_its_workers(s3, tmp_path):
+    """PR_SET_PDEATHSIG follows the parent *thread*: a fork server bound to it died with
+    the thread that created the backend (seen with a fake platform's request thread)."""
+    import threading
+
+    folder = write_functions(tmp_path, "import time\ndef f():\n    time.sleep(0.5)\n")
+    wf = parse_workflow(workflow({"start": action(nxt=["b"]), "b": action()}))
+    run = Run(s3, wf, folder)
+    worker = threading.Thread(target=run.backend.trigger, args=(run.invocation,))
+    worker.start()
+    worker.join()  # the thread that started the fork server is gone now
+    try:
+        assert run.backend.wait(run.invocation, 30)
+        results = run.backend.results(run.invocation)
+    finally:
+        run.backend.close()
+    assert results["start"]["ok"] and results["b"]["ok"], results

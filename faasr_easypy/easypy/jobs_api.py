@@ -220,10 +220,13 @@ class WorkflowSession:
         self.workflow = wf = load_workflow(task.workflow_path)
         self.ctx.publish(self.taskid, workflow=wf.name, state="starting", started=self.started)
         resolved = ctx.testbed.resolve(wf)
+        # The entry action's compute server decides: Local runs here, others are triggered.
+        entry_server = wf.actions[wf.entry].faas_server
+        compute = resolved.computes[entry_server]
         functions = ctx.options.get("cli_functions") or task.functions or default_functions_dir(
             task.workflow_path, wf.name)
         functions = Path(functions)
-        if not functions.is_dir():
+        if compute.faas_type == "Local" and not functions.is_dir():
             raise UserError(f"The functions folder {functions} of workflow {wf.name} ({task.workflow_path}) "
                             "does not exist. Fix: put the workflow's Python files in "
                             f"{default_functions_dir(task.workflow_path, wf.name)}, or pass "
@@ -250,8 +253,14 @@ class WorkflowSession:
             if not store.anonymous and not (spec.embedded and bucket in ctx.ensured_buckets):
                 S3Service(store.endpoint, store.access_key, store.secret_key, region=store.region).ensure_bucket(store)
             self.stores[name] = store
-        self.backend = LocalBackend(functions, self.stores, max_parallel=resolved.max_parallel,
-                                    action_timeout=ctx.option("action_timeout", resolved.action_timeout))
+        if compute.faas_type == "Local":
+            self.backend = LocalBackend(functions, self.stores, max_parallel=resolved.max_parallel,
+                                        action_timeout=ctx.option("action_timeout", resolved.action_timeout))
+        else:
+            from ..backends.registry import backend_for
+
+            self.backend = backend_for(wf, entry_server, server=compute.server(),
+                                       **{k: v for k, v in compute.backend_options().items() if v})
         self.runner = WorkflowRunner(
             wf, self.backend, self.stores[wf.logging_data_store], timeout=task.timeout,
             check_interval=task.check_interval, stream_logs=task.stream_logs,
@@ -264,7 +273,7 @@ class WorkflowSession:
             log.info("faasr-easypy: argument overrides %s", json.dumps(overrides))
         self.ctx.publish(self.taskid, state="running", invocation_id=self.runner.invocation_id,
                          invocation_folder=self.runner.layout.folder, functions=self._functions(),
-                         platform="local", bucket=self.stores[wf.logging_data_store].bucket)
+                         platform=self.backend.platform, bucket=self.stores[wf.logging_data_store].bucket)
         self.runner.start()
 
     def _functions(self):
@@ -338,7 +347,7 @@ class WorkflowSession:
             "invocation_folder": runner.layout.folder if runner else None,
             "endpoint": self.stores[wf.logging_data_store].endpoint if runner else None,
             "bucket": self.stores[wf.logging_data_store].bucket if runner else None,
-            "platform": "local",
+            "platform": self.backend.platform if self.backend else None,
             "started": self.started,
             "ended": time.time(),
             "functions": [],

@@ -52,9 +52,12 @@ COMPUTE_TYPES = {
 }
 COMPUTE_KEYS = ("FaaSType", "ComputeServers", "UserName", "ActionRepoName", "Branch", "Region",
                 "Endpoint", "Namespace", "APIVersion", "Partition", "Token", "AccessKey", "SecretKey",
-                "MaxParallel", "ActionTimeout")
+                "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl")
+# Optional compute fields passed through to the remote backends (API endpoints for tests or
+# private deployments, the runtime's secret-store flag, where the runtime finds the JSON).
+OPTIONAL_COMPUTE = ("ApiUrl", "Endpoint", "UseSecretStore", "PayloadUrl")
 TESTBED_KEYS = ("Timeout", "CheckInterval", "ActionTimeout")
-AVAILABLE_COMPUTE = ("Local",)
+AVAILABLE_COMPUTE = ("Local", "GitHubActions", "Lambda", "OpenWhisk")
 
 BUILTIN_LOCAL = Path(__file__).with_name("local_testbed.yaml")
 
@@ -86,6 +89,7 @@ class ComputeSpec:
     faas_type: str
     fields: dict[str, str] = field(default_factory=dict)
     token: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)  # Lambda: the secret half of AccessKey
     max_parallel: int | None = None
     action_timeout: float | None = None
     serves: list[str] = field(default_factory=lambda: [WILDCARD])
@@ -95,7 +99,26 @@ class ComputeSpec:
         return self.faas_type in AVAILABLE_COMPUTE
 
     def secrets(self):
-        return [self.token] if self.token else []
+        return [s for s in (self.token, self.secret_key) if s]
+
+    def server(self):
+        """The ComputeServers entry this device stands for, as the workflow JSON spells it."""
+        out = {"FaaSType": self.faas_type}
+        for key, value in self.fields.items():
+            out[key] = _truthy(value) if key == "UseSecretStore" else value
+        return out
+
+    def backend_options(self):
+        """Credentials and endpoints for faasr_easypy.backends.registry.backend_for()."""
+        if self.faas_type == "GitHubActions":
+            return {"token": self.token or None, "api_url": self.fields.get("ApiUrl"),
+                    "payload_url": self.fields.get("PayloadUrl")}
+        if self.faas_type == "Lambda":
+            return {"access_key": self.token or None, "secret_key": self.secret_key or None,
+                    "endpoint_url": self.fields.get("Endpoint"), "payload_url": self.fields.get("PayloadUrl")}
+        if self.faas_type == "OpenWhisk":
+            return {"api_key": self.token or None, "payload_url": self.fields.get("PayloadUrl")}
+        return {}
 
 
 @dataclass
@@ -133,7 +156,7 @@ class FaasrTestbed:
 
     @property
     def is_local(self):
-        return all(c.available for c in self.computes)
+        return all(c.faas_type == "Local" for c in self.computes)
 
     def secrets(self):
         out = []
@@ -147,9 +170,8 @@ class FaasrTestbed:
             if not c.available:
                 raise UserError(
                     f"{self.source}: devices.{c.device}.custom.faasr.FaaSType: {c.faas_type} is not "
-                    f"available yet: faasr-easypy runs workflows on the local backend only for now "
-                    f"(triggering {c.faas_type} is planned). Fix: use a testbed whose compute servers "
-                    f"are FaaSType: Local, e.g. testbeds/local.yaml, or leave out --testbed-file.")
+                    f"supported by faasr-easypy yet (it triggers {', '.join(AVAILABLE_COMPUTE[1:])} "
+                    f"and runs Local). Fix: use one of those FaaSTypes, e.g. testbeds/local.yaml.")
 
     def _match(self, items, name):
         exact = [i for i in items if name in i.serves]
@@ -189,9 +211,9 @@ class FaasrTestbed:
             if not spec.available:
                 raise UserError(
                     f"{self.source}: devices.{spec.device}: compute server {name!r} of workflow "
-                    f"{workflow.name} maps to FaaSType {spec.faas_type}, which is not available yet: "
-                    "faasr-easypy runs workflows on the local backend only for now. Fix: map it to a "
-                    "device with FaaSType: Local (testbeds/local.yaml).")
+                    f"{workflow.name} maps to FaaSType {spec.faas_type}, which faasr-easypy does not "
+                    f"support yet. Fix: map it to a device with FaaSType "
+                    f"{', '.join(AVAILABLE_COMPUTE)} (testbeds/local.yaml runs everything here).")
         return Resolved(stores, computes)
 
     def __repr__(self):
@@ -365,9 +387,10 @@ def _compute(name, section, path, bad, env):
         action_timeout = _positive(action_timeout)
         if action_timeout is None:
             bad(f"{path}.ActionTimeout", "is not a positive number of seconds", "give seconds, e.g. 600")
-    fields = {k: str(section[k]) for k in needed if section.get(k)}
+    fields = {k: str(section[k]) for k in needed + OPTIONAL_COMPUTE if section.get(k) not in (None, "")}
     return ComputeSpec(device=name, faas_type=ftype, fields=fields, serves=serves or [WILDCARD],
                        token=str(section.get(credential) or "") if credential else "",
+                       secret_key=str(section.get("SecretKey") or "") if ftype == "Lambda" else "",
                        max_parallel=max_parallel, action_timeout=action_timeout)
 
 

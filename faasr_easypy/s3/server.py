@@ -3,7 +3,9 @@
 Loopback only, free ports, its own data directory and credentials; ready when
 a put/get round trip works; stopped (process group, socket files and all) on
 exit, on exceptions and on Ctrl-C. If the harness itself dies, the kernel
-stops the server too (PR_SET_PDEATHSIG), so nothing is orphaned.
+stops the server too (PR_SET_PDEATHSIG), so nothing is orphaned. That signal
+follows the *thread* that started the server: start it from a thread that
+lives as long as the server (the main thread, as the CLI and the plugin do).
 """
 
 import glob

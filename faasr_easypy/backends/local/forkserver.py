@@ -7,8 +7,8 @@ action's time limit, notices children that die without reporting (killed,
 os._exit), and writes their ERROR line to the action's log itself.
 
 Run as `python -m faasr_easypy.backends.local.forkserver`; started and
-stopped by LocalBackend. It dies with its parent (PR_SET_PDEATHSIG) and kills
-its children on the way out.
+stopped by LocalBackend. It stops when its stdin closes (the
+owning process closed it or died) and kills its children on the way out.
 """
 
 import json
@@ -242,10 +242,9 @@ _libc = None
 
 
 def main():
-    parent = os.getppid()
-    _die_with_parent(signal.SIGTERM)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        return
+    # No PR_SET_PDEATHSIG here: it fires when the parent *thread* ends, and a LocalBackend
+    # may be created in a short-lived thread. stdin reaching EOF (the owner closed it, or
+    # died) ends the loop instead, and shutdown() kills the children.
     # stdout carries the protocol; anything else printed here goes to stderr.
     out_fd = os.dup(1)
     os.dup2(2, 1)
