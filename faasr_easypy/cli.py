@@ -35,11 +35,11 @@ def build_parser():
     p.add_argument("--functions", metavar="DIR",
                    help="folder with the workflow's Python functions "
                         "(default: functions/<WorkflowName> next to the workflow file)")
-    p.add_argument("--timeout", type=_positive, default=300.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=positive_seconds, default=300.0, metavar="SECONDS",
                    help="overall deadline for the run (default 300)")
-    p.add_argument("--action-timeout", type=_positive, default=600.0, metavar="SECONDS",
+    p.add_argument("--action-timeout", type=positive_seconds, default=600.0, metavar="SECONDS",
                    help="time limit of one action (default 600)")
-    p.add_argument("--check-interval", type=_positive, default=0.5, metavar="SECONDS",
+    p.add_argument("--check-interval", type=positive_seconds, default=0.5, metavar="SECONDS",
                    help="how often S3 is polled (default 0.5)")
     p.add_argument("--stream-logs", action="store_true", help="print each function's log lines as they arrive")
     p.add_argument("--max-parallel", type=int, default=None, metavar="N",
@@ -62,7 +62,8 @@ def build_parser():
     return parser
 
 
-def _positive(text):
+def positive_seconds(text):
+    """argparse type: a number of seconds greater than 0 (also used by the Easypy plugin)."""
     try:
         value = float(text)
     except ValueError:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 from pyats.easypy.plugins.bases import BasePlugin
 
+from ..cli import positive_seconds
+
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = Path(__file__).with_name("easypy_config.yaml")
@@ -57,10 +59,10 @@ class FaasrPlugin(BasePlugin):
         group.add_argument("--faasr-functions", dest="faasr_functions", metavar="DIR", default=None,
                            help="folder with the workflows' Python functions "
                                 "(default: functions/<WorkflowName>/ next to each workflow file)")
-        group.add_argument("--faasr-timeout", dest="faasr_timeout", metavar="SECONDS", type=_seconds,
+        group.add_argument("--faasr-timeout", dest="faasr_timeout", metavar="SECONDS", type=positive_seconds,
                            default=None, help="how long one workflow may run (default: testbed Timeout, else 300)")
         group.add_argument("--faasr-check-interval", dest="faasr_check_interval", metavar="SECONDS",
-                           type=_seconds, default=None,
+                           type=positive_seconds, default=None,
                            help="seconds between S3 polls (default: testbed CheckInterval, else 0.5)")
         group.add_argument("--faasr-parallel", dest="faasr_parallel", metavar="N", type=_count, default=None,
                            help="workflow tasks running at once (default 16)")
@@ -72,7 +74,7 @@ class FaasrPlugin(BasePlugin):
         group.add_argument("--faasr-arg", dest="faasr_arg", metavar="ACTION.KEY=VALUE", action="append",
                            default=[], help="override an action argument (VALUE is JSON when it parses); "
                                             "a list, KEY=[1,2,3], runs one task per value (a batch)")
-        group.add_argument("--faasr-task-grace", dest="faasr_task_grace", metavar="SECONDS", type=_seconds,
+        group.add_argument("--faasr-task-grace", dest="faasr_task_grace", metavar="SECONDS", type=positive_seconds,
                            default=None, help="post_task_exit_grace_period of each task (default 30)")
         return parser
 
@@ -347,18 +349,6 @@ def _faasr_args_given(args):
     return any(getattr(args, name, None) not in (None, False, [])
                for name in ("faasr_functions", "faasr_timeout", "faasr_check_interval", "faasr_parallel",
                             "faasr_stream_logs", "faasr_keep_s3", "faasr_arg", "faasr_task_grace"))
-
-
-def _seconds(text):
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
 
 
 def _count(text):
