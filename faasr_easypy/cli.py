@@ -128,14 +128,14 @@ def cmd_run(args):
 
 
 def _print_outcome(wf, runner, labels, seconds):
-    from .monitor.statuses import Status
+    from .monitor.statuses import BLOCKING_STATUSES
 
     statuses = runner.get_function_statuses()
     print("Outcome:")
     bad = 0
     for label in labels:
         state = statuses[label]
-        if state.status in (Status.FAILED, Status.TIMEOUT, Status.SKIPPED) or not state.status.is_final:
+        if state.status in BLOCKING_STATUSES or not state.status.is_final:
             bad += 1
         reason = f"  {state.reason}" if state.reason else ""
         print(f"  {label:<30} {state.status.value}{reason}")

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+from .layout import instance_label
 from .monitor.statuses import Status
 
 _COLOURS = {Status.COMPLETED: "32", Status.FAILED: "31", Status.TIMEOUT: "31", Status.SKIPPED: "33",
@@ -74,4 +75,4 @@ class StatusTable:
 
 
 def _labels(workflow, action):
-    return [f"{a}({r})" if r is not None else a for a, r in workflow.instances(action)]
+    return [instance_label(a, r) for a, r in workflow.instances(action)]

@@ -9,6 +9,8 @@ harness triggered it). Dispatch delays between actions are not visible and
 count as zero.
 """
 
+from ..layout import instance_label
+
 
 def reconstruct(workflow, states, triggered_at):
     """{label: (start, end)} in the clock of `triggered_at` (e.g. epoch seconds).
@@ -19,7 +21,7 @@ def reconstruct(workflow, states, triggered_at):
     times = {}
     for action in workflow.topological_order():
         for name, rank in workflow.instances(action):
-            label = f"{name}({rank})" if rank is not None else name
+            label = instance_label(name, rank)
             state = states.get(label)
             if state is None or state.started_at is None:  # its log never appeared
                 continue
