@@ -377,6 +377,44 @@ def test_poller_fetches_only_new_bytes(store, client):
     assert r.new_keys == [KeyInfo("done", "a", None)] and poller.requests == requests + 1  # never GET a .done
 
 
+def test_poller_reads_a_running_log_once_it_goes_quiet_or_finishes(store, client):
+    """Without streaming, a growing log is not re-read every tick: only once it is quiet
+    (two unchanged listings), when its .done is listed, or every log_refresh."""
+    inv = Invocation(workflow({"a": []}))
+    now = [0.0]
+    poller = S3Poller(make_client(store, max_attempts=1), store.bucket, inv.layout,
+                      clock=lambda: now[0], log_refresh=10.0, quiet_ticks=2)
+    key = inv.layout.log_key("a")
+    lines = []
+
+    def grow(text):
+        lines.append(format_log_line(now[0], "INFO", "f.py", text))
+        client.put_object(Bucket=store.bucket, Key=key, Body=("\n".join(lines) + "\n").encode())
+
+    def tick():
+        now[0] += 1.0
+        return poller.poll()
+
+    gets = lambda: poller.requests - poller.ticks  # every successful tick made one LIST
+    for i in range(5):  # grows on every tick: listed, never read
+        grow(f"step {i}")
+        r = tick()
+        assert r.ok and r.lines == [] and gets() == 0
+    assert r.changed and not poller.log_is_current(key)
+    tick()  # one unchanged listing: not quiet yet
+    assert gets() == 0
+    r = tick()  # two: quiet, so read (a hung function's last ERROR line shows this way)
+    assert gets() == 1 and [t.rsplit(" ", 1)[-1] for _, t, _ in r.lines] == ["0", "1", "2", "3", "4"]
+    for i in range(5, 16):  # growing again past log_refresh: read once, after 10 s
+        grow(f"step {i}")
+        tick()
+    assert gets() == 2
+    grow("last words")
+    client.put_object(Bucket=store.bucket, Key=inv.layout.done_key("a"), Body=b"True")
+    r = tick()  # .done listed: the changed log is read at once
+    assert gets() == 3 and r.lines[-1][1].endswith("last words") and poller.log_is_current(key)
+
+
 def test_poller_survives_an_unreachable_s3_with_backoff(store):
     dead = make_client(type(store)(name="S3", bucket="faasr", endpoint=f"http://127.0.0.1:{free_ports(1)[0]}",
                                    access_key="x", secret_key="y"), max_attempts=1, connect_timeout=0.5)

@@ -100,12 +100,17 @@ class S3Poller:
     """Ticks over one invocation folder; counts its requests and downloaded bytes."""
 
     def __init__(self, client, bucket, layout, tick_budget=2.0, backoff_base=0.5, backoff_cap=30.0,
-                 clock=time.monotonic, log_refresh=0.0):
+                 clock=time.monotonic, log_refresh=0.0, quiet_ticks=2):
         self.client = client
-        # A running function's changed log is re-read at most this often; a finished one
-        # (its .done is listed) at once. Statuses need the final lines, not every flush.
+        # Statuses need a log's final lines, not every flush. So with log_refresh set, a
+        # finished function's log (its .done is listed) is read at once, a running one's
+        # only once it has gone quiet (unchanged over `quiet_ticks` listings: a killed or
+        # hung function's last ERROR line shows without a .done) or, while it keeps
+        # growing, every log_refresh. log_refresh=0 reads every change (log streaming).
         self.log_refresh = log_refresh
+        self.quiet_ticks = quiet_ticks
         self._fetched_at = {}  # log key -> clock of its last fetch
+        self._quiet = {}       # log key -> consecutive listings with the same size and ETag
         self.bucket = bucket
         self.layout = layout
         self.tick_budget = tick_budget
@@ -134,11 +139,12 @@ class S3Poller:
             listing = self._list()
             for obj in listing:
                 prev = self.objects.get(obj.key)
-                if prev is None:
-                    result.new_keys.append(obj.info)
+                same = prev is not None and prev.size == obj.size and prev.etag == obj.etag
+                if not same:
                     result.changed = True
-                elif prev.size != obj.size or prev.etag != obj.etag:
-                    result.changed = True
+                    if prev is None:
+                        result.new_keys.append(obj.info)
+                self._quiet[obj.key] = self._quiet.get(obj.key, 0) + 1 if same else 0
                 # A key missing from one listing is not a fact (an S3 server restarting
                 # may list partially): we never forget keys.
                 self.objects[obj.key] = obj
@@ -169,9 +175,9 @@ class S3Poller:
     def _fetch_due(self, obj, done, now):
         if not self.log_refresh or (obj.info.action, obj.info.rank) in done:
             return True
-        # RUNNING needs only the key; a running log is read when first seen plus
-        # log_refresh, then every log_refresh, so a hung or killed function's
-        # ERROR line still shows without a .done.
+        if self._quiet.get(obj.key, 0) >= self.quiet_ticks:
+            return True
+        # RUNNING needs only the key; a log that keeps growing is read every log_refresh.
         last = self._fetched_at.setdefault(obj.key, now)
         return now - last >= self.log_refresh
 

@@ -38,8 +38,9 @@ class InvocationMonitor:
         self.on_expire = on_expire
         self.clock = clock
         budget = tick_budget if tick_budget is not None else max(0.5, 2 * self.check_interval)
-        # Streaming wants every flush at once; otherwise running logs are read every few ticks.
-        refresh = 0.0 if stream_logs else max(2.0, 8 * self.check_interval)
+        # Streaming wants every flush at once; otherwise a running log is read once it goes
+        # quiet, or every `refresh` while it keeps growing (see S3Poller).
+        refresh = 0.0 if stream_logs else max(10.0, 20 * self.check_interval)
         self.poller = S3Poller(client, bucket, self.layout, tick_budget=budget, clock=clock,
                                log_refresh=refresh)
         self.machine = InvocationStateMachine(invocation.workflow, self.layout, self.grace_period, clock=clock)
