@@ -5,6 +5,7 @@ dict, and nothing left running after Ctrl-C or a max_runtime kill."""
 import json
 import signal
 import time
+import zipfile
 
 import pytest
 
@@ -84,7 +85,7 @@ def test_faasr_job_on_the_local_testbed(tmp_path):
     assert all(f["log"] for f in pipeline["functions"])
 
 
-def test_regression_job_generic_testscript_fails_a_failing_workflow():
+def test_regression_job_generic_testscript_fails_a_failing_workflow(tmp_path):
     """No --testbed-file (the local testbed is the default), every workflow with the generic
     testscript: the deliberately failing workflow gives FAILED testcases, never ERRORED."""
     rc, out, archive, tag = run_job("jobs/regression_job.py", "--testscripts-dir", "/nonexistent",
@@ -100,6 +101,8 @@ def test_regression_job_generic_testscript_fails_a_failing_workflow():
         for taskid in ("data_pipeline", "conditional", "fan_out_fan_in"):
             assert results[taskid]["result"] == "passed", (taskid, results[taskid])
         failing = results["failing_function"]
+        failing_invocation = next(w["invocation_id"] for w in read_json(archive, "faasr_results.json")["workflows"]
+                                  if w["workflow"] == "FailingStep")
         assert failing["result"] == "failed"
         assert failing["sections"]["function[prepare]"] == "passed"
         assert failing["sections"]["function[explode]"] == "failed"
@@ -109,6 +112,28 @@ def test_regression_job_generic_testscript_fails_a_failing_workflow():
         assert results["conditional"]["sections"]["function[below]"] == "skipped"  # branch not taken
         every = [v for r in results.values() for v in r["sections"].values()]
         assert "errored" not in every
+
+        # pyATS's rerun file from that archive: only the failed task runs again (its workflow
+        # is triggered anew), and in it only the failed testcases.
+        rerun_file = tmp_path / "rerun.results"
+        with zipfile.ZipFile(archive) as zf:
+            rerun_file.write_bytes(zf.read("rerun.results"))
+        rc, out, rerun_archive, tag = run_job("jobs/regression_job.py", "--testscripts-dir", "/nonexistent",
+                                              "--rerun-file", rerun_file, "--rerun-condition", "failed", "errored")
+        try:
+            assert rc == 1, out[-4000:]
+            assert not leftovers(tag)
+            again = task_results(rerun_archive)
+            assert sorted(again) == ["failing_function"], out[-4000:]
+            assert again["failing_function"]["sections"] == {
+                "common_setup": "passed", "function[explode]": "failed",
+                "function[after-explode]": "failed", "common_cleanup": "passed"}
+            records = read_json(rerun_archive, "faasr_results.json")["workflows"]
+            assert [w["workflow"] for w in records] == ["FailingStep"]
+            assert records[0]["invocation_id"] != failing_invocation
+        finally:
+            if rerun_archive is not None and rerun_archive.is_file():
+                rerun_archive.unlink()
     finally:
         if archive is not None and archive.is_file():
             archive.unlink()

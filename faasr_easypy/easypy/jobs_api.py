@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 GENERIC_TESTSCRIPT = Path(__file__).with_name("generic_testscript.py")
 RECORDS = "faasr"                 # folder in runtime.directory with one JSON record per task
 LOG_LIMIT = 64 * 1024             # bytes of each function log kept in a record
+NOT_RERUN = "not rerun"           # state of a task that pyATS's rerun file left out
 SETTLE_SECONDS = 10.0             # after the testscript, how long unfinished functions may still finish
 S3_LIST_LIMIT = 5000
 
@@ -441,6 +442,7 @@ class WorkflowPool:
         self.queued = []    # [(taskid, kwargs of WorkflowTask)]
         self.tasks = []     # started WorkflowTasks
         self.not_started = []
+        self.not_rerun = []
         self._ids = set(self.ctx.snapshot())
 
     def submit(self, workflow, testscript=None, taskid=None, arguments=None, **kwargs):
@@ -494,11 +496,18 @@ class WorkflowPool:
                     break
                 try:
                     task = WorkflowTask(runtime=self.runtime, taskid=taskid, **kwargs)
-                    self.tasks.append(task)
                     task.start()
                 except BaseException:
                     slots.release()
                     raise
+                if task.pid is None:
+                    # pyATS's rerun plugin (--rerun-file) did not select it: start() forked nothing.
+                    slots.release()
+                    self.ctx.running.discard(task)
+                    self.not_rerun.append(taskid)
+                    self.ctx.publish(taskid, state=NOT_RERUN)
+                    continue
+                self.tasks.append(task)
                 waiter = threading.Thread(target=self._wait, args=(task, slots), daemon=True,
                                           name=f"faasr-wait-{task.taskid}")
                 waiter.start()
@@ -516,6 +525,9 @@ class WorkflowPool:
                         pass
             self._skip(queue[len(self.tasks):])
             raise
+        if self.not_rerun:
+            log.info("faasr-easypy: rerun: %d workflow task(s) not selected by the rerun file: %s",
+                     len(self.not_rerun), ", ".join(self.not_rerun))
         self._warn_unused_args()
         return self.results
 

@@ -178,7 +178,7 @@ class FaasrPlugin(BasePlugin):
     def _collect(self, ctx):
         import json
 
-        from .jobs_api import RECORDS
+        from .jobs_api import NOT_RERUN, RECORDS
 
         runtime = self.runtime
         statuses = ctx.snapshot()
@@ -201,6 +201,8 @@ class FaasrPlugin(BasePlugin):
         for taskid in sorted(set(records) | set(statuses)):
             record = dict(records.get(taskid) or {"task_id": taskid})
             status = statuses.get(taskid, {})
+            if status.get("state") == NOT_RERUN:
+                continue  # not part of this run, as in pyATS's own results.json
             record.setdefault("workflow", status.get("workflow"))
             record.setdefault("source", status.get("workflow_file"))
             record.setdefault("testscript", status.get("testscript"))
