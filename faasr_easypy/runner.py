@@ -207,10 +207,11 @@ class WorkflowRunner:
 
 
 class MultiRunner:
-    """Several runners watched from ONE thread (e.g. 50 concurrent invocations)."""
+    """Several runners watched by ONE loop (e.g. 50 concurrent invocations): one scheduling
+    thread plus a few tick workers, so an invocation whose S3 hangs delays no other."""
 
-    def __init__(self, runners=()):
-        self.loop = MonitorLoop(name="faasr-monitor-multi")
+    def __init__(self, runners=(), workers=4):
+        self.loop = MonitorLoop(name="faasr-monitor-multi", workers=workers)
         self.runners = []
         for runner in runners:
             self.add(runner)

@@ -21,7 +21,7 @@ from faasr_easypy.monitor.poller import S3Poller
 from faasr_easypy.monitor.state_machine import InvocationStateMachine
 from faasr_easypy.monitor.statuses import Status, is_final
 from faasr_easypy.runner import MultiRunner, WorkflowRunner
-from faasr_easypy.s3.client import make_client
+from faasr_easypy.s3.client import DataStore, make_client
 from faasr_easypy.s3.server import EmbeddedS3Server, free_ports
 from faasr_easypy.tester import WorkflowTester
 from faasr_easypy.workflow import parse_workflow
@@ -559,18 +559,70 @@ def test_monitor_recovers_from_an_s3_restart_without_false_statuses(tmp_path):
 
 # -- many invocations, one thread --------------------------------------------------------
 
+def monitor_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("faasr-monitor")]
+
+
 def test_multirunner_watches_many_invocations_from_one_thread(store, client):
     wf = workflow({"a": ["b"], "b": []}, name="ManyWF")
-    runners = [make_runner(wf, store) for _ in range(5)]
-    with MultiRunner(runners) as multi:
+    runners = [make_runner(wf, store) for _ in range(12)]
+    with MultiRunner(runners, workers=3) as multi:
         for r in runners:
             fake = FakeFaaSr(client, store.bucket, r.invocation)
             fake.run("a", invokes=["b"])
             fake.run("b")
-        monitor_threads = [t for t in threading.enumerate() if t.name.startswith("faasr-monitor")]
-        assert len(monitor_threads) == 1
+        # One scheduling thread and a fixed set of tick workers, however many invocations.
+        assert sorted(t.name for t in monitor_threads()) == [
+            "faasr-monitor-multi", *(f"faasr-monitor-multi-worker-{i}" for i in range(3))]
         assert multi.wait(10)
     assert all(statuses(r) == {"a": C, "b": C} for r in runners)
+    assert monitor_threads() == []
+
+
+def test_an_invocation_whose_s3_hangs_does_not_stall_the_others(store, client):
+    """One invocation's S3 accepts connections and never answers: its first tick hangs in
+    the client, while the healthy invocation beside it is watched to the end."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    held = []
+    stop = threading.Event()
+
+    def hold():  # accept and keep every connection open, never reply
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                pass
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    hung_store = DataStore(name="S3", bucket="faasr", endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                           access_key="k", secret_key="s")
+    wf = workflow({"a": ["b"], "b": []}, name="HangWF")
+    hung = make_runner(wf, hung_store, client=make_client(hung_store, max_attempts=1, read_timeout=60))
+    healthy = make_runner(wf, store)
+    fake = FakeFaaSr(client, store.bucket, healthy.invocation)
+    multi = MultiRunner([hung, healthy], workers=2)
+    try:
+        multi.start()
+        fake.run("a", invokes=["b"])
+        fake.run("b")
+        assert healthy.wait(30)
+        assert statuses(healthy) == {"a": C, "b": C}
+        # The hung invocation's first tick is still waiting for an answer.
+        assert hung.monitor.tick_count == 0 and hung.monitor in multi.loop._in_flight
+        assert held, "the hung invocation never reached its S3"
+    finally:
+        stop.set()
+        for conn in held:
+            conn.close()  # the hung request fails at once; its worker comes back
+        silent.close()
+        multi.shutdown(timeout=10)
+    assert monitor_threads() == []
 
 
 def test_cleanup_deletes_the_invocation_folder(store, client):

@@ -1,14 +1,15 @@
-"""Watching invocations: one InvocationMonitor per invocation, one thread for all.
+"""Watching invocations: one InvocationMonitor per invocation, one loop for all.
 
 An :class:`InvocationMonitor` joins a poller (S3 -> facts) and a state machine
 (facts -> statuses) and adds the clocks: the overall deadline and the
 inactivity timeout. It has no thread of its own: a :class:`MonitorLoop` ticks
-any number of monitors from one thread, each at its own check interval, so
-one process can watch dozens of invocations without a thread per function or
-per invocation.
+any number of monitors from one thread, each at its own check interval (with a
+few tick workers when it watches several), so one process can watch dozens of
+invocations without a thread per function or per invocation.
 """
 
 import logging
+import queue
 import threading
 import time
 
@@ -204,17 +205,27 @@ def _label(info):
 
 
 class MonitorLoop:
-    """One thread ticking many InvocationMonitors, each at its own check interval."""
+    """One thread ticking many InvocationMonitors, each at its own check interval.
 
-    def __init__(self, name="faasr-easypy-monitor", stop_when_idle=False, clock=time.monotonic):
+    With `workers` > 0 the ticks themselves run on that many worker threads, so one
+    invocation whose S3 is slow or unreachable (a tick may wait for the client's
+    timeouts) never delays the others; a monitor is never ticked twice at once. With
+    0 (one runner, one monitor) the loop thread ticks inline.
+    """
+
+    def __init__(self, name="faasr-easypy-monitor", stop_when_idle=False, clock=time.monotonic, workers=0):
         self.name = name
         self.stop_when_idle = stop_when_idle
         self.clock = clock
+        self.workers = int(workers)
         self._monitors = []
+        self._in_flight = set()      # monitors handed to a worker and not back yet
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = False
         self._thread = None
+        self._queue = queue.SimpleQueue()
+        self._worker_threads = []
 
     def add(self, monitor):
         with self._lock:
@@ -246,7 +257,13 @@ class MonitorLoop:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        return thread is None or not thread.is_alive()
+        workers, self._worker_threads = self._worker_threads, []
+        for _ in workers:
+            self._queue.put(None)
+        end = None if timeout is None else time.monotonic() + timeout
+        for worker in workers:
+            worker.join(None if end is None else max(0.0, end - time.monotonic()))
+        return (thread is None or not thread.is_alive()) and not any(w.is_alive() for w in workers)
 
     def _ensure_thread(self):
         with self._lock:
@@ -254,10 +271,15 @@ class MonitorLoop:
                 self._stopping = False
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
+            while len(self._worker_threads) < self.workers:
+                worker = threading.Thread(target=self._work, daemon=True,
+                                          name=f"{self.name}-worker-{len(self._worker_threads)}")
+                worker.start()
+                self._worker_threads.append(worker)
 
     def _run(self):
         while not self._stopping:
-            self._wake.clear()  # before scanning: an add() from now on wakes the wait below
+            self._wake.clear()  # before scanning: an add() or a finished tick wakes the wait below
             now = self.clock()
             for monitor in self.monitors:
                 if self._stopping:
@@ -265,21 +287,42 @@ class MonitorLoop:
                 if monitor.finished:
                     self.remove(monitor)
                     continue
-                if monitor.next_due > now:
-                    continue
-                try:
-                    monitor.tick()
-                except Exception:  # a bug: keep watching the other invocations
-                    if not monitor._bug_logged:
-                        log.exception("monitor of %r failed", monitor.invocation)
-                        monitor._bug_logged = True
-                # Fixed rate keeps detection latency near one interval; never build a backlog.
-                monitor.next_due = max(monitor.next_due + monitor.check_interval, self.clock())
-                if monitor.finished:
-                    self.remove(monitor)
+                with self._lock:
+                    if monitor.next_due > now or monitor in self._in_flight:
+                        continue
+                    if self.workers:
+                        self._in_flight.add(monitor)
+                if self.workers:
+                    self._queue.put(monitor)
+                else:
+                    self._tick(monitor)
             with self._lock:
                 if not self._monitors and self.stop_when_idle:
                     self._thread = None
                     return
-                wait = min((m.next_due for m in self._monitors), default=None)
+                wait = min((m.next_due for m in self._monitors if m not in self._in_flight), default=None)
             self._wake.wait(None if wait is None else max(0.0, wait - self.clock()))
+
+    def _work(self):
+        while True:
+            monitor = self._queue.get()
+            if monitor is None:
+                return
+            try:
+                self._tick(monitor)
+            finally:
+                with self._lock:
+                    self._in_flight.discard(monitor)
+                self._wake.set()
+
+    def _tick(self, monitor):
+        try:
+            monitor.tick()
+        except Exception:  # a bug: keep watching the other invocations
+            if not monitor._bug_logged:
+                log.exception("monitor of %r failed", monitor.invocation)
+                monitor._bug_logged = True
+        # Fixed rate keeps detection latency near one interval; never build a backlog.
+        monitor.next_due = max(monitor.next_due + monitor.check_interval, self.clock())
+        if monitor.finished:
+            self.remove(monitor)
