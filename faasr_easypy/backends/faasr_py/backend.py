@@ -194,7 +194,7 @@ class FaaSrPyBackend(Backend):
     def _publish_functions(self, wf):
         for func, location in (wf.data.get("FunctionGitRepo") or {}).items():
             for path in ([location] if isinstance(location, str) else list(location or ())):
-                if path.startswith("https://") or path.startswith("http://"):
+                if path.startswith(("https://", "http://")):
                     raise BackendError(
                         f"FunctionGitRepo.{func} in {wf.source} is a URL ({path}); the runtime would clone "
                         "it from GitHub. Use the \"owner/repo/path/to/folder\" form so the faasr-py "
