@@ -182,6 +182,32 @@ def test_testbed_mapping_by_name_and_wildcard(tmp_path):
     assert resolved.stores["Archive"].device == "archive" and resolved.stores["Archive"].bucket == "arch"
 
 
+RUNTIME_TESTBED = """
+    testbed: {name: rt}
+    devices:
+      s3: {os: linux, type: s3, connections: {}, custom: {faasr: {Embedded: true}}}
+      local: {os: linux, type: faas, connections: {}, custom: {faasr: {FaaSType: Local, Runtime: %s}}}
+    """
+
+
+def test_testbed_runtime_picks_the_faasr_py_backend(tmp_path):
+    tb = testbed.load_file(write_testbed(tmp_path, RUNTIME_TESTBED % "faasr-py"))
+    wf = load_workflow(PROJECT / "workflows" / "conditional.json")
+    assert tb.resolve(wf).computes["My_GitHub_Account"].runtime == "faasr-py"
+    default = testbed.load_file(write_testbed(tmp_path, RUNTIME_TESTBED.replace(", Runtime: %s", "")))
+    assert default.resolve(wf).computes["My_GitHub_Account"].runtime == "local"
+
+
+def test_testbed_runtime_mistakes_name_the_field(tmp_path):
+    with pytest.raises(ValidationError, match=r"devices.local.custom.faasr.Runtime: 'docker' is not a "
+                                              r"runtime. Fix: use one of local, faasr-py"):
+        testbed.load_file(write_testbed(tmp_path, RUNTIME_TESTBED % "docker"))
+    github = RUNTIME_TESTBED.replace("FaaSType: Local, Runtime: %s", "FaaSType: GitHubActions, "
+                                     "UserName: u, ActionRepoName: r, Branch: main, Token: t, Runtime: faasr-py")
+    with pytest.raises(ValidationError, match="Runtime: is set on a GitHubActions compute server"):
+        testbed.load_file(write_testbed(tmp_path, github))
+
+
 def test_no_testbed_file_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="testbed file not found"):
         testbed.load_file(tmp_path / "nope.yaml")

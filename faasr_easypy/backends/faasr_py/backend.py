@@ -73,7 +73,7 @@ class FaaSrPyBackend(Backend):
             raise BackendError(f"The functions folder {functions_dir} does not exist: pass the folder "
                                "that holds the workflow's Python function files (--functions DIR).")
         self.data_stores = dict(data_stores)
-        self.action_timeout = action_timeout
+        self.action_timeout = action_timeout or 600.0
         self.keep_workdirs = keep_workdirs
         self.python = python or faasr_py_python(venv_dir, progress=progress)
         self._own_root = workdir_root is None
