@@ -292,9 +292,11 @@ class FaaSrPyBackend(Backend):
     def _supervise(self, run, proc, started):
         while True:
             try:
-                return proc.wait(0.2), None
+                code = proc.wait(0.2)
             except subprocess.TimeoutExpired:
-                pass
+                code = None
+            if code is not None:  # killed by cancel() or close() from another thread, or exited
+                return code, "cancelled" if code < 0 and (self._closed or run.cancelled) else None
             if self._closed or run.cancelled:
                 _killpg(proc.pid)
                 return proc.wait(), "cancelled"
