@@ -11,7 +11,7 @@ runs are watched by the same monitor. Compared:
   whether there is an ERROR line, and which successors the invoker lines name;
 * the status the monitor derives for every function instance.
 
-The deliberate differences (docs/FIDELITY.md, "Conformance") are encoded
+The deliberate differences (docs/FIDELITY.md, "Differences found") are encoded
 below, so any new difference fails this test.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from faasr_easypy.backends.faasr_py import FaaSrPyBackend, FaaSrPyUnavailable, faasr_py_python
+from faasr_easypy.backends.faasr_py import FaaSrPyBackend
 from faasr_easypy.backends.local import LocalBackend
 from faasr_easypy.environment import start_s3
 from faasr_easypy.invocation import Invocation
@@ -56,16 +56,6 @@ FRAME = re.compile(r'^\s*File "(?:.*/)?(?P<file>[^/"]+)", line (?P<line>\d+), in
 def documented_extra_keys_of_faasr_py(wf):
     """Keys only the real runtime writes: the fan-in election file (FIDELITY.md, difference 1)."""
     return {f"{action}.candidate" for action in wf.actions if wf.is_fan_in(action)}
-
-
-@pytest.fixture(scope="module")
-def faasr_python():
-    try:
-        return faasr_py_python(progress=print)
-    except FaaSrPyUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI has PyPI access, so the conformance test must run there: {exc}")
-        pytest.skip(f"faasr-py 2.1.0 cannot be installed here (no PyPI?): {exc}")
 
 
 @pytest.fixture(scope="module")

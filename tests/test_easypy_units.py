@@ -32,6 +32,9 @@ def test_shipped_testbeds_load():
     resolved = local.resolve(wf)
     assert resolved.stores["My_S3_Bucket"].embedded
     assert resolved.computes["My_GitHub_Account"].faas_type == "Local"
+    assert resolved.computes["My_GitHub_Account"].runtime == "local"
+    real = testbed.load_file(PROJECT / "testbeds" / "faasr_py.yaml")
+    assert real.is_local and real.resolve(wf).computes["My_GitHub_Account"].runtime == "faasr-py"
 
 
 def test_github_example_names_missing_env_vars(monkeypatch):

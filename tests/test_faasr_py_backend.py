@@ -98,15 +98,6 @@ def test_github_stand_in_checks_dispatches_like_github(tmp_path):
 
 # -- with the real runtime ------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def faasr_python():
-    try:
-        return faasr_py_python(progress=print)
-    except FaaSrPyUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI has PyPI access, so the faasr-py tests must run there: {exc}")
-        pytest.skip(f"faasr-py 2.1.0 cannot be installed here (no PyPI?): {exc}")
-
 
 def runtime_processes():
     return [pid for pid in parents() if "faasr_py/faasr_entry.py" in cmdline(pid)]
