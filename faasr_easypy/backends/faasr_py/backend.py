@@ -224,8 +224,11 @@ class FaaSrPyBackend(Backend):
             action = ow.get("FunctionInvoke")
             if action not in wf.actions or dispatch.workflow_file != f"{wf.name}-{action}.yml":
                 return f"Not Found: no workflow file {dispatch.workflow_file} in {dispatch.owner}/{dispatch.repo}"
-            if dispatch.payload_url != run.payload_url:
-                return f"Not Found: {dispatch.payload_url}"
+            server = (wf.data.get("ComputeServers") or {}).get(wf.actions[action].faas_server) or {}
+            if (dispatch.owner, dispatch.repo) != (server.get("UserName"), server.get("ActionRepoName")):
+                return f"Not Found: {action} runs in {server.get('UserName')}/{server.get('ActionRepoName')}"
+            if dispatch.ref != server.get("Branch") or dispatch.payload_url != run.payload_url:
+                return f"Not Found: ref {dispatch.ref} or PAYLOAD_URL {dispatch.payload_url}"
             if not run.cancelled:
                 self._enqueue(run, ow)
         return None
