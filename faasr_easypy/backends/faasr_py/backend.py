@@ -49,12 +49,11 @@ RUNTIME_TMP = "/tmp"  # faasr-py stages functions and .done files under a hard-w
 class _Run:
     """One invocation: its published payload, queued actions and finished attempts."""
 
-    def __init__(self, invocation, payload_url, repo_key, functions_dir):
+    def __init__(self, invocation, payload_url, repo_key):
         self.invocation = invocation
         self.workflow = invocation.workflow
         self.payload_url = payload_url
         self.repo_key = repo_key  # (owner, repo, branch, path) of the published JSON
-        self.functions_dir = functions_dir
         self.pending = 0  # queued + running actions
         self.cancelled = False
         self.done = threading.Event()
@@ -101,8 +100,7 @@ class FaaSrPyBackend(Backend):
         _check_port_owner()
         owner, repo, branch = servers[wf.actions[wf.entry].faas_server]
         path = f".faasr-easypy/{invocation.invocation_id}/{default_payload_path(wf)}"
-        run = _Run(invocation, github_payload_url(owner, repo, branch, path), (owner, repo, branch, path),
-                   self.functions_dir)
+        run = _Run(invocation, github_payload_url(owner, repo, branch, path), (owner, repo, branch, path))
         self._api.publish_file(owner, repo, branch, path, json.dumps(self._published(wf)).encode())
         self._publish_functions(wf)
         with self._lock:
