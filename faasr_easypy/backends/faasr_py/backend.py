@@ -329,7 +329,12 @@ class FaaSrPyBackend(Backend):
         owner, repo, branch, path = run.repo_key
         self._api.unpublish_file(owner, repo, branch, path)
         inv = run.invocation
-        shutil.rmtree(os.path.join(RUNTIME_TMP, "functions", inv.invocation_id), ignore_errors=True)
+        functions = Path(RUNTIME_TMP) / "functions"
+        shutil.rmtree(functions / inv.invocation_id, ignore_errors=True)
+        try:
+            functions.rmdir()  # only if no other invocation still uses it
+        except OSError:
+            pass
         staged = Path(RUNTIME_TMP) / inv.layout.folder
         shutil.rmtree(staged, ignore_errors=True)
         for parent in list(staged.parents)[:3]:  # .../<timestamp>, .../<WorkflowName>, <FaaSrLog>
