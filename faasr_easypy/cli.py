@@ -46,6 +46,10 @@ def build_parser():
                    help="actions running at once (default 4 per core)")
     p.add_argument("--keep-workdirs", action="store_true",
                    help="keep each action's working directory (for debugging)")
+    p.add_argument("--backend", choices=("local", "faasr-py"), default="local",
+                   help="local: faasr-easypy's fast local backend (default); faasr-py: the real "
+                        "faasr-py 2.1.0 runtime, one action at a time, in its own virtualenv "
+                        "(created on first use; see docs/FIDELITY.md)")
     p.set_defaults(func=cmd_run)
 
     from .report.cli import add_subcommand as add_report_subcommand
@@ -113,7 +117,8 @@ def cmd_run(args):
         raise UserError(f"The functions folder {functions} does not exist: pass --functions DIR naming "
                         f"the folder that holds the Python functions of {args.workflow}.")
     with LocalEnvironment(wf, functions, max_parallel=args.max_parallel,
-                          action_timeout=args.action_timeout, keep_workdirs=args.keep_workdirs) as env:
+                          action_timeout=args.action_timeout, keep_workdirs=args.keep_workdirs,
+                          backend=args.backend) as env:
         table = StatusTable(wf)
         # Watched through S3 alone, exactly as a run on GitHub Actions would be.
         runner = WorkflowRunner(wf, env.backend, env.logging_store, timeout=args.timeout,

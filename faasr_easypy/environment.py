@@ -1,4 +1,7 @@
-"""The embedded default environment: an S3 server plus the local backend.
+"""The embedded default environment: an S3 server plus a backend on this machine.
+
+The backend is the local one (fast, parallel) or, with backend="faasr-py",
+the real faasr-py 2.1.0 runtime, one action at a time (docs/FIDELITY.md).
 
 Every data store a workflow names is served by one S3 server: the embedded
 SeaweedFS (started here) or an external endpoint given by
@@ -7,9 +10,10 @@ AWS). Each store keeps its own bucket name; missing buckets are created.
 """
 
 import os
+import sys
 
 from .backends.local import LocalBackend
-from .errors import S3Error
+from .errors import S3Error, UserError
 from .s3.client import DataStore, make_client
 from .s3.server import EmbeddedS3Server
 
@@ -89,15 +93,36 @@ def start_s3(data_dir=None, port=None):
     return S3Service(server.endpoint, server.access_key, server.secret_key, server=server)
 
 
+#: backends that run a workflow's functions on this machine, by their command-line name
+MACHINE_BACKENDS = ("local", "faasr-py")
+
+
+def machine_backend(name, functions_dir, stores, **options):
+    """The backend `name` (one of MACHINE_BACKENDS) for `functions_dir` on `stores`."""
+    if name == "local":
+        return LocalBackend(functions_dir, stores, **options)
+    if name == "faasr-py":
+        from .backends.faasr_py import FaaSrPyBackend  # creates faasr-py's virtualenv on first use
+
+        options.pop("max_parallel", None)  # one action per host: faasr-py's RPC port is fixed
+        options.setdefault("progress", _say)
+        return FaaSrPyBackend(functions_dir, stores, **options)
+    raise UserError(f"Unknown backend {name!r}: use one of {', '.join(MACHINE_BACKENDS)}.")
+
+
+def _say(message):
+    print(f"faasr-easypy: {message}", file=sys.stderr, flush=True)
+
+
 class LocalEnvironment:
-    """S3 plus the local backend for one workflow; a context manager.
+    """S3 plus a backend on this machine for one workflow; a context manager.
 
     `s3` may be an S3Service shared with others (the pyATS job shares one per
     job); if None, one is started here and stopped on exit.
     """
 
     def __init__(self, workflow, functions_dir, s3=None, max_parallel=None, action_timeout=600.0,
-                 keep_workdirs=False):
+                 keep_workdirs=False, backend="local"):
         self.workflow = workflow
         self.functions_dir = functions_dir
         self._own_s3 = s3 is None
@@ -105,6 +130,7 @@ class LocalEnvironment:
         self.max_parallel = max_parallel
         self.action_timeout = action_timeout
         self.keep_workdirs = keep_workdirs
+        self.backend_name = backend
         self.stores = {}
         self.backend = None
 
@@ -117,9 +143,10 @@ class LocalEnvironment:
             if self.s3 is None:
                 self.s3 = start_s3()
             self.stores = self.s3.stores_for(self.workflow)
-            self.backend = LocalBackend(self.functions_dir, self.stores, max_parallel=self.max_parallel,
-                                        action_timeout=self.action_timeout,
-                                        keep_workdirs=self.keep_workdirs)
+            self.backend = machine_backend(self.backend_name, self.functions_dir, self.stores,
+                                           max_parallel=self.max_parallel,
+                                           action_timeout=self.action_timeout,
+                                           keep_workdirs=self.keep_workdirs)
         except BaseException:
             self.close()
             raise

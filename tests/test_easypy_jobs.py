@@ -85,6 +85,23 @@ def test_faasr_job_on_the_local_testbed(tmp_path):
     assert all(f["log"] for f in pipeline["functions"])
 
 
+def test_faasr_job_passes_on_the_real_faasr_py_runtime(tmp_path, faasr_python):
+    """Switching the testbed to Runtime: faasr-py runs the same job and testscripts in the real
+    runtime; four tasks share the one RPC port, so their actions queue host-wide."""
+    rc, out, archive, tag = run_job("jobs/faasr_job.py", "--testbed-file", "testbeds/faasr_py.yaml",
+                                    "--archive-dir", tmp_path, timeout=600,
+                                    env={"FAASR_EASYPY_FAASR_PY_PYTHON": faasr_python})
+    assert rc == 0, out[-4000:]
+    assert not leftovers(tag)
+    results = task_results(archive)
+    assert {t: r["result"] for t, r in results.items()} == {t: "passed" for t in EXAMPLES}
+    statuses = read_json(archive, "faasr_statuses.json")
+    assert statuses["failing_function"]["functions"] == {
+        "prepare": "COMPLETED", "explode": "FAILED", "after-explode": "SKIPPED"}
+    data = read_json(archive, "faasr_results.json")
+    assert {w["platform"] for w in data["workflows"]} == {"GitHubActions"}
+
+
 def test_regression_job_generic_testscript_fails_a_failing_workflow(tmp_path):
     """No --testbed-file (the local testbed is the default), every workflow with the generic
     testscript: the deliberately failing workflow gives FAILED testcases, never ERRORED."""

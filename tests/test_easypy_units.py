@@ -32,6 +32,9 @@ def test_shipped_testbeds_load():
     resolved = local.resolve(wf)
     assert resolved.stores["My_S3_Bucket"].embedded
     assert resolved.computes["My_GitHub_Account"].faas_type == "Local"
+    assert resolved.computes["My_GitHub_Account"].runtime == "local"
+    real = testbed.load_file(PROJECT / "testbeds" / "faasr_py.yaml")
+    assert real.is_local and real.resolve(wf).computes["My_GitHub_Account"].runtime == "faasr-py"
 
 
 def test_github_example_names_missing_env_vars(monkeypatch):
@@ -180,6 +183,32 @@ def test_testbed_mapping_by_name_and_wildcard(tmp_path):
     data["ActionList"]["above"]["FaaSServer"] = "My_GitHub_Account"
     resolved = tb.resolve(parse_workflow(data))
     assert resolved.stores["Archive"].device == "archive" and resolved.stores["Archive"].bucket == "arch"
+
+
+RUNTIME_TESTBED = """
+    testbed: {name: rt}
+    devices:
+      s3: {os: linux, type: s3, connections: {}, custom: {faasr: {Embedded: true}}}
+      local: {os: linux, type: faas, connections: {}, custom: {faasr: {FaaSType: Local, Runtime: %s}}}
+    """
+
+
+def test_testbed_runtime_picks_the_faasr_py_backend(tmp_path):
+    tb = testbed.load_file(write_testbed(tmp_path, RUNTIME_TESTBED % "faasr-py"))
+    wf = load_workflow(PROJECT / "workflows" / "conditional.json")
+    assert tb.resolve(wf).computes["My_GitHub_Account"].runtime == "faasr-py"
+    default = testbed.load_file(write_testbed(tmp_path, RUNTIME_TESTBED.replace(", Runtime: %s", "")))
+    assert default.resolve(wf).computes["My_GitHub_Account"].runtime == "local"
+
+
+def test_testbed_runtime_mistakes_name_the_field(tmp_path):
+    with pytest.raises(ValidationError, match=r"devices.local.custom.faasr.Runtime: 'docker' is not a "
+                                              r"runtime. Fix: use one of local, faasr-py"):
+        testbed.load_file(write_testbed(tmp_path, RUNTIME_TESTBED % "docker"))
+    github = RUNTIME_TESTBED.replace("FaaSType: Local, Runtime: %s", "FaaSType: GitHubActions, "
+                                     "UserName: u, ActionRepoName: r, Branch: main, Token: t, Runtime: faasr-py")
+    with pytest.raises(ValidationError, match="Runtime: is set on a GitHubActions compute server"):
+        testbed.load_file(write_testbed(tmp_path, github))
 
 
 def test_no_testbed_file_is_a_clear_error(tmp_path):

@@ -209,8 +209,7 @@ class WorkflowSession:
         self.interrupted = False
 
     def open(self):
-        from ..backends.local import LocalBackend
-        from ..environment import S3Service
+        from ..environment import S3Service, machine_backend
         from ..runner import WorkflowRunner
         from ..s3.client import DataStore
         from ..tester import WorkflowTester
@@ -255,8 +254,9 @@ class WorkflowSession:
                 S3Service(store.endpoint, store.access_key, store.secret_key, region=store.region).ensure_bucket(store)
             self.stores[name] = store
         if compute.faas_type == "Local":
-            self.backend = LocalBackend(functions, self.stores, max_parallel=resolved.max_parallel,
-                                        action_timeout=ctx.option("action_timeout", resolved.action_timeout))
+            self.backend = machine_backend(compute.runtime, functions, self.stores,
+                                           max_parallel=resolved.max_parallel,
+                                           action_timeout=ctx.option("action_timeout", resolved.action_timeout))
         else:
             from ..backends.registry import backend_for
 

@@ -52,7 +52,9 @@ COMPUTE_TYPES = {
 }
 COMPUTE_KEYS = ("FaaSType", "ComputeServers", "UserName", "ActionRepoName", "Branch", "Region",
                 "Endpoint", "Namespace", "APIVersion", "Partition", "Token", "AccessKey", "SecretKey",
-                "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl")
+                "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl", "Runtime")
+# Local compute only: which backend runs the actions on this machine (environment.MACHINE_BACKENDS)
+RUNTIMES = ("local", "faasr-py")
 # Optional compute fields passed through to the remote backends (API endpoints for tests or
 # private deployments, the runtime's secret-store flag, where the runtime finds the JSON).
 OPTIONAL_COMPUTE = ("ApiUrl", "Endpoint", "UseSecretStore", "PayloadUrl")
@@ -93,6 +95,7 @@ class ComputeSpec:
     max_parallel: int | None = None
     action_timeout: float | None = None
     serves: list[str] = field(default_factory=lambda: [WILDCARD])
+    runtime: str = "local"
 
     @property
     def available(self):
@@ -387,8 +390,16 @@ def _compute(name, section, path, bad, env):
         action_timeout = _positive(action_timeout)
         if action_timeout is None:
             bad(f"{path}.ActionTimeout", "is not a positive number of seconds", "give seconds, e.g. 600")
+    runtime = section.get("Runtime", "local")
+    if runtime not in RUNTIMES:
+        bad(f"{path}.Runtime", f"{runtime!r} is not a runtime", f"use one of {', '.join(RUNTIMES)}")
+        runtime = "local"
+    elif runtime != "local" and ftype != "Local":
+        bad(f"{path}.Runtime", f"is set on a {ftype} compute server",
+            "remove it: Runtime chooses how FaaSType Local runs actions on this machine")
     fields = {k: str(section[k]) for k in needed + OPTIONAL_COMPUTE if section.get(k) not in (None, "")}
     return ComputeSpec(device=name, faas_type=ftype, fields=fields, serves=serves or [WILDCARD],
+                       runtime=runtime,
                        token=str(section.get(credential) or "") if credential else "",
                        secret_key=str(section.get("SecretKey") or "") if ftype == "Lambda" else "",
                        max_parallel=max_parallel, action_timeout=action_timeout)
