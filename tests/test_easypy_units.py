@@ -305,3 +305,43 @@ def test_generic_testscript_fails_on_failures_and_missing_outputs():
     failed = {"check-threshold": ("FAILED", "The function raised ValueError"), "above": ("SKIPPED", "upstream"),
               "below": ("SKIPPED", "upstream")}
     assert _run_generic(failed) == "failed"
+
+
+# -- git information of testscripts ---------------------------------------------------------
+
+def test_git_info_is_looked_up_once_per_file_and_inherited_by_forks(tmp_path, monkeypatch):
+    import os
+    import subprocess
+
+    from pyats.aetest.reporter import aereport
+    from pyats.reporter import utils
+
+    from faasr_easypy.easypy import git_info
+
+    script = tmp_path / "script.py"
+    script.write_text("x = 1\n")
+    for cmd in (["init", "-q"], ["add", "script.py"],
+                ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one"]):
+        subprocess.run(["git", *cmd], cwd=tmp_path, check=True)
+    expected = utils.get_git_info.__wrapped__(str(script), "fresh")  # pyATS's own answer, uncached
+    assert expected["git"]["file"] == "script.py" and expected["git"]["commit"]
+
+    assert git_info.install()
+    calls = []
+    original = git_info._original
+    monkeypatch.setattr(git_info, "_original", lambda *a: calls.append(a) or original(*a))
+    monkeypatch.setattr(git_info, "_cache", {})
+    git_info.warm(script)
+    # aetest asks once per section, each with another source hash: git runs once.
+    assert aereport.get_git_info(str(script), "hash-of-section-1") == expected
+    assert aereport.get_git_info(str(script), "hash-of-section-2") == expected
+    assert len(calls) == 1
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a task: inherits the answer
+        aereport.get_git_info(str(script), "hash-in-task")
+        os.write(w, str(len(calls)).encode())
+        os._exit(0)
+    os.close(w)
+    assert os.read(r, 10) == b"1"
+    os.waitpid(pid, 0)

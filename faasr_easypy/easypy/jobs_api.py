@@ -34,6 +34,7 @@ from pathlib import Path
 from pyats.easypy.tasks import Task
 
 from ..errors import UserError
+from . import git_info
 from .context import get_context, write_json
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ class WorkflowTask(Task):
         ctx = self.faasr_context
         ctx.ensure_s3()  # in the job process, before forking
         ctx.prepare_buckets(self.workflow_path)
+        git_info.warm(self.testscript_path)  # else every section of the testscript runs git
         # Objects that exist now are shared with the task by fork; freezing them keeps the
         # task's garbage collector from touching (and so copying) their memory pages.
         gc.freeze()
