@@ -4,7 +4,9 @@ The plugin builds a :class:`JobContext` in ``pre_job`` and hangs it on the
 runtime (``runtime.faasr``). Tasks are forked from the job process, so they
 inherit it: the testbed, the options from the ``--faasr-*`` arguments, the
 embedded S3 server's endpoint and keys (kept out of every repr, log and
-environment variable), and the live status dict in ``runtime.synchro``.
+environment variable), the job's fork server (one for all tasks, see
+``backends/local/server_process.py``), and the live status dict in
+``runtime.synchro``.
 """
 
 import atexit
@@ -83,6 +85,7 @@ class JobContext:
         self._s3_ready = None
         self._s3_stop = None
         self._s3_error = None
+        self.fork_server = None      # the local backend's ForkServerProcess, shared by every task
 
     # -- options -----------------------------------------------------------------
     def option(self, name, given=None):
@@ -166,7 +169,7 @@ class JobContext:
 
     def _register_atexit(self):
         if not self._atexit:
-            atexit.register(self.stop_s3)
+            atexit.register(self.stop)
             self._atexit = True
 
     def warm_up(self):
@@ -237,6 +240,40 @@ class JobContext:
         if self.s3_data_dir:
             log.info("faasr-easypy: S3 data kept in %s (serve it again with: faasr-easypy s3 serve "
                      "--data-dir %s)", self.s3_data_dir, self.s3_data_dir)
+
+    # -- the fork server ---------------------------------------------------------
+    # One per job instead of one per task: a task would otherwise start an interpreter
+    # and import boto3 (~0.5 CPU-s, ~38 MiB) just to fork its actions.
+
+    def ensure_fork_server(self):
+        """Job process, before forking a task: the job's fork server (started once)."""
+        if not self.testbed.runs_local or os.getpid() != self.owner_pid:
+            return self.fork_server
+        with self._lock:
+            if self.fork_server is None or not self.fork_server.alive():
+                from ..backends.local.server_process import ForkServerProcess
+
+                self.fork_server = ForkServerProcess().start()
+                log.info("faasr-easypy: local fork server pid %d", self.fork_server.pid)
+                self._register_atexit()
+        return self.fork_server
+
+    def stop_fork_server(self):
+        """Stop the job's fork server (it kills what still runs); safe to call twice."""
+        if os.getpid() != self.owner_pid:
+            return
+        with self._lock:
+            server, self.fork_server = self.fork_server, None
+        if server is not None:
+            try:
+                server.stop()
+            except Exception:
+                log.exception("stopping the local fork server failed")
+
+    def stop(self):
+        """Everything the job started for its tasks: fork server, then S3 server."""
+        self.stop_fork_server()
+        self.stop_s3()
 
     def secrets(self):
         out = list(self.testbed.secrets())

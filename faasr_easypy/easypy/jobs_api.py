@@ -148,6 +148,7 @@ class WorkflowTask(Task):
     def start(self):
         ctx = self.faasr_context
         ctx.ensure_s3()  # in the job process, before forking
+        ctx.ensure_fork_server()  # one for every task: they connect to it, not start their own
         ctx.prepare_buckets(self.workflow_path)
         git_info.warm(self.testscript_path)  # else every section of the testscript runs git
         # Objects that exist now are shared with the task by fork; freezing them keeps the
@@ -257,7 +258,8 @@ class WorkflowSession:
             self.stores[name] = store
         if compute.faas_type == "Local":
             self.backend = LocalBackend(functions, self.stores, max_parallel=resolved.max_parallel,
-                                        action_timeout=ctx.option("action_timeout", resolved.action_timeout))
+                                        action_timeout=ctx.option("action_timeout", resolved.action_timeout),
+                                        fork_server=ctx.fork_server)
         else:
             from ..backends.registry import backend_for
 

@@ -140,7 +140,7 @@ class FaasrPlugin(BasePlugin):
         except Exception:
             log.exception("faasr-easypy: writing the FaaSr results failed")
         finally:
-            ctx.stop_s3()
+            ctx.stop()  # the fork server and the S3 server
             _announce_archive(self.runtime)
 
     # -- helpers -------------------------------------------------------------------

@@ -155,6 +155,11 @@ class FaasrTestbed:
         return any(s.embedded for s in self.stores)
 
     @property
+    def runs_local(self):
+        """Some compute server runs actions on this machine (FaaSType Local)."""
+        return any(c.faas_type == "Local" for c in self.computes)
+
+    @property
     def is_local(self):
         return all(c.faas_type == "Local" for c in self.computes)
 
