@@ -101,32 +101,34 @@ def proc_stat(pid):
     return int(fields[1]), (utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK
 
 
-def kind_of(pid, procs, job_pid):
-    """What a process of the job is: job, task, forkserver, action, weed, other."""
+def kind_of(pid, procs, job_pid, helpers):
+    """What a process of the job is: job, helper, task, forkserver, action, weed, other."""
     ppid, cmd = procs[pid]
+    if pid == job_pid:
+        return "job"
     if "weed" in cmd.split(" ", 1)[0]:
         return "weed"
     if "faasr_easypy.backends.local.forkserver" in cmd:
-        return "forkserver"
-    parent_cmd = procs.get(ppid, (None, ""))[1]
-    if "faasr_easypy.backends.local.forkserver" in parent_cmd:
-        return "action"
+        parent_cmd = procs.get(ppid, (None, ""))[1]
+        return "action" if "faasr_easypy.backends.local.forkserver" in parent_cmd else "forkserver"
     if ppid == job_pid:
-        return "task"  # forked tasks, and the synchro manager (told apart by its CPU)
+        return "helper" if pid in helpers else "task"
     return "other"
 
 
 class ProcessSampler(threading.Thread):
     """Walks the job's process tree every 0.1 s: peak USS of each task process and
-    fork server, and the last CPU times seen of every process, by kind. Actions are
-    too short-lived to be seen; their CPU shows in their fork server's reaped-children
-    time."""
+    fork server, and the last CPU times seen of every process, by kind. Children of
+    the job that exist before the first fork server (pyATS's synchro manager and
+    reporter) are its helpers, not tasks. Actions are too short-lived to be seen;
+    their CPU shows in their fork server's reaped-children time."""
 
     def __init__(self, job_pid):
         super().__init__(daemon=True)
         self.job_pid = job_pid
         self.tasks, self.forkservers = {}, {}
         self.cpu = {}  # pid -> (kind, own CPU-s, reaped children's CPU-s)
+        self.helpers = None
         self.stop = threading.Event()
 
     def run(self):
@@ -140,19 +142,26 @@ class ProcessSampler(threading.Thread):
                     if ppid in tree and pid not in tree:
                         tree.add(pid)
                         changed = True
+            if self.helpers is None:
+                if not any("backends.local.forkserver" in procs[p][1] for p in tree if p in procs):
+                    continue
+                self.helpers = {p for p in tree if p in procs and procs[p][0] == self.job_pid}
+                self.helpers = {p for p in self.helpers if "backends.local.forkserver" not in procs[p][1]}
             for pid in tree:
                 if pid not in procs:
                     continue
                 stat = proc_stat(pid)
                 if stat is None:
                     continue
-                kind = "job" if pid == self.job_pid else kind_of(pid, procs, self.job_pid)
+                kind = kind_of(pid, procs, self.job_pid, self.helpers)
+                if not procs[pid][1] and pid in self.cpu:  # exiting: no cmdline, but times are final
+                    kind = self.cpu[pid][0]
                 self.cpu[pid] = (kind, stat[1], stat[2])
-                if kind == "forkserver":
-                    for table, p in ((self.forkservers, pid), (self.tasks, procs[pid][0])):
-                        value = uss(p)
-                        if value:
-                            table[p] = max(table.get(p, 0), value)
+                table = {"task": self.tasks, "forkserver": self.forkservers}.get(kind)
+                if table is not None:
+                    value = uss(pid)
+                    if value:
+                        table[pid] = max(table.get(pid, 0), value)
 
     def breakdown(self):
         """{kind: CPU-s}; 'actions' from the fork servers' reaped children."""
@@ -287,7 +296,8 @@ def main():
         seen = sum(by_kind.values())
         print(f"   CPU by process kind (seen in /proc, {seen:.1f} CPU-s of {many['cpu']:.1f}), per workflow:")
         for kind, label in (("job", "job process (pyATS, pool, reporter)"),
-                            ("task", "task processes (+ synchro manager)"),
+                            ("helper", "pyATS helpers (synchro manager, ...)"),
+                            ("task", "task processes"),
                             ("forkserver", "fork server(s)"), ("actions", "action processes"),
                             ("weed", "S3 server (weed)"), ("other", "other")):
             if kind in by_kind:
@@ -300,12 +310,19 @@ def main():
         if tasks:
             print(f"   pyATS task process      median {mib(statistics.median(tasks)):5.1f} MiB, "
                   f"max {mib(max(tasks)):5.1f} MiB  ({len(tasks)} sampled)")
-        if servers:
+        if len(servers) == 1:  # one fork server for the whole job
+            server = next(iter(servers))
+            print(f"   the job's fork server   {mib(server):5.1f} MiB in all, shared by {many['total']} "
+                  f"workflows: {mib(server) / many['total']:4.1f} MiB each")
+            if tasks:
+                print(f"   together                median {mib(statistics.median(tasks) + server / many['total']):5.1f}"
+                      " MiB per concurrent workflow")
+        elif servers:
             print(f"   its local fork server   median {mib(statistics.median(servers)):5.1f} MiB, "
                   f"max {mib(max(servers)):5.1f} MiB  ({len(servers)} sampled)")
-        if tasks and servers:
-            print(f"   together                median {mib(statistics.median(tasks) + statistics.median(servers)):5.1f}"
-                  " MiB per concurrent workflow")
+            if tasks:
+                print(f"   together                median {mib(statistics.median(tasks) + statistics.median(servers)):5.1f}"
+                      " MiB per concurrent workflow")
 
 
 if __name__ == "__main__":
