@@ -345,3 +345,28 @@ def test_git_info_is_looked_up_once_per_file_and_inherited_by_forks(tmp_path, mo
     os.close(w)
     assert os.read(r, 10) == b"1"
     os.waitpid(pid, 0)
+
+
+# -- a task's record ------------------------------------------------------------------------
+
+def test_record_outputs_are_the_invocations_keys_outside_the_log_tree(s3_server):
+    from types import SimpleNamespace
+
+    from faasr_easypy.environment import S3Service
+    from faasr_easypy.layout import InvocationLayout
+    from faasr_easypy.s3.client import make_client
+
+    store = S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key).store("S3", "records")
+    S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key).ensure_bucket(store)
+    client = make_client(store)
+    mine, other = "11111111-aaaa", "22222222-bbbb"
+    layout = InvocationLayout("FaaSrLog", "WF", "2026-01-01T00-00-00", mine)
+    keys = [f"out/{mine}/a.txt", f"out/{other}/a.txt", f"deep/er/{mine}/b.txt", f"top-{mine}.txt",
+            layout.log_key("start", None), layout.done_key("start", None),
+            f"FaaSrLog/WF/2026-01-01T00-00-00/{other}/start.txt"]
+    for key in keys:
+        client.put_object(Bucket="records", Key=key, Body=b"x")
+    runner = SimpleNamespace(layout=layout, invocation_id=mine)
+    found = jobs_api._outputs(client, {"S3": store}, runner)
+    assert sorted(o["key"] for o in found) == [f"deep/er/{mine}/b.txt", f"out/{mine}/a.txt", f"top-{mine}.txt"]
+    assert all(o["size"] == 1 and o["bucket"] == "records" for o in found)

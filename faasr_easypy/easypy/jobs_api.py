@@ -394,20 +394,32 @@ def _read_log(client, bucket, key):
 
 
 def _outputs(client, stores, runner):
-    """Objects of this invocation outside its log folder (keys holding the InvocationID)."""
+    """Objects of this invocation outside its log folder (keys holding the InvocationID).
+
+    The FaaSr log tree (`{FaaSrLog}/...`) holds every invocation's logs and `.done`
+    files, most of a bucket's keys in a job of many workflows; it is skipped, so a
+    task lists the outputs of the job rather than everything the job wrote."""
     out, seen = [], set()
+    log_tree = runner.layout.log_root + "/"
     for store in stores.values():
         if store.bucket in seen:
             continue
         seen.add(store.bucket)
         try:
-            pages = client.get_paginator("list_objects_v2").paginate(
-                Bucket=store.bucket, PaginationConfig={"MaxItems": S3_LIST_LIMIT})
-            for page in pages:
-                for obj in page.get("Contents", ()):
-                    key = obj["Key"]
-                    if runner.invocation_id in key and not key.startswith(runner.layout.prefix):
-                        out.append({"key": key, "size": obj["Size"], "bucket": store.bucket})
+            top = client.list_objects_v2(Bucket=store.bucket, Delimiter="/", MaxKeys=1000)
+            keys = list(top.get("Contents", ()))
+            prefixes = [p["Prefix"] for p in top.get("CommonPrefixes", ()) if p["Prefix"] != log_tree]
+            if top.get("IsTruncated"):  # too many top-level entries: list it all
+                keys, prefixes = [], [""]
+            paginator = client.get_paginator("list_objects_v2")
+            for prefix in prefixes:
+                for page in paginator.paginate(Bucket=store.bucket, Prefix=prefix,
+                                               PaginationConfig={"MaxItems": S3_LIST_LIMIT}):
+                    keys.extend(page.get("Contents", ()))
+            for obj in keys:
+                key = obj["Key"]
+                if runner.invocation_id in key and not key.startswith(runner.layout.prefix):
+                    out.append({"key": key, "size": obj["Size"], "bucket": store.bucket})
         except Exception as exc:
             log.debug("listing outputs in %s failed: %s", store.bucket, exc)
     return out
