@@ -370,3 +370,60 @@ def test_record_outputs_are_the_invocations_keys_outside_the_log_tree(s3_server)
     found = jobs_api._outputs(client, {"S3": store}, runner)
     assert sorted(o["key"] for o in found) == [f"deep/er/{mine}/b.txt", f"out/{mine}/a.txt", f"top-{mine}.txt"]
     assert all(o["size"] == 1 and o["bucket"] == "records" for o in found)
+
+
+# -- shared state -----------------------------------------------------------------------------
+
+def test_a_task_publishes_from_its_own_copy_and_the_job_reads_before_writing():
+    import multiprocessing
+    import os
+
+    from faasr_easypy.easypy.context import JobContext
+
+    with multiprocessing.Manager() as manager:
+        ctx = JobContext(testbed.load_builtin(), statuses=manager.dict())
+        ctx.publish("t1", state="queued", functions={})
+        pid = os.fork()
+        if pid == 0:  # the task: its entry, change by change
+            try:
+                ctx.publish("t1", state="running")
+                ctx.publish("t1", functions={"start": "RUNNING"})
+                ctx.publish("t1", functions={"start": "COMPLETED"}, state="finished")
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        seen = ctx.snapshot()["t1"]
+        assert (seen["state"], seen["functions"]) == ("finished", {"start": "COMPLETED"})
+        ctx.publish("t1", result="passed")  # the job process keeps what the task wrote
+        seen = ctx.snapshot()["t1"]
+        assert (seen["state"], seen["functions"], seen["result"]) == ("finished", {"start": "COMPLETED"}, "passed")
+
+
+def test_shared_clients_are_one_per_store_and_settings_and_forks_open_their_own(s3_server):
+    import os
+
+    from faasr_easypy.environment import S3Service
+    from faasr_easypy.s3.client import shared_client
+
+    service = S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
+    store = service.store("S3", "shared")
+    service.ensure_bucket(store)
+    client = shared_client(store)
+    assert shared_client(service.store("Other", "shared")) is client  # same server and keys
+    assert shared_client(store, max_attempts=1) is not client
+    client.put_object(Bucket="shared", Key="k", Body=b"parent")
+    pools = client._endpoint.http_session._manager.pools
+    assert len(pools) == 1  # the parent holds a connection now
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            inherited = len(client._endpoint.http_session._manager.pools)
+            body = shared_client(store).get_object(Bucket="shared", Key="k")["Body"].read()
+            os.write(w, f"{inherited} {body.decode()}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    assert os.read(r, 100) == b"0 parent"  # no inherited connection, and the client still works
+    os.waitpid(pid, 0)
+    assert client.get_object(Bucket="shared", Key="k")["Body"].read() == b"parent"

@@ -86,6 +86,9 @@ class JobContext:
         self._s3_stop = None
         self._s3_error = None
         self.fork_server = None      # the local backend's ForkServerProcess, shared by every task
+        self._entries_pid = None     # publish(): the process the entry cache and lock belong to
+        self._entries = {}
+        self._entries_lock = None
 
     # -- options -----------------------------------------------------------------
     def option(self, name, given=None):
@@ -214,6 +217,19 @@ class JobContext:
                 self.ensured_buckets.add(bucket)
             except Exception as exc:
                 log.debug("could not create bucket %s before forking: %s", bucket, exc)
+            self._prepare_clients(store)
+
+    def _prepare_clients(self, store):
+        """The S3 clients a task's runner and tester use, built once here and inherited,
+        with botocore's paginator model loaded (else every task reads it from disk)."""
+        from ..runner import monitor_client
+        from ..s3.client import shared_client
+
+        try:
+            monitor_client(store)
+            shared_client(store).get_paginator("list_objects_v2")
+        except Exception as exc:  # the task builds them itself
+            log.debug("could not prepare S3 clients before forking: %s", exc)
 
     def stop_s3(self):
         """Stop the embedded server; safe to call twice and from atexit."""
@@ -324,14 +340,33 @@ class JobContext:
 
     # -- shared statuses ---------------------------------------------------------
     def publish(self, taskid, **changes):
-        """Update the shared status entry of `taskid` (reassigned whole: nested dicts don't sync)."""
+        """Update the shared status entry of `taskid` (reassigned whole: nested dicts don't sync).
+
+        A running task is the only writer of its own entry, so in a task the entry is
+        read from the manager once and then kept here: one round trip per change, not
+        two. The job process always reads it first (the task may have changed it)."""
+        in_task = os.getpid() != self.owner_pid
         try:
-            entry = dict(self.statuses.get(taskid) or {})
-            entry.update(changes)
-            entry["updated"] = time.time()
-            self.statuses[taskid] = entry
+            with self._publish_lock():
+                entry = self._entries.get(taskid) if in_task else None
+                if entry is None:
+                    entry = dict(self.statuses.get(taskid) or {})
+                entry.update(changes)
+                entry["updated"] = time.time()
+                self.statuses[taskid] = entry
+                if in_task:
+                    self._entries[taskid] = entry
         except Exception as exc:  # the manager is gone (job ending): statuses are best effort
             log.debug("could not publish status of %s: %s", taskid, exc)
+
+    def _publish_lock(self):
+        # One lock and one entry cache per process: a task's monitor thread and its
+        # testscript publish concurrently, and a fork must not inherit a held lock.
+        if self._entries_pid != os.getpid():
+            self._entries_pid = os.getpid()
+            self._entries = {}
+            self._entries_lock = threading.Lock()
+        return self._entries_lock
 
     def snapshot(self):
         try:
