@@ -111,7 +111,7 @@ def kind_of(pid, procs, job_pid, helpers):
     if "faasr_easypy.backends.local.forkserver" in cmd:
         parent_cmd = procs.get(ppid, (None, ""))[1]
         return "action" if "faasr_easypy.backends.local.forkserver" in parent_cmd else "forkserver"
-    if ppid == job_pid:
+    if ppid == job_pid and "python" in cmd.split(" ", 1)[0]:  # not GitPython's git cat-file
         return "helper" if pid in helpers else "task"
     return "other"
 
@@ -299,7 +299,7 @@ def main():
                             ("helper", "pyATS helpers (synchro manager, ...)"),
                             ("task", "task processes"),
                             ("forkserver", "fork server(s)"), ("actions", "action processes"),
-                            ("weed", "S3 server (weed)"), ("other", "other")):
+                            ("weed", "S3 server (weed)"), ("other", "other (git)")):
             if kind in by_kind:
                 print(f"     {label:<44} {by_kind[kind] / many['total']:5.2f} CPU-s")
         print(f"   workflow task (trigger to cleanup) in the job   median {statistics.median(many['durations'].values()):.2f} s, "

@@ -19,6 +19,7 @@ closed it or died) and kills its children on the way out.
 """
 
 import argparse
+import gc
 import json
 import os
 import selectors
@@ -80,6 +81,7 @@ class ForkServer:
                                                secret_key=store["secret_key"]))
             if cache is self._prototypes:
                 _warm(client, store["bucket"])
+                gc.freeze()  # children's collector must not touch (and so copy) its pages
         return cache[key]
 
     # -- protocol ---------------------------------------------------------
@@ -341,6 +343,7 @@ def main(argv=None):
     import FaaSr_py.client.py_client_stubs  # noqa: F401
 
     from faasr_easypy.backends.local import action_process  # noqa: F401
+    gc.freeze()  # shared with every child by fork: keep their collectors off these pages
     try:
         server.loop()
     finally:
