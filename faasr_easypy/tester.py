@@ -197,8 +197,13 @@ class WorkflowTester:
     def assert_content_equals(self, key, expected):
         if isinstance(expected, str):
             expected = expected.encode("utf-8")
-        resolved = self.assert_object_exists(key)
-        actual = self._read(resolved)
+        for resolved in self._candidates(key):
+            actual = self._read(resolved)  # one GET says both whether it exists and what it holds
+            if actual is not None:
+                break
+        else:  # missing: this raises, showing what S3 holds nearby (unless it just appeared)
+            resolved = self.assert_object_exists(key)
+            actual = self._read(resolved) or b""
         if actual == expected:
             return
         at = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b), min(len(actual), len(expected)))
