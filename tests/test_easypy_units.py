@@ -427,3 +427,39 @@ def test_shared_clients_are_one_per_store_and_settings_and_forks_open_their_own(
     assert os.read(r, 100) == b"0 parent"  # no inherited connection, and the client still works
     os.waitpid(pid, 0)
     assert client.get_object(Bucket="shared", Key="k")["Body"].read() == b"parent"
+
+
+def test_the_job_lists_outputs_once_for_tasks_on_its_embedded_s3(s3_server, tmp_path):
+    import json
+
+    from faasr_easypy.easypy.context import JobContext, S3Access
+    from faasr_easypy.environment import S3Service
+    from faasr_easypy.layout import InvocationLayout
+    from faasr_easypy.s3.client import make_client
+
+    service = S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
+    for bucket in ("jobout", "jobout2"):
+        service.ensure_bucket(service.store("S3", bucket))
+    client = make_client(service.store("S3", "jobout"))
+    ids = ["33333333-cccc", "44444444-dddd"]
+    layouts = [InvocationLayout("FaaSrLog", "WF", "2026-01-01T00-00-00", i) for i in ids]
+    for inv, layout in zip(ids, layouts):
+        for key in (f"out/{inv}/a.txt", layout.log_key("start", None), layout.done_key("start", None)):
+            client.put_object(Bucket="jobout", Key=key, Body=b"xy")
+    client.put_object(Bucket="jobout2", Key=f"more/{ids[1]}.csv", Body=b"z")
+    records = {
+        "t0": {"task_id": "t0", "invocation_id": ids[0], "invocation_folder": layouts[0].folder,
+               "s3_objects": None, jobs_api.OUTPUT_BUCKETS: ["jobout"]},
+        "t1": {"task_id": "t1", "invocation_id": ids[1], "invocation_folder": layouts[1].folder,
+               "s3_objects": None, jobs_api.OUTPUT_BUCKETS: ["jobout", "jobout2"]},
+        "t2": {"task_id": "t2", "invocation_id": None, "s3_objects": []},  # never started its workflow
+    }
+    ctx = JobContext(testbed.load_builtin())
+    ctx.s3 = S3Access(s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
+    jobs_api.fill_outputs(records, ctx, tmp_path)
+    assert records["t0"]["s3_objects"] == [{"key": f"out/{ids[0]}/a.txt", "size": 2, "bucket": "jobout"}]
+    assert records["t1"]["s3_objects"] == [{"key": f"out/{ids[1]}/a.txt", "size": 2, "bucket": "jobout"},
+                                           {"key": f"more/{ids[1]}.csv", "size": 1, "bucket": "jobout2"}]
+    assert records["t2"]["s3_objects"] == [] and not (tmp_path / "t2.json").exists()
+    assert all(jobs_api.OUTPUT_BUCKETS not in r for r in records.values())
+    assert json.loads((tmp_path / "t1.json").read_text()) == records["t1"]  # the archive's copy too

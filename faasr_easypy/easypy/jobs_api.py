@@ -44,6 +44,7 @@ RECORDS = "faasr"                 # folder in runtime.directory with one JSON re
 LOG_LIMIT = 64 * 1024             # bytes of each function log kept in a record
 SETTLE_SECONDS = 10.0             # after the testscript, how long unfinished functions may still finish
 S3_LIST_LIMIT = 5000
+OUTPUT_BUCKETS = "s3_buckets"     # in a record: buckets whose outputs the job still has to list
 
 
 # -- arguments and batches -----------------------------------------------------------
@@ -373,7 +374,11 @@ class WorkflowSession:
                 "label": label, "action": s.action, "rank": s.rank, "status": s.status.value,
                 "reason": s.reason or None, "started_at": started_at, "ended_at": ended_at,
                 "log_key": s.log_key, "log": text, "log_truncated": truncated})
-        record["s3_objects"] = _outputs(client, self.stores, runner)
+        if self._embedded():  # the job lists the shared server's buckets once (fill_outputs)
+            record["s3_objects"] = None
+            record[OUTPUT_BUCKETS] = sorted({s.bucket for s in self.stores.values()})
+        else:
+            record["s3_objects"] = _outputs(client, self.stores, runner)
         record["monitor"] = {"requests": runner.s3_requests, "bytes_downloaded": runner.s3_bytes_downloaded,
                              "check_interval": self.task.check_interval, "timed_out": runner.timed_out}
         return record
@@ -394,35 +399,89 @@ def _read_log(client, bucket, key):
 
 
 def _outputs(client, stores, runner):
-    """Objects of this invocation outside its log folder (keys holding the InvocationID).
-
-    The FaaSr log tree (`{FaaSrLog}/...`) holds every invocation's logs and `.done`
-    files, most of a bucket's keys in a job of many workflows; it is skipped, so a
-    task lists the outputs of the job rather than everything the job wrote."""
+    """Objects of this invocation outside its log folder (keys holding the InvocationID)."""
     out, seen = [], set()
-    log_tree = runner.layout.log_root + "/"
+    log_root = runner.layout.log_root
     for store in stores.values():
         if store.bucket in seen:
             continue
         seen.add(store.bucket)
         try:
-            top = client.list_objects_v2(Bucket=store.bucket, Delimiter="/", MaxKeys=1000)
-            keys = list(top.get("Contents", ()))
-            prefixes = [p["Prefix"] for p in top.get("CommonPrefixes", ()) if p["Prefix"] != log_tree]
-            if top.get("IsTruncated"):  # too many top-level entries: list it all
-                keys, prefixes = [], [""]
-            paginator = client.get_paginator("list_objects_v2")
-            for prefix in prefixes:
-                for page in paginator.paginate(Bucket=store.bucket, Prefix=prefix,
-                                               PaginationConfig={"MaxItems": S3_LIST_LIMIT}):
-                    keys.extend(page.get("Contents", ()))
-            for obj in keys:
-                key = obj["Key"]
-                if runner.invocation_id in key and not key.startswith(runner.layout.prefix):
-                    out.append({"key": key, "size": obj["Size"], "bucket": store.bucket})
+            objects = _objects_outside_log_trees(client, store.bucket, {log_root})
         except Exception as exc:
             log.debug("listing outputs in %s failed: %s", store.bucket, exc)
+            continue
+        out += _outputs_of(objects, store.bucket, runner.invocation_id, runner.layout.prefix)
     return out
+
+
+def _objects_outside_log_trees(client, bucket, log_roots):
+    """Every object of `bucket` but those under a FaaSr log root (`{FaaSrLog}/...`).
+
+    The log tree holds every invocation's logs and `.done` files, most of a bucket's
+    keys in a job of many workflows, and no outputs: skipping it keeps the listing
+    to the outputs."""
+    skip = {root.strip("/") + "/" for root in log_roots}
+    top = client.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=1000)
+    objects = list(top.get("Contents", ()))
+    prefixes = [p["Prefix"] for p in top.get("CommonPrefixes", ()) if p["Prefix"] not in skip]
+    if top.get("IsTruncated"):  # too many top-level entries: list it all
+        objects, prefixes = [], [""]
+    paginator = client.get_paginator("list_objects_v2")
+    for prefix in prefixes:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix,
+                                       PaginationConfig={"MaxItems": S3_LIST_LIMIT}):
+            objects.extend(page.get("Contents", ()))
+    return objects
+
+
+def _outputs_of(objects, bucket, invocation_id, log_prefix):
+    return [{"key": o["Key"], "size": o["Size"], "bucket": bucket} for o in objects
+            if invocation_id in o["Key"] and not o["Key"].startswith(log_prefix)]
+
+
+def fill_outputs(records, ctx, folder=None):
+    """Job process, post_job: outputs of the tasks that left them to the job.
+
+    A task whose stores are all the job's embedded S3 writes ``s3_objects: null``
+    and its buckets; here every such bucket is listed once for all tasks, instead
+    of once per task. `records` ({taskid: record}) are completed in place, and
+    their files in `folder` rewritten."""
+    pending = {t: r for t, r in records.items() if OUTPUT_BUCKETS in r}
+    if not pending:
+        return
+    listed = {}
+    client = None
+    roots = {_log_root(r.get("invocation_folder")) for r in pending.values()} - {None}
+    for taskid, record in sorted(pending.items()):
+        buckets = record.pop(OUTPUT_BUCKETS) or []
+        found = []
+        for bucket in buckets:
+            if bucket not in listed:
+                listed[bucket] = []
+                try:
+                    if client is None:
+                        from ..s3.client import make_client
+
+                        client = make_client(ctx.s3.service().store("job", bucket))
+                    listed[bucket] = _objects_outside_log_trees(client, bucket, roots)
+                except Exception as exc:
+                    log.warning("faasr-easypy: listing the outputs in bucket %s failed: %s", bucket, exc)
+            if record.get("invocation_id"):
+                found += _outputs_of(listed[bucket], bucket, record["invocation_id"],
+                                     (record.get("invocation_folder") or "").rstrip("/") + "/")
+        record["s3_objects"] = found
+        if folder is not None:
+            try:
+                write_json(Path(folder) / f"{taskid}.json", json.loads(ctx.redact(json.dumps(record, default=str))))
+            except Exception:
+                log.exception("faasr-easypy: updating the record of task %s failed", taskid)
+
+
+def _log_root(invocation_folder):
+    """'FaaSrLog/WF/<timestamp>/<id>' -> 'FaaSrLog'."""
+    parts = (invocation_folder or "").strip("/").split("/")
+    return "/".join(parts[:-3]) if len(parts) > 3 else None
 
 
 def _relative(path, root):
