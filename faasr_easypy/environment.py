@@ -105,6 +105,7 @@ def machine_backend(name, functions_dir, stores, **options):
         from .backends.faasr_py import FaaSrPyBackend  # creates faasr-py's virtualenv on first use
 
         options.pop("max_parallel", None)  # one action per host: faasr-py's RPC port is fixed
+        options.pop("fork_server", None)   # the local backend's; faasr-py starts its own processes
         options.setdefault("progress", _say)
         return FaaSrPyBackend(functions_dir, stores, **options)
     raise UserError(f"Unknown backend {name!r}: use one of {', '.join(MACHINE_BACKENDS)}.")

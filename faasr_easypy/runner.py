@@ -18,7 +18,7 @@ import time
 
 from .invocation import Invocation
 from .monitor.watch import InvocationMonitor, MonitorLoop
-from .s3.client import make_client
+from .s3.client import shared_client
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def monitor_client(data_store):
     """A boto3 client for monitoring: no hidden retries (the poller backs off itself)
     and short timeouts, so one tick stays bounded."""
-    return make_client(data_store, max_attempts=1, connect_timeout=2, read_timeout=10)
+    return shared_client(data_store, max_attempts=1, connect_timeout=2, read_timeout=10)
 
 
 class WorkflowRunner:

@@ -18,7 +18,7 @@ from .errors import UserError
 from .layout import instance_label
 from .monitor.statuses import Status
 from .runner import WorkflowRunner
-from .s3.client import make_client
+from .s3.client import shared_client
 
 _LABEL = re.compile(r"^(?P<action>[A-Za-z][A-Za-z0-9-]*)(?:\((?P<rank>\d+)\))?$")
 SHOW_LINES = 10
@@ -46,9 +46,9 @@ class WorkflowTester:
 
     @property
     def client(self):
-        # A retrying client of its own: an assertion should survive one S3 hiccup.
+        # A retrying client (an assertion should survive one S3 hiccup), shared in the process.
         if self._client is None:
-            self._client = make_client(self.runner.data_store)
+            self._client = shared_client(self.runner.data_store)
         return self._client
 
     @property
@@ -197,8 +197,13 @@ class WorkflowTester:
     def assert_content_equals(self, key, expected):
         if isinstance(expected, str):
             expected = expected.encode("utf-8")
-        resolved = self.assert_object_exists(key)
-        actual = self._read(resolved)
+        for resolved in self._candidates(key):
+            actual = self._read(resolved)  # one GET says both whether it exists and what it holds
+            if actual is not None:
+                break
+        else:  # missing: this raises, showing what S3 holds nearby (unless it just appeared)
+            resolved = self.assert_object_exists(key)
+            actual = self._read(resolved) or b""
         if actual == expected:
             return
         at = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b), min(len(actual), len(expected)))

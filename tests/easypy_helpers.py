@@ -130,6 +130,16 @@ def leftovers(tag, wait=5.0):
         time.sleep(0.2)
 
 
+def fork_servers(tag):
+    """Pids of the job's fork servers (not their forked action processes)."""
+    from .processes import parents
+
+    table = parents()
+    found = [(pid, cmd) for pid, cmd in tagged_processes(tag) if "backends.local.forkserver" in cmd]
+    pids = {pid for pid, _ in found}
+    return [pid for pid, _ in found if table.get(pid) not in pids]
+
+
 def kill_tagged(tag):
     for pid, _ in tagged_processes(tag):
         try:

@@ -13,6 +13,7 @@ from .easypy_helpers import (
     PROJECT,
     all_text,
     archive_from,
+    fork_servers,
     kill_tagged,
     leftovers,
     make_slow_project,
@@ -190,6 +191,7 @@ def test_ctrl_c_stops_tasks_and_leaves_nothing_running(tmp_path):
     try:
         assert wait_for_text(log, "sleeping 120 s", timeout=90), log.read_text()[-3000:]
         time.sleep(0.5)
+        assert len(fork_servers(proc.tag)) == 1, "the job's tasks share one fork server"
         proc.send_signal(signal.SIGINT)  # like `kill -INT <job>`; the terminal sends it to the group
         started = time.monotonic()
         rc = proc.wait(60)

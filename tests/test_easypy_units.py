@@ -334,3 +334,161 @@ def test_generic_testscript_fails_on_failures_and_missing_outputs():
     failed = {"check-threshold": ("FAILED", "The function raised ValueError"), "above": ("SKIPPED", "upstream"),
               "below": ("SKIPPED", "upstream")}
     assert _run_generic(failed) == "failed"
+
+
+# -- git information of testscripts ---------------------------------------------------------
+
+def test_git_info_is_looked_up_once_per_file_and_inherited_by_forks(tmp_path, monkeypatch):
+    import os
+    import subprocess
+
+    from pyats.aetest.reporter import aereport
+    from pyats.reporter import utils
+
+    from faasr_easypy.easypy import git_info
+
+    script = tmp_path / "script.py"
+    script.write_text("x = 1\n")
+    for cmd in (["init", "-q"], ["add", "script.py"],
+                ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one"]):
+        subprocess.run(["git", *cmd], cwd=tmp_path, check=True)
+    expected = utils.get_git_info.__wrapped__(str(script), "fresh")  # pyATS's own answer, uncached
+    assert expected["git"]["file"] == "script.py" and expected["git"]["commit"]
+
+    assert git_info.install()
+    calls = []
+    original = git_info._original
+    monkeypatch.setattr(git_info, "_original", lambda *a: calls.append(a) or original(*a))
+    monkeypatch.setattr(git_info, "_cache", {})
+    git_info.warm(script)
+    # aetest asks once per section, each with another source hash: git runs once.
+    assert aereport.get_git_info(str(script), "hash-of-section-1") == expected
+    assert aereport.get_git_info(str(script), "hash-of-section-2") == expected
+    assert len(calls) == 1
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a task: inherits the answer
+        aereport.get_git_info(str(script), "hash-in-task")
+        os.write(w, str(len(calls)).encode())
+        os._exit(0)
+    os.close(w)
+    assert os.read(r, 10) == b"1"
+    os.waitpid(pid, 0)
+
+
+# -- a task's record ------------------------------------------------------------------------
+
+def test_record_outputs_are_the_invocations_keys_outside_the_log_tree(s3_server):
+    from types import SimpleNamespace
+
+    from faasr_easypy.environment import S3Service
+    from faasr_easypy.layout import InvocationLayout
+    from faasr_easypy.s3.client import make_client
+
+    store = S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key).store("S3", "records")
+    S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key).ensure_bucket(store)
+    client = make_client(store)
+    mine, other = "11111111-aaaa", "22222222-bbbb"
+    layout = InvocationLayout("FaaSrLog", "WF", "2026-01-01T00-00-00", mine)
+    keys = [f"out/{mine}/a.txt", f"out/{other}/a.txt", f"deep/er/{mine}/b.txt", f"top-{mine}.txt",
+            layout.log_key("start", None), layout.done_key("start", None),
+            f"FaaSrLog/WF/2026-01-01T00-00-00/{other}/start.txt"]
+    for key in keys:
+        client.put_object(Bucket="records", Key=key, Body=b"x")
+    runner = SimpleNamespace(layout=layout, invocation_id=mine)
+    found = jobs_api._outputs(client, {"S3": store}, runner)
+    assert sorted(o["key"] for o in found) == [f"deep/er/{mine}/b.txt", f"out/{mine}/a.txt", f"top-{mine}.txt"]
+    assert all(o["size"] == 1 and o["bucket"] == "records" for o in found)
+
+
+# -- shared state -----------------------------------------------------------------------------
+
+def test_a_task_publishes_from_its_own_copy_and_the_job_reads_before_writing():
+    import multiprocessing
+    import os
+
+    from faasr_easypy.easypy.context import JobContext
+
+    with multiprocessing.Manager() as manager:
+        ctx = JobContext(testbed.load_builtin(), statuses=manager.dict())
+        ctx.publish("t1", state="queued", functions={})
+        pid = os.fork()
+        if pid == 0:  # the task: its entry, change by change
+            try:
+                ctx.publish("t1", state="running")
+                ctx.publish("t1", functions={"start": "RUNNING"})
+                ctx.publish("t1", functions={"start": "COMPLETED"}, state="finished")
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        seen = ctx.snapshot()["t1"]
+        assert (seen["state"], seen["functions"]) == ("finished", {"start": "COMPLETED"})
+        ctx.publish("t1", result="passed")  # the job process keeps what the task wrote
+        seen = ctx.snapshot()["t1"]
+        assert (seen["state"], seen["functions"], seen["result"]) == ("finished", {"start": "COMPLETED"}, "passed")
+
+
+def test_shared_clients_are_one_per_store_and_settings_and_forks_open_their_own(s3_server):
+    import os
+
+    from faasr_easypy.environment import S3Service
+    from faasr_easypy.s3.client import shared_client
+
+    service = S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
+    store = service.store("S3", "shared")
+    service.ensure_bucket(store)
+    client = shared_client(store)
+    assert shared_client(service.store("Other", "shared")) is client  # same server and keys
+    assert shared_client(store, max_attempts=1) is not client
+    client.put_object(Bucket="shared", Key="k", Body=b"parent")
+    pools = client._endpoint.http_session._manager.pools
+    assert len(pools) == 1  # the parent holds a connection now
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            inherited = len(client._endpoint.http_session._manager.pools)
+            body = shared_client(store).get_object(Bucket="shared", Key="k")["Body"].read()
+            os.write(w, f"{inherited} {body.decode()}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    assert os.read(r, 100) == b"0 parent"  # no inherited connection, and the client still works
+    os.waitpid(pid, 0)
+    assert client.get_object(Bucket="shared", Key="k")["Body"].read() == b"parent"
+
+
+def test_the_job_lists_outputs_once_for_tasks_on_its_embedded_s3(s3_server, tmp_path):
+    import json
+
+    from faasr_easypy.easypy.context import JobContext, S3Access
+    from faasr_easypy.environment import S3Service
+    from faasr_easypy.layout import InvocationLayout
+    from faasr_easypy.s3.client import make_client
+
+    service = S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
+    for bucket in ("jobout", "jobout2"):
+        service.ensure_bucket(service.store("S3", bucket))
+    client = make_client(service.store("S3", "jobout"))
+    ids = ["33333333-cccc", "44444444-dddd"]
+    layouts = [InvocationLayout("FaaSrLog", "WF", "2026-01-01T00-00-00", i) for i in ids]
+    for inv, layout in zip(ids, layouts):
+        for key in (f"out/{inv}/a.txt", layout.log_key("start", None), layout.done_key("start", None)):
+            client.put_object(Bucket="jobout", Key=key, Body=b"xy")
+    client.put_object(Bucket="jobout2", Key=f"more/{ids[1]}.csv", Body=b"z")
+    records = {
+        "t0": {"task_id": "t0", "invocation_id": ids[0], "invocation_folder": layouts[0].folder,
+               "s3_objects": None, jobs_api.OUTPUT_BUCKETS: ["jobout"]},
+        "t1": {"task_id": "t1", "invocation_id": ids[1], "invocation_folder": layouts[1].folder,
+               "s3_objects": None, jobs_api.OUTPUT_BUCKETS: ["jobout", "jobout2"]},
+        "t2": {"task_id": "t2", "invocation_id": None, "s3_objects": []},  # never started its workflow
+    }
+    ctx = JobContext(testbed.load_builtin())
+    ctx.s3 = S3Access(s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
+    jobs_api.fill_outputs(records, ctx, tmp_path)
+    assert records["t0"]["s3_objects"] == [{"key": f"out/{ids[0]}/a.txt", "size": 2, "bucket": "jobout"}]
+    assert records["t1"]["s3_objects"] == [{"key": f"out/{ids[1]}/a.txt", "size": 2, "bucket": "jobout"},
+                                           {"key": f"more/{ids[1]}.csv", "size": 1, "bucket": "jobout2"}]
+    assert records["t2"]["s3_objects"] == [] and not (tmp_path / "t2.json").exists()
+    assert all(jobs_api.OUTPUT_BUCKETS not in r for r in records.values())
+    assert json.loads((tmp_path / "t1.json").read_text()) == records["t1"]  # the archive's copy too

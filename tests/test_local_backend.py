@@ -398,8 +398,10 @@ def test_close_leaves_no_process_behind(s3, tmp_path):
     wf = parse_workflow(workflow({"start": action(function="hangs")}))
     run = Run(s3, wf, folder)
     run.backend.trigger(run.invocation)
-    time.sleep(0.5)
     server_pid = run.backend._proc.pid
+    deadline = time.monotonic() + 10
+    while not children(server_pid) and time.monotonic() < deadline:  # a busy machine is slow to fork
+        time.sleep(0.05)
     actions = children(server_pid)
     assert actions, "the hanging action should be running"
     run.backend.close()

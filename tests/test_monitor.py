@@ -717,6 +717,10 @@ def test_tester_failure_messages_explain_themselves(store, client):
             t.assert_content_equals("out/result.csv", "abc")
         assert ("to hold 3 bytes b'abc', but it holds 3 bytes b'abd' (first difference at byte 2)"
                 in str(exc.value))
+        with pytest.raises(AssertionError) as exc:  # missing: the same message as assert_object_exists
+            t.assert_content_equals("out/result.txt", "42")
+        assert str(exc.value).startswith("Expected S3 object 'out/result.txt' in bucket 'faasr' (also looked for")
+        assert f"Nearest keys in S3: '{t.invocation_id}/out/result.csv'" in str(exc.value)
 
         with pytest.raises(AssertionError, match="not to exist, but .*out/result.csv' exists \\(3 bytes\\)"):
             t.assert_object_does_not_exist("out/result.csv")

@@ -4,7 +4,9 @@ The plugin builds a :class:`JobContext` in ``pre_job`` and hangs it on the
 runtime (``runtime.faasr``). Tasks are forked from the job process, so they
 inherit it: the testbed, the options from the ``--faasr-*`` arguments, the
 embedded S3 server's endpoint and keys (kept out of every repr, log and
-environment variable), and the live status dict in ``runtime.synchro``.
+environment variable), the job's fork server (one for all tasks, see
+``backends/local/server_process.py``), and the live status dict in
+``runtime.synchro``.
 """
 
 import atexit
@@ -83,6 +85,10 @@ class JobContext:
         self._s3_ready = None
         self._s3_stop = None
         self._s3_error = None
+        self.fork_server = None      # the local backend's ForkServerProcess, shared by every task
+        self._entries_pid = None     # publish(): the process the entry cache and lock belong to
+        self._entries = {}
+        self._entries_lock = None
 
     # -- options -----------------------------------------------------------------
     def option(self, name, given=None):
@@ -166,7 +172,7 @@ class JobContext:
 
     def _register_atexit(self):
         if not self._atexit:
-            atexit.register(self.stop_s3)
+            atexit.register(self.stop)
             self._atexit = True
 
     def warm_up(self):
@@ -211,6 +217,19 @@ class JobContext:
                 self.ensured_buckets.add(bucket)
             except Exception as exc:
                 log.debug("could not create bucket %s before forking: %s", bucket, exc)
+            self._prepare_clients(store)
+
+    def _prepare_clients(self, store):
+        """The S3 clients a task's runner and tester use, built once here and inherited,
+        with botocore's paginator model loaded (else every task reads it from disk)."""
+        from ..runner import monitor_client
+        from ..s3.client import shared_client
+
+        try:
+            monitor_client(store)
+            shared_client(store).get_paginator("list_objects_v2")
+        except Exception as exc:  # the task builds them itself
+            log.debug("could not prepare S3 clients before forking: %s", exc)
 
     def stop_s3(self):
         """Stop the embedded server; safe to call twice and from atexit."""
@@ -237,6 +256,40 @@ class JobContext:
         if self.s3_data_dir:
             log.info("faasr-easypy: S3 data kept in %s (serve it again with: faasr-easypy s3 serve "
                      "--data-dir %s)", self.s3_data_dir, self.s3_data_dir)
+
+    # -- the fork server ---------------------------------------------------------
+    # One per job instead of one per task: a task would otherwise start an interpreter
+    # and import boto3 (~0.5 CPU-s, ~38 MiB) just to fork its actions.
+
+    def ensure_fork_server(self):
+        """Job process, before forking a task: the job's fork server (started once)."""
+        if not self.testbed.runs_local or os.getpid() != self.owner_pid:
+            return self.fork_server
+        with self._lock:
+            if self.fork_server is None or not self.fork_server.alive():
+                from ..backends.local.server_process import ForkServerProcess
+
+                self.fork_server = ForkServerProcess().start()
+                log.info("faasr-easypy: local fork server pid %d", self.fork_server.pid)
+                self._register_atexit()
+        return self.fork_server
+
+    def stop_fork_server(self):
+        """Stop the job's fork server (it kills what still runs); safe to call twice."""
+        if os.getpid() != self.owner_pid:
+            return
+        with self._lock:
+            server, self.fork_server = self.fork_server, None
+        if server is not None:
+            try:
+                server.stop()
+            except Exception:
+                log.exception("stopping the local fork server failed")
+
+    def stop(self):
+        """Everything the job started for its tasks: fork server, then S3 server."""
+        self.stop_fork_server()
+        self.stop_s3()
 
     def secrets(self):
         out = list(self.testbed.secrets())
@@ -287,14 +340,33 @@ class JobContext:
 
     # -- shared statuses ---------------------------------------------------------
     def publish(self, taskid, **changes):
-        """Update the shared status entry of `taskid` (reassigned whole: nested dicts don't sync)."""
+        """Update the shared status entry of `taskid` (reassigned whole: nested dicts don't sync).
+
+        A running task is the only writer of its own entry, so in a task the entry is
+        read from the manager once and then kept here: one round trip per change, not
+        two. The job process always reads it first (the task may have changed it)."""
+        in_task = os.getpid() != self.owner_pid
         try:
-            entry = dict(self.statuses.get(taskid) or {})
-            entry.update(changes)
-            entry["updated"] = time.time()
-            self.statuses[taskid] = entry
+            with self._publish_lock():
+                entry = self._entries.get(taskid) if in_task else None
+                if entry is None:
+                    entry = dict(self.statuses.get(taskid) or {})
+                entry.update(changes)
+                entry["updated"] = time.time()
+                self.statuses[taskid] = entry
+                if in_task:
+                    self._entries[taskid] = entry
         except Exception as exc:  # the manager is gone (job ending): statuses are best effort
             log.debug("could not publish status of %s: %s", taskid, exc)
+
+    def _publish_lock(self):
+        # One lock and one entry cache per process: a task's monitor thread and its
+        # testscript publish concurrently, and a fork must not inherit a held lock.
+        if self._entries_pid != os.getpid():
+            self._entries_pid = os.getpid()
+            self._entries = {}
+            self._entries_lock = threading.Lock()
+        return self._entries_lock
 
     def snapshot(self):
         try:

@@ -34,6 +34,7 @@ from pathlib import Path
 from pyats.easypy.tasks import Task
 
 from ..errors import UserError
+from . import git_info
 from .context import get_context, write_json
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ LOG_LIMIT = 64 * 1024             # bytes of each function log kept in a record
 NOT_RERUN = "not rerun"           # state of a task that pyATS's rerun file left out
 SETTLE_SECONDS = 10.0             # after the testscript, how long unfinished functions may still finish
 S3_LIST_LIMIT = 5000
+OUTPUT_BUCKETS = "s3_buckets"     # in a record: buckets whose outputs the job still has to list
 
 
 # -- arguments and batches -----------------------------------------------------------
@@ -148,7 +150,9 @@ class WorkflowTask(Task):
     def start(self):
         ctx = self.faasr_context
         ctx.ensure_s3()  # in the job process, before forking
+        ctx.ensure_fork_server()  # one for every task: they connect to it, not start their own
         ctx.prepare_buckets(self.workflow_path)
+        git_info.warm(self.testscript_path)  # else every section of the testscript runs git
         # Objects that exist now are shared with the task by fork; freezing them keeps the
         # task's garbage collector from touching (and so copying) their memory pages.
         gc.freeze()
@@ -256,7 +260,8 @@ class WorkflowSession:
         if compute.faas_type == "Local":
             self.backend = machine_backend(compute.runtime, functions, self.stores,
                                            max_parallel=resolved.max_parallel,
-                                           action_timeout=ctx.option("action_timeout", resolved.action_timeout))
+                                           action_timeout=ctx.option("action_timeout", resolved.action_timeout),
+                                           fork_server=ctx.fork_server)
         else:
             from ..backends.registry import backend_for
 
@@ -370,7 +375,11 @@ class WorkflowSession:
                 "label": label, "action": s.action, "rank": s.rank, "status": s.status.value,
                 "reason": s.reason or None, "started_at": started_at, "ended_at": ended_at,
                 "log_key": s.log_key, "log": text, "log_truncated": truncated})
-        record["s3_objects"] = _outputs(client, self.stores, runner)
+        if self._embedded():  # the job lists the shared server's buckets once (fill_outputs)
+            record["s3_objects"] = None
+            record[OUTPUT_BUCKETS] = sorted({s.bucket for s in self.stores.values()})
+        else:
+            record["s3_objects"] = _outputs(client, self.stores, runner)
         record["monitor"] = {"requests": runner.s3_requests, "bytes_downloaded": runner.s3_bytes_downloaded,
                              "check_interval": self.task.check_interval, "timed_out": runner.timed_out}
         return record
@@ -393,21 +402,87 @@ def _read_log(client, bucket, key):
 def _outputs(client, stores, runner):
     """Objects of this invocation outside its log folder (keys holding the InvocationID)."""
     out, seen = [], set()
+    log_root = runner.layout.log_root
     for store in stores.values():
         if store.bucket in seen:
             continue
         seen.add(store.bucket)
         try:
-            pages = client.get_paginator("list_objects_v2").paginate(
-                Bucket=store.bucket, PaginationConfig={"MaxItems": S3_LIST_LIMIT})
-            for page in pages:
-                for obj in page.get("Contents", ()):
-                    key = obj["Key"]
-                    if runner.invocation_id in key and not key.startswith(runner.layout.prefix):
-                        out.append({"key": key, "size": obj["Size"], "bucket": store.bucket})
+            objects = _objects_outside_log_trees(client, store.bucket, {log_root})
         except Exception as exc:
             log.debug("listing outputs in %s failed: %s", store.bucket, exc)
+            continue
+        out += _outputs_of(objects, store.bucket, runner.invocation_id, runner.layout.prefix)
     return out
+
+
+def _objects_outside_log_trees(client, bucket, log_roots):
+    """Every object of `bucket` but those under a FaaSr log root (`{FaaSrLog}/...`).
+
+    The log tree holds every invocation's logs and `.done` files, most of a bucket's
+    keys in a job of many workflows, and no outputs: skipping it keeps the listing
+    to the outputs."""
+    skip = {root.strip("/") + "/" for root in log_roots}
+    top = client.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=1000)
+    objects = list(top.get("Contents", ()))
+    prefixes = [p["Prefix"] for p in top.get("CommonPrefixes", ()) if p["Prefix"] not in skip]
+    if top.get("IsTruncated"):  # too many top-level entries: list it all
+        objects, prefixes = [], [""]
+    paginator = client.get_paginator("list_objects_v2")
+    for prefix in prefixes:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix,
+                                       PaginationConfig={"MaxItems": S3_LIST_LIMIT}):
+            objects.extend(page.get("Contents", ()))
+    return objects
+
+
+def _outputs_of(objects, bucket, invocation_id, log_prefix):
+    return [{"key": o["Key"], "size": o["Size"], "bucket": bucket} for o in objects
+            if invocation_id in o["Key"] and not o["Key"].startswith(log_prefix)]
+
+
+def fill_outputs(records, ctx, folder=None):
+    """Job process, post_job: outputs of the tasks that left them to the job.
+
+    A task whose stores are all the job's embedded S3 writes ``s3_objects: null``
+    and its buckets; here every such bucket is listed once for all tasks, instead
+    of once per task. `records` ({taskid: record}) are completed in place, and
+    their files in `folder` rewritten."""
+    pending = {t: r for t, r in records.items() if OUTPUT_BUCKETS in r}
+    if not pending:
+        return
+    listed = {}
+    client = None
+    roots = {_log_root(r.get("invocation_folder")) for r in pending.values()} - {None}
+    for taskid, record in sorted(pending.items()):
+        buckets = record.pop(OUTPUT_BUCKETS) or []
+        found = []
+        for bucket in buckets:
+            if bucket not in listed:
+                listed[bucket] = []
+                try:
+                    if client is None:
+                        from ..s3.client import make_client
+
+                        client = make_client(ctx.s3.service().store("job", bucket))
+                    listed[bucket] = _objects_outside_log_trees(client, bucket, roots)
+                except Exception as exc:
+                    log.warning("faasr-easypy: listing the outputs in bucket %s failed: %s", bucket, exc)
+            if record.get("invocation_id"):
+                found += _outputs_of(listed[bucket], bucket, record["invocation_id"],
+                                     (record.get("invocation_folder") or "").rstrip("/") + "/")
+        record["s3_objects"] = found
+        if folder is not None:
+            try:
+                write_json(Path(folder) / f"{taskid}.json", json.loads(ctx.redact(json.dumps(record, default=str))))
+            except Exception:
+                log.exception("faasr-easypy: updating the record of task %s failed", taskid)
+
+
+def _log_root(invocation_folder):
+    """'FaaSrLog/WF/<timestamp>/<id>' -> 'FaaSrLog'."""
+    parts = (invocation_folder or "").strip("/").split("/")
+    return "/".join(parts[:-3]) if len(parts) > 3 else None
 
 
 def _relative(path, root):

@@ -140,7 +140,7 @@ class FaasrPlugin(BasePlugin):
         except Exception:
             log.exception("faasr-easypy: writing the FaaSr results failed")
         finally:
-            ctx.stop_s3()
+            ctx.stop()  # the fork server and the S3 server
             _announce_archive(self.runtime)
 
     # -- helpers -------------------------------------------------------------------
@@ -178,7 +178,7 @@ class FaasrPlugin(BasePlugin):
     def _collect(self, ctx):
         import json
 
-        from .jobs_api import NOT_RERUN, RECORDS
+        from .jobs_api import NOT_RERUN, RECORDS, fill_outputs
 
         runtime = self.runtime
         statuses = ctx.snapshot()
@@ -190,6 +190,7 @@ class FaasrPlugin(BasePlugin):
                     records[path.stem] = json.loads(path.read_text())
                 except ValueError:
                     pass
+        fill_outputs(records, ctx, folder)  # one listing of the embedded S3 for every task
         verdicts, testcases = {}, {}
         try:
             for task in runtime.details().tasks:

@@ -158,6 +158,12 @@ class FaasrTestbed:
         return any(s.embedded for s in self.stores)
 
     @property
+    def runs_local(self):
+        """Some compute server runs actions on this machine with the local backend (its fork
+        server); FaaSType Local with Runtime faasr-py runs them in faasr-py's own processes."""
+        return any(c.faas_type == "Local" and c.runtime == "local" for c in self.computes)
+
+    @property
     def is_local(self):
         return all(c.faas_type == "Local" for c in self.computes)
 

@@ -1,20 +1,30 @@
 """The fork server: a warm process that forks one child per action.
 
-Why: starting an interpreter and importing boto3 costs ~300 ms; forking a
-process that already has them costs a few. The server reads jobs as JSON
-lines on stdin and answers `finished` lines on stdout. It enforces each
-action's time limit, notices children that die without reporting (killed,
-os._exit), and writes their ERROR line to the action's log itself.
+Why: starting an interpreter and importing boto3 costs ~300 ms (~0.5 CPU-s on a
+busy machine); forking a process that already has them costs a few. One server
+can serve many LocalBackends at once, e.g. every workflow task of a pyATS job.
 
-Run as `python -m faasr_easypy.backends.local.forkserver`; started and
-stopped by LocalBackend. It stops when its stdin closes (the
-owning process closed it or died) and kills its children on the way out.
+Clients connect to its Unix socket (in a private 0700 folder, see
+server_process.py) and exchange JSON lines: `run`, `cancel`, `close` in;
+`ready`, `finished`, `closed` out. A client's actions are its own: `cancel`
+and `close` touch only them, and when a client disconnects (its task ended, or
+was killed) its running actions are killed. Each action is still a fresh
+process with its own working directory. The server enforces each action's
+time limit, notices children that die without reporting (killed, os._exit),
+and writes their ERROR line to the action's log itself.
+
+Run as `python -m faasr_easypy.backends.local.forkserver --listen-fd N`, started
+and stopped by ForkServerProcess. It stops when its stdin closes (the owner
+closed it or died) and kills its children on the way out.
 """
 
+import argparse
+import gc
 import json
 import os
 import selectors
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -22,11 +32,24 @@ from pathlib import Path
 SHIM = str(Path(__file__).with_name("shim"))
 
 
-class Child:
-    __slots__ = ("pid", "job", "fd", "buffer", "deadline", "reported", "kill_reason", "started")
+class Client:
+    """One connected LocalBackend and the actions it started."""
 
-    def __init__(self, pid, job, fd):
-        self.pid, self.job, self.fd = pid, job, fd
+    __slots__ = ("sock", "fd", "inbuf", "children", "closing")
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.inbuf = b""
+        self.children = set()  # Child
+        self.closing = False
+
+
+class Child:
+    __slots__ = ("pid", "job", "fd", "client", "buffer", "deadline", "reported", "kill_reason", "started")
+
+    def __init__(self, pid, job, fd, client):
+        self.pid, self.job, self.fd, self.client = pid, job, fd, client
         self.buffer = b""
         self.started = time.monotonic()
         limit = job.get("time_limit")
@@ -36,17 +59,17 @@ class Child:
 
 
 class ForkServer:
-    def __init__(self, out_fd):
-        self.out_fd = out_fd
+    def __init__(self, listener):
+        self.listener = listener
         self.sel = selectors.DefaultSelector()
-        self.children = {}  # fd -> Child
-        self.inbuf = b""
+        self.clients = {}  # socket fd -> Client
+        self.children = {}  # result pipe fd -> Child
         self.running = True
-        self._prototypes = {}  # clients children inherit: never used in this process
-        self._own = {}  # clients this process uses itself (kept apart: sockets don't survive fork)
+        self._prototypes = {}  # S3 clients children inherit: never used in this process
+        self._own = {}  # S3 clients this process uses itself (kept apart: sockets don't survive fork)
 
-    # -- clients ----------------------------------------------------------
-    def _client(self, cache, store):
+    # -- S3 clients -------------------------------------------------------
+    def _s3_client(self, cache, store):
         from faasr_easypy.s3.client import DataStore, make_client
 
         key = (store["endpoint"], store["access_key"], store["region"], store["anonymous"])
@@ -58,28 +81,79 @@ class ForkServer:
                                                secret_key=store["secret_key"]))
             if cache is self._prototypes:
                 _warm(client, store["bucket"])
+                gc.freeze()  # children's collector must not touch (and so copy) its pages
         return cache[key]
 
     # -- protocol ---------------------------------------------------------
-    def send(self, message):
-        data = (json.dumps(message) + "\n").encode()
-        while data:
-            n = os.write(self.out_fd, data)
-            data = data[n:]
+    def accept(self):
+        try:
+            sock, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        # Blocking sends, bounded: a client that stops reading for 30 s is dropped.
+        sock.settimeout(30)
+        client = Client(sock)
+        self.clients[client.fd] = client
+        self.sel.register(client.fd, selectors.EVENT_READ, client)
+        self.send(client, {"op": "ready", "pid": os.getpid()})
 
-    def handle(self, message):
+    def send(self, client, message):
+        if client.sock is None:
+            return
+        try:
+            client.sock.sendall((json.dumps(message) + "\n").encode())
+        except OSError:
+            self.disconnect(client)
+
+    def on_client_readable(self, client):
+        try:
+            data = client.sock.recv(1 << 20)
+        except (BlockingIOError, InterruptedError, socket.timeout):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.disconnect(client)
+            return
+        client.inbuf += data
+        while b"\n" in client.inbuf and client.sock is not None:
+            line, client.inbuf = client.inbuf.split(b"\n", 1)
+            if line.strip():
+                self.handle(client, json.loads(line))
+
+    def handle(self, client, message):
         op = message.get("op")
-        if op == "run":
-            self.spawn(message["job"])
+        if op == "run" and not client.closing:
+            self.spawn(client, message["job"])
         elif op == "cancel":
-            for child in list(self.children.values()):
+            for child in list(client.children):
                 if child.job["payload"]["InvocationID"] == message["invocation_id"]:
                     self.kill(child, "the run was cancelled by the harness")
-        elif op == "shutdown":
-            self.running = False
+        elif op in ("close", "shutdown"):
+            # Kill this client's actions; `closed` follows once they are all reaped.
+            client.closing = True
+            for child in list(client.children):
+                self.kill(child, "the harness stopped")
+            self._maybe_closed(client)
 
-    def spawn(self, job):
-        clients = {name: self._client(self._prototypes, store) for name, store in job["stores"].items()}
+    def _maybe_closed(self, client):
+        if client.closing and not client.children and client.sock is not None:
+            self.send(client, {"op": "closed"})
+            self.disconnect(client)
+
+    def disconnect(self, client):
+        """The client is gone (or done): forget it and kill what it still runs."""
+        if client.sock is None:
+            return
+        self.sel.unregister(client.fd)
+        del self.clients[client.fd]
+        client.sock.close()
+        client.sock = None
+        for child in list(client.children):
+            self.kill(child, "the harness stopped")
+
+    def spawn(self, client, job):
+        clients = {name: self._s3_client(self._prototypes, store) for name, store in job["stores"].items()}
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # child
@@ -87,10 +161,13 @@ class ForkServer:
                 os.setpgid(0, 0)
                 _die_with_parent(signal.SIGKILL)
                 os.close(r)
-                os.close(self.out_fd)
-                for fd in list(self.children):
+                # Nothing of the server or of other clients' actions stays open here.
+                self.listener.close()
+                for fd in list(self.children) + list(self.clients):
                     os.close(fd)
                 self.sel.close()
+                self.children.clear()
+                self.clients.clear()
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
                 os.close(devnull)
@@ -105,8 +182,9 @@ class ForkServer:
             os.setpgid(pid, pid)  # also here: no race with an early kill
         except OSError:
             pass
-        child = Child(pid, job, r)
+        child = Child(pid, job, r, client)
         self.children[r] = child
+        client.children.add(child)
         self.sel.register(r, selectors.EVENT_READ, child)
 
     def kill(self, child, reason):
@@ -130,7 +208,7 @@ class ForkServer:
                 line = child.buffer.split(b"\n", 1)[0]
                 child.reported = True
                 report = json.loads(line)
-                self.send(dict(report, op="finished", pid=child.pid))
+                self.send(child.client, dict(report, op="finished", pid=child.pid))
             return
         # EOF: the child has exited (or is about to).
         self.sel.unregister(child.fd)
@@ -139,6 +217,8 @@ class ForkServer:
         _, status = os.waitpid(child.pid, 0)
         if not child.reported:
             self.report_death(child, status)
+        child.client.children.discard(child)
+        self._maybe_closed(child.client)
 
     def report_death(self, child, status):
         if child.kill_reason:
@@ -153,15 +233,15 @@ class ForkServer:
             self.append_error(job, f"Action {job['action']} did not finish: {reason}", child.started)
         except Exception as exc:  # S3 unreachable: the result still reaches the harness
             reason += f" (and its ERROR line could not be written to S3: {exc})"
-        self.send({"op": "finished", "job_id": job["job_id"], "ok": False, "triggered": [],
-                   "error": reason, "pid": child.pid,
-                   "seconds": round(time.monotonic() - child.started, 4)})
+        self.send(child.client, {"op": "finished", "job_id": job["job_id"], "ok": False, "triggered": [],
+                                 "error": reason, "pid": child.pid,
+                                 "seconds": round(time.monotonic() - child.started, 4)})
 
     def append_error(self, job, message, started):
         from faasr_easypy.layout import format_log_line
 
         store = job["stores"][job["log_store"]]
-        client = self._client(self._own, store)
+        client = self._s3_client(self._own, store)
         try:
             body = client.get_object(Bucket=store["bucket"], Key=job["log_key"])["Body"].read()
         except client.exceptions.NoSuchKey:
@@ -174,16 +254,22 @@ class ForkServer:
     # -- main loop --------------------------------------------------------
     def loop(self):
         os.set_blocking(0, False)
-        self.sel.register(0, selectors.EVENT_READ, None)
-        stdin_open = True
-        while self.running and stdin_open:
+        self.sel.register(0, selectors.EVENT_READ, "owner")
+        self.listener.setblocking(False)
+        self.sel.register(self.listener.fileno(), selectors.EVENT_READ, "listener")
+        while self.running:
             now = time.monotonic()
             deadlines = [c.deadline for c in self.children.values() if c.deadline and not c.kill_reason]
             timeout = max(0.0, min(deadlines) - now) if deadlines else None
             for key, _ in self.sel.select(timeout):
-                if key.data is None:
-                    stdin_open = self.read_stdin()
-                else:
+                if key.data == "owner":
+                    self.read_owner()
+                elif key.data == "listener":
+                    self.accept()
+                elif isinstance(key.data, Client):
+                    if key.data.sock is not None:  # not dropped earlier in this round
+                        self.on_client_readable(key.data)
+                elif self.children.get(key.data.fd) is key.data:  # fds are reused: same child?
                     self.on_child_readable(key.data)
             now = time.monotonic()
             for child in list(self.children.values()):
@@ -191,28 +277,25 @@ class ForkServer:
                     limit = child.job["time_limit"]
                     self.kill(child, f"it ran past its time limit of {limit:g} s and was killed")
 
-    def read_stdin(self):
+    def read_owner(self):
+        """stdin carries nothing; its EOF means the owner is gone or wants us to stop."""
         try:
-            data = os.read(0, 1 << 20)
+            data = os.read(0, 4096)
         except BlockingIOError:
-            return True
+            return
         if not data:
-            return False
-        self.inbuf += data
-        while b"\n" in self.inbuf:
-            line, self.inbuf = self.inbuf.split(b"\n", 1)
-            if line.strip():
-                self.handle(json.loads(line))
-        return True
+            self.running = False
 
     def shutdown(self):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for client in list(self.clients.values()):
+            self.disconnect(client)
         for child in list(self.children.values()):
             self.kill(child, "the harness stopped")
         deadline = time.monotonic() + 5
         while self.children and time.monotonic() < deadline:
             for key, _ in self.sel.select(0.1):
-                if key.data is not None:
+                if isinstance(key.data, Child) and self.children.get(key.data.fd) is key.data:
                     self.on_child_readable(key.data)
 
 
@@ -241,15 +324,18 @@ def _die_with_parent(sig):
 _libc = None
 
 
-def main():
-    # No PR_SET_PDEATHSIG here: it fires when the parent *thread* ends, and a LocalBackend
-    # may be created in a short-lived thread. stdin reaching EOF (the owner closed it, or
-    # died) ends the loop instead, and shutdown() kills the children.
-    # stdout carries the protocol; anything else printed here goes to stderr.
-    out_fd = os.dup(1)
-    os.dup2(2, 1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    server = ForkServer(out_fd)
+def main(argv=None):
+    # No PR_SET_PDEATHSIG here: it fires when the parent *thread* ends, and the owner
+    # may start us from a short-lived thread. stdin reaching EOF (the owner closed it,
+    # or died) ends the loop instead, and shutdown() kills the children.
+    parser = argparse.ArgumentParser(prog="python -m " + __spec__.name)
+    parser.add_argument("--listen-fd", type=int, required=True,
+                        help="a listening Unix socket, bound by the owner")
+    args = parser.parse_args(argv)
+    listener = socket.socket(fileno=args.listen_fd)
+    os.dup2(2, 1)  # anything printed here goes to the log, with stderr
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the owner decides when we stop
+    server = ForkServer(listener)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     sys.path.insert(0, SHIM)
     # Warm imports children would otherwise each pay for.
@@ -257,7 +343,7 @@ def main():
     import FaaSr_py.client.py_client_stubs  # noqa: F401
 
     from faasr_easypy.backends.local import action_process  # noqa: F401
-    server.send({"op": "ready", "pid": os.getpid()})
+    gc.freeze()  # shared with every child by fork: keep their collectors off these pages
     try:
         server.loop()
     finally:

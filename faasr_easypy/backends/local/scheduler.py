@@ -3,7 +3,9 @@
 The scheduler plays the part FaaSr's platforms play: it receives triggers
 (from `trigger()` for the entry action, then from each finished action for
 its successors) and starts actions in the fork server, at most
-`max_parallel` at a time across all invocations. Fan-in follows FaaSr: the
+`max_parallel` at a time across all invocations. The fork server is its own
+(started on the first trigger), or one shared with other backends, e.g. by
+every workflow task of a pyATS job (`fork_server=`). Fan-in follows FaaSr: the
 action runs once, after every predecessor instance has finished; it never
 runs when a predecessor failed (a failed action triggers nothing).
 """
@@ -12,9 +14,7 @@ import itertools
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
+import socket
 import tempfile
 import threading
 from collections import deque
@@ -23,6 +23,7 @@ from pathlib import Path
 from ...errors import BackendError
 from ...layout import instance_label
 from ..base import Backend
+from .server_process import ForkServerProcess
 
 
 def default_parallelism():
@@ -49,7 +50,7 @@ class LocalBackend(Backend):
     platform = "local"
 
     def __init__(self, functions_dir, data_stores, max_parallel=None, action_timeout=600.0,
-                 secrets=None, keep_workdirs=False, workdir_root=None):
+                 secrets=None, keep_workdirs=False, workdir_root=None, fork_server=None):
         self.functions_dir = str(Path(functions_dir).resolve())
         self.data_stores = dict(data_stores)  # name -> DataStore
         self.max_parallel = max_parallel or default_parallelism()
@@ -64,7 +65,10 @@ class LocalBackend(Backend):
         self._queue = deque()
         self._running = 0
         self._ids = itertools.count(1)
-        self._proc = None
+        self._shared = fork_server  # a started ForkServerProcess someone else owns, or None
+        self._proc = None  # the ForkServerProcess in use
+        self._sock = None  # our connection to it
+        self._send_lock = threading.Lock()
         self._reader = None
         self._ready = threading.Event()
         self._closed = False
@@ -119,14 +123,19 @@ class LocalBackend(Backend):
             if self._closed:
                 return
             self._closed = True
-            proc = self._proc
-        if proc is not None:
-            self._send({"op": "shutdown"})
+            sock, reader = self._sock, self._reader
+        if sock is not None:
+            # The server kills and reaps what still runs for us, then says `closed`.
+            self._send({"op": "close"})
+            if reader is not None:
+                reader.join(8)
             try:
-                proc.wait(8)
-            except subprocess.TimeoutExpired:
-                _killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+                sock.shutdown(socket.SHUT_RDWR)  # if it did not answer: it kills them on EOF
+            except OSError:
+                pass
+            sock.close()
+        if self._proc is not None and self._proc is not self._shared:
+            self._proc.stop()
         if self._reader:
             self._reader.join(5)
         for run in self._runs.values():
@@ -139,45 +148,59 @@ class LocalBackend(Backend):
         with self._lock:
             if self._closed:
                 raise BackendError("the local backend was already closed")
-            if self._proc is not None and self._proc.poll() is None:
+            if self._sock is not None and self._reader is not None and self._reader.is_alive():
                 return
             if self.workdir_root is None:
                 self.workdir_root = tempfile.mkdtemp(prefix="faasr-easypy-actions-")
+            if self._shared is not None:
+                self._proc = self._shared
+            elif self._proc is None or not self._proc.alive():
+                if self._proc is not None:
+                    self._proc.stop()  # died: clean its folder up
+                self._proc = ForkServerProcess().start()
             self._ready.clear()
-            stderr = open(os.path.join(self.workdir_root, "forkserver.log"), "ab")
-            env = dict(os.environ, PYTHONUNBUFFERED="1")
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "faasr_easypy.backends.local.forkserver"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
-                preexec_fn=_own_group, close_fds=True)
-            stderr.close()
-            self._reader = threading.Thread(target=self._read, args=(self._proc,),
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(self._proc.address)
+            except OSError as exc:
+                sock.close()
+                raise BackendError(f"The local backend's worker process is not running ({exc}); see "
+                                   f"{self._proc.log_path}")
+            self._sock = sock
+            self._reader = threading.Thread(target=self._read, args=(sock,),
                                             name="faasr-local-scheduler", daemon=True)
             self._reader.start()
         if not self._ready.wait(60):
             raise BackendError(f"The local backend's worker process did not start; see "
-                               f"{self.workdir_root}/forkserver.log")
+                               f"{self._proc.log_path}")
 
     def _send(self, message):
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
+        sock = self._sock
+        if sock is None:
             return False
         try:
-            proc.stdin.write((json.dumps(message) + "\n").encode())
-            proc.stdin.flush()
+            with self._send_lock:
+                sock.sendall((json.dumps(message) + "\n").encode())
             return True
-        except (BrokenPipeError, OSError):
+        except OSError:
             return False
 
-    def _read(self, proc):
-        for line in proc.stdout:
-            message = json.loads(line)
-            if message["op"] == "ready":
-                self._ready.set()
-            elif message["op"] == "finished":
-                self._on_finished(message)
-        # The fork server is gone (closed, or killed): whatever ran there failed.
+    def _read(self, sock):
+        try:
+            for line in sock.makefile("rb"):
+                message = json.loads(line)
+                if message["op"] == "ready":
+                    self._ready.set()
+                elif message["op"] == "finished":
+                    self._on_finished(message)
+                elif message["op"] == "closed":
+                    break
+        except (OSError, ValueError):
+            pass
+        # The connection is gone (closed, or the server was killed): whatever ran there failed.
         with self._lock:
+            if self._sock is sock:
+                self._sock = None
             lost = [jid for jid in self._jobs]
         for jid in lost:
             self._on_finished({"job_id": jid, "ok": False, "triggered": [],
@@ -269,14 +292,3 @@ class LocalBackend(Backend):
             "workdir_root": self.workdir_root,
             "keep_workdir": self.keep_workdirs,
         }
-
-
-def _own_group():
-    os.setpgid(0, 0)  # Ctrl-C at the terminal reaches the harness, which stops us in order
-
-
-def _killpg(pid, sig):
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
