@@ -6,7 +6,9 @@
             tester.assert_content_equals(f"pipeline/{tester.invocation_id}/sum.txt", "210")
 
 One S3 server serves the whole pytest session (started on first use); each
-`with` block gets its own local backend and InvocationID.
+`with` block gets its own local backend and InvocationID. `--faasr-testbed YAML`
+places workflows as `pyats run job --testbed-file` does: real S3, GitHub
+Actions, Lambda or OpenWhisk, or the embedded default spelled out.
 """
 
 from contextlib import contextmanager
@@ -17,14 +19,29 @@ import pytest
 def pytest_addoption(parser):
     group = parser.getgroup("faasr", "faasr-easypy")
     group.addoption("--faasr-testbed", default=None, metavar="YAML",
-                    help="pyATS testbed saying where functions run and where S3 is "
-                         "(default: the embedded S3 server and the local backend)")
+                    help="pyATS testbed saying where functions run and where S3 is, as for "
+                         "`pyats run job --testbed-file` (default: the embedded S3 server and the "
+                         "local backend)")
     group.addoption("--faasr-functions", default=None, metavar="DIR",
                     help="functions folder (default: functions/<WorkflowName> beside the workflow)")
     group.addoption("--faasr-timeout", type=float, default=120.0, metavar="SECONDS",
                     help="overall deadline of one workflow run (default 120)")
     group.addoption("--faasr-check-interval", type=float, default=0.25, metavar="SECONDS",
                     help="S3 polling interval (default 0.25)")
+
+
+def pytest_configure(config):
+    # A bad testbed is a usage error of this run: one message, before any test starts.
+    path = config.getoption("faasr_testbed", None)
+    if path:
+        from faasr_easypy.easypy.testbed import load_file
+        from faasr_easypy.errors import UserError
+
+        try:
+            config._faasr_testbed = load_file(path)
+            config._faasr_testbed.check_available()
+        except UserError as exc:
+            raise pytest.UsageError(f"--faasr-testbed: {exc}") from None
 
 
 @pytest.fixture(scope="session")
@@ -43,22 +60,40 @@ def faasr_workflow(request):
     a context manager that triggers the workflow and yields a WorkflowTester."""
     from faasr_easypy.cli import default_functions_dir
     from faasr_easypy.environment import LocalEnvironment
-    from faasr_easypy.errors import UserError
     from faasr_easypy.tester import WorkflowTester
     from faasr_easypy.workflow import load_workflow
 
     config = request.config
-    if config.getoption("faasr_testbed"):
-        raise UserError("--faasr-testbed: the pytest plugin runs on the embedded default for now; "
-                        "use `pyats run job ... --testbed-file` for other testbeds")
-    s3 = request.getfixturevalue("faasr_s3")
+    testbed = getattr(config, "_faasr_testbed", None)
+
+    @contextmanager
+    def on_testbed(workflow, folder):
+        """(backend, logging store) of `workflow` placed by the --faasr-testbed file."""
+        from faasr_easypy.easypy.placement import check_functions_folder, data_stores, make_backend
+
+        resolved = testbed.resolve(workflow)
+        embedded = request.getfixturevalue("faasr_s3") if testbed.needs_embedded_s3 else None
+        check_functions_folder(workflow, resolved, folder, fix="put the workflow's Python files there, "
+                               "or pass --faasr-functions DIR (or functions=DIR).")
+        stores = data_stores(workflow, resolved, embedded_s3=embedded)
+        backend = make_backend(workflow, resolved, folder, stores)
+        try:
+            yield backend, stores[workflow.logging_data_store]
+        finally:
+            backend.close()
+
+    @contextmanager
+    def embedded_default(workflow, folder):
+        with LocalEnvironment(workflow, folder, s3=request.getfixturevalue("faasr_s3")) as env:
+            yield env.backend, env.logging_store
 
     @contextmanager
     def open_workflow(path, functions=None, timeout=None, argument_overrides=None, **runner_kwargs):
         workflow = load_workflow(path)
         folder = functions or config.getoption("faasr_functions") or default_functions_dir(path, workflow)
-        with LocalEnvironment(workflow, folder, s3=s3) as env:
-            tester = WorkflowTester(workflow, env.backend, env.logging_store,
+        place = on_testbed if testbed is not None else embedded_default
+        with place(workflow, folder) as (backend, logging_store):
+            tester = WorkflowTester(workflow, backend, logging_store,
                                     timeout=timeout or config.getoption("faasr_timeout"),
                                     check_interval=config.getoption("faasr_check_interval"),
                                     argument_overrides=argument_overrides, **runner_kwargs)

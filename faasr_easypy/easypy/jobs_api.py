@@ -213,60 +213,31 @@ class WorkflowSession:
         self.interrupted = False
 
     def open(self):
-        from ..environment import S3Service, machine_backend
         from ..runner import WorkflowRunner
-        from ..s3.client import DataStore
         from ..tester import WorkflowTester
         from ..workflow import load_workflow
+        from .placement import check_functions_folder, data_stores, make_backend
 
         ctx, task = self.ctx, self.task
         self.started = time.time()
         self.workflow = wf = load_workflow(task.workflow_path)
         self.ctx.publish(self.taskid, workflow=wf.name, state="starting", started=self.started)
         resolved = ctx.testbed.resolve(wf)
-        # The entry action's compute server decides: Local runs here, others are triggered.
-        entry_server = wf.actions[wf.entry].faas_server
-        compute = resolved.computes[entry_server]
-        functions = ctx.options.get("cli_functions") or task.functions or default_functions_dir(
-            task.workflow_path, wf.name)
-        functions = Path(functions)
-        if compute.faas_type == "Local" and not functions.is_dir():
-            raise UserError(f"The functions folder {functions} of workflow {wf.name} ({task.workflow_path}) "
-                            "does not exist. Fix: put the workflow's Python files in "
-                            f"{default_functions_dir(task.workflow_path, wf.name)}, or pass "
-                            "--faasr-functions DIR (or functions=DIR to run_workflow).")
+        functions = Path(ctx.options.get("cli_functions") or task.functions
+                         or default_functions_dir(task.workflow_path, wf.name))
+        check_functions_folder(wf, resolved, functions, fix=(
+            f"put the workflow's Python files in {default_functions_dir(task.workflow_path, wf.name)}, "
+            "or pass --faasr-functions DIR (or functions=DIR to run_workflow)."))
         overrides = {a: dict(args) for a, args in task.arguments.items()}
         unknown = [a for a in overrides if a not in wf.actions]
         if unknown:
             raise UserError(f"Arguments given for {', '.join(map(repr, unknown))}, which workflow {wf.name} "
                             f"({task.workflow_path}) does not have. Fix: use one of its actions: "
                             f"{', '.join(sorted(wf.actions))}.")
-        for name, spec in resolved.stores.items():
-            json_spec = wf.data["DataStores"][name]
-            bucket = spec.bucket or json_spec.get("Bucket") or "faasr"
-            if spec.embedded:
-                if ctx.s3 is None:
-                    raise UserError("The job's embedded S3 server is not running. Fix: enable the "
-                                    "faasr_easypy Easypy plugin and start tasks from the jobfile.")
-                store = DataStore(name=name, bucket=bucket, endpoint=ctx.s3.endpoint, region=ctx.s3.region,
-                                  access_key=ctx.s3.access_key, secret_key=ctx.s3.secret_key)
-            else:
-                store = DataStore(name=name, bucket=bucket, endpoint=spec.endpoint, region=spec.region,
-                                  anonymous=spec.anonymous, writable=spec.writable,
-                                  access_key=spec.access_key, secret_key=spec.secret_key)
-            if not store.anonymous and not (spec.embedded and bucket in ctx.ensured_buckets):
-                S3Service(store.endpoint, store.access_key, store.secret_key, region=store.region).ensure_bucket(store)
-            self.stores[name] = store
-        if compute.faas_type == "Local":
-            self.backend = machine_backend(compute.runtime, functions, self.stores,
-                                           max_parallel=resolved.max_parallel,
-                                           action_timeout=ctx.option("action_timeout", resolved.action_timeout),
-                                           fork_server=ctx.fork_server)
-        else:
-            from ..backends.registry import backend_for
-
-            self.backend = backend_for(wf, entry_server, server=compute.server(),
-                                       **{k: v for k, v in compute.backend_options().items() if v})
+        self.stores = data_stores(wf, resolved, embedded_s3=ctx.s3, ensured_buckets=ctx.ensured_buckets)
+        self.backend = make_backend(wf, resolved, functions, self.stores,
+                                    action_timeout=ctx.option("action_timeout", resolved.action_timeout),
+                                    fork_server=ctx.fork_server)
         self.runner = WorkflowRunner(
             wf, self.backend, self.stores[wf.logging_data_store], timeout=task.timeout,
             check_interval=task.check_interval, stream_logs=task.stream_logs,
