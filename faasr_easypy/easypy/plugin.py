@@ -216,6 +216,8 @@ class FaasrPlugin(BasePlugin):
             record["testcases"] = testcases.get(taskid, [])
             if status.get("reason") and not record.get("error"):
                 record["error"] = status.get("reason")
+            if status.get("state") == "interrupted" and not record.get("error"):
+                record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             workflows.append(record)
         complete = not ctx.interrupted and all(w.get("state") == "finished" for w in workflows)
         return {
@@ -224,7 +226,7 @@ class FaasrPlugin(BasePlugin):
                 "name": ctx.job_name, "started": ctx.started, "ended": time.time(),
                 "testbed": ctx.testbed.name, "archive": _relative(runtime.archive, ctx.project_root),
                 "complete": complete,
-                "note": None if complete else ("interrupted (Ctrl-C)" if ctx.interrupted else
+                "note": None if complete else (f"interrupted ({ctx.interrupted_by or 'Ctrl-C'})" if ctx.interrupted else
                                                "some workflow tasks did not finish (killed or errored)"),
             },
             "workflows": workflows,
