@@ -79,6 +79,8 @@ class JobContext:
         self.running = set()         # WorkflowTasks started and not yet reaped (job process)
         self._sigint_handler = None
         self._sigterm_handler = None
+        self._redactor = None
+        self._log_filter = None
         self.ensured_buckets = set()  # buckets of the embedded S3 known to exist (set before forking)
         self._warm = False
         self._keeper = None
@@ -163,6 +165,7 @@ class JobContext:
         service = start_s3(data_dir=data_dir)
         self.server = service.server
         self.s3 = S3Access(service.endpoint, service.access_key, service.secret_key, service.region)
+        self.redactor  # noqa: B018 -- the keys are masked from now on, also in the log filter
         what = "embedded S3 server (SeaweedFS)" if self.server else "external S3 (FAASR_EASYPY_S3_ENDPOINT)"
         log.info("faasr-easypy: %s at %s, ready in %.2f s", what, service.endpoint, time.monotonic() - started)
 
@@ -246,11 +249,35 @@ class JobContext:
             out += [self.s3.access_key, self.s3.secret_key]
         return [s for s in out if s]
 
+    @property
+    def redactor(self):
+        """Masks the testbed's and the S3 server's keys and every credential in the job's
+        environment (a function may print those into its log, and logs reach the archive)."""
+        from ..redact import Redactor
+
+        if self._redactor is None:
+            self._redactor = Redactor()
+        self._redactor.add(*self.secrets())  # S3 keys become known after pre_job
+        return self._redactor
+
     def redact(self, text):
-        for secret in self.secrets():
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        return self.redactor.redact(text)
+
+    def mask_secrets_in_logs(self):
+        """Put a redacting filter on every logging handler of this process (screen, job log,
+        task log): streamed function log lines must not carry credentials into them."""
+        from ..redact import RedactingFilter
+
+        if self._log_filter is None:
+            self._log_filter = RedactingFilter(self.redactor)
+        else:
+            self.redactor  # noqa: B018 -- picks up S3 keys that arrived since
+        handlers = set(logging.root.handlers)
+        for logger in list(logging.Logger.manager.loggerDict.values()):
+            handlers.update(getattr(logger, "handlers", None) or ())
+        for handler in handlers:
+            if self._log_filter not in handler.filters:
+                handler.addFilter(self._log_filter)
 
     # -- Ctrl-C and SIGTERM ---------------------------------------------------------
     def install_sigint_handler(self):

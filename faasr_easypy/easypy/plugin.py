@@ -22,6 +22,7 @@ off) to jobfiles that use faasr_easypy. ``-C FILE`` still overrides it, and
 """
 
 import atexit
+import json
 import logging
 import os
 import time
@@ -123,17 +124,24 @@ class FaasrPlugin(BasePlugin):
                          project_root=root, faasr_args=faasr_args,
                          job_name=Path(jobfile).stem if jobfile else "job")
         runtime.faasr = ctx
+        ctx.install_sigint_handler()  # before the first line: a signal right after it is handled
+        ctx.mask_secrets_in_logs()
         log.info("faasr-easypy: testbed %s (%s)%s", testbed.name, testbed.source,
                  " [built-in]" if testbed.builtin else "")
-        ctx.install_sigint_handler()
         ctx.start_s3_background()  # ready by the time the jobfile starts its first task
+
+    def pre_task(self, task):
+        ctx = getattr(self.runtime, "faasr", None)
+        if ctx is not None:
+            ctx.mask_secrets_in_logs()  # the task log handler pyATS just made for this task
 
     def post_job(self, job):
         ctx = getattr(self.runtime, "faasr", None)
         if ctx is None:
             return
         try:
-            results = self._collect(ctx)
+            # Redacted once here: the report hooks and the mail get the same masked data.
+            results = json.loads(ctx.redact(json.dumps(self._collect(ctx), default=str)))
             self._write_results(ctx, results)
             self._print_summary(results)
             self._run_report_hooks(results)
@@ -233,12 +241,9 @@ class FaasrPlugin(BasePlugin):
         }
 
     def _write_results(self, ctx, results):
-        import json
-
         from .context import write_json
 
-        text = ctx.redact(json.dumps(results, default=str))
-        write_json(Path(self.runtime.directory) / RESULTS_FILE, json.loads(text))
+        write_json(Path(self.runtime.directory) / RESULTS_FILE, results)
 
     def _print_summary(self, results):
         rows = results["workflows"]
