@@ -106,8 +106,7 @@ class FaasrPlugin(BasePlugin):
                     self._set_testbed(testbed.source)
             testbed.check_available()
         except UserError as exc:
-            log.error("faasr-easypy: %s", exc)
-            raise
+            _refuse(exc)
         root = project_root(jobfile)
         self._archive_in_project(root)
         statuses = runtime.synchro.dict()
@@ -281,6 +280,36 @@ class FaasrPlugin(BasePlugin):
                 log.exception("faasr-easypy: report hook %r failed", hook)
 
 
+class FaasrTestbedCheck(BasePlugin):
+    """Checks a FaaSr job's --testbed-file before pyATS's TestbedPlugin (order 60) loads it.
+
+    pyATS answers a bad testbed file with tracebacks, needs minutes for a huge one and never
+    finishes a YAML alias bomb; this gives the one-paragraph error of testbed.load_file instead."""
+
+    def pre_job(self, job):
+        from ..errors import UserError
+        from .context import is_faasr_jobfile
+        from .testbed import load_file
+
+        args = self.runtime.args
+        path = getattr(args, "testbed_file", None)
+        if not isinstance(path, (str, os.PathLike)) or not path:
+            return
+        if not (is_faasr_jobfile(getattr(args, "jobfile", None)) or _faasr_args_given(args)):
+            return
+        try:
+            load_file(path)
+        except UserError as exc:
+            _refuse(exc)
+
+
+def _refuse(exc):
+    """End the job on a user mistake: the paragraph, exit code 2, no traceback (pyATS prints one
+    for any exception a plugin raises; SystemExit passes through it)."""
+    log.error("faasr-easypy: %s", exc)
+    raise SystemExit(exc.exit_code)
+
+
 def _testcases(task):
     """[{name, result, reason}] of a task's sections (runtime.details() objects)."""
     out = []
@@ -391,6 +420,14 @@ def default_config_plugins(argv=None, environ=None):
 
 def _registration():
     plugins = default_config_plugins()
+    plugins["FaasrTestbedCheck"] = {
+        "class": FaasrTestbedCheck,
+        "enabled": True,
+        "kwargs": {},
+        "module": "faasr_easypy.easypy.plugin",
+        "name": "FaasrTestbedCheck",
+        "order": 59,  # after the job log exists (40), before TestbedPlugin loads the file (60)
+    }
     plugins["FaasrPlugin"] = {
         "class": FaasrPlugin,
         "enabled": True,
