@@ -22,7 +22,6 @@ from .reliability_scenarios import (
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(900)]
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-VERDICTS = {"passed", "failed", "aborted", "blocked", "errored", "skipped"}
 # What pyATS prints when a plugin, the jobfile or a task's own code raised
 HARNESS_ERRORS = ("Caught error", "error in Easypy plugins", "faasr-easypy: writing the FaaSr results failed")
 
@@ -39,14 +38,15 @@ def held(outcome):
 def test_signal_at_a_random_moment(tmp_path, scenario):
     outcome = held(run_scenario(scenario, tmp_path))
     assert set(outcome.verdicts) == set(scenario.taskids)
-    assert set(outcome.verdicts.values()) <= VERDICTS, outcome.verdicts
+    # interrupted or not, nothing is ERRORED: a task stopped while starting is aborted too
+    assert set(outcome.verdicts.values()) <= {"passed", "aborted"}, outcome.explain()
     job = outcome.results["job"]
     if any(n.startswith(("SIGINT at", "SIGTERM at")) for n in outcome.notes) and not job["complete"]:
         assert job["note"].startswith("interrupted ("), job
         # every workflow that did not pass says why
         for taskid, verdict in outcome.verdicts.items():
-            if verdict != "passed":
-                assert outcome.workflow(taskid).get("error"), (taskid, outcome.workflow(taskid))
+            error = outcome.workflow(taskid).get("error")
+            assert bool(error) == (verdict != "passed"), (taskid, verdict, error)
     if "SIGTERM" in scenario.tried and not job["complete"]:
         assert job["note"] == "interrupted (SIGTERM)", job
 

@@ -218,13 +218,15 @@ class FaasrPlugin(BasePlugin):
                 verdict = "aborted"
             elif status.get("state") == "errored" and verdict in (None, "passed"):
                 verdict = "errored"
+            elif status.get("state") == "interrupted" and verdict in (None, "errored"):
+                verdict = "aborted"  # stopped by Ctrl-C / SIGTERM while it was starting
             record["verdict"] = verdict or "errored"
+            if status.get("state") == "interrupted" and record["verdict"] != "passed" and not record.get("error"):
+                record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             record["state"] = status.get("state")
             record["testcases"] = testcases.get(taskid, [])
             if status.get("reason") and not record.get("error"):
                 record["error"] = status.get("reason")
-            if status.get("state") == "interrupted" and not record.get("error"):
-                record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             workflows.append(record)
         complete = not ctx.interrupted and all(w.get("state") == "finished" for w in workflows)
         return {
