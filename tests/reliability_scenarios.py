@@ -29,7 +29,14 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .easypy_helpers import archive_from, kill_tagged, leftovers, start_job, tagged_processes, wait_for_text
+from .easypy_helpers import (
+    archive_from,
+    kill_tagged,
+    leftovers,
+    start_job,
+    tagged_processes,
+    wait_for_text,
+)
 from .processes import parents
 
 # Credentials a careless function prints into its log; the harness must mask them everywhere.
