@@ -35,7 +35,7 @@ from tests.reliability_scenarios import (  # noqa: E402
     soak_scenario,
 )
 
-CHECKS = ["ended", "verdicts", "archive", "report", "no leftover", "no secret"]
+CHECKS = ["ended", "verdicts", "archive", "report", "no leftover", "no secret", "no harness error"]
 
 
 def scenarios(groups):

@@ -22,15 +22,10 @@ from .reliability_scenarios import (
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(900)]
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-# What pyATS prints when a plugin, the jobfile or a task's own code raised
-HARNESS_ERRORS = ("Caught error", "error in Easypy plugins", "faasr-easypy: writing the FaaSr results failed")
 
 
 def held(outcome):
     assert outcome.held, outcome.explain()
-    # Functions that fail on purpose print their tracebacks (streamed logs); the harness never does.
-    for sign in HARNESS_ERRORS:
-        assert sign not in outcome.output, (sign, outcome.explain())
     return outcome
 
 
