@@ -88,13 +88,15 @@ def soak(minutes, workdir):
     print(f"soak: {scenario.tried}; folder {root}", flush=True)
     outcome = run_scenario(scenario, root)
     rounds = soak_rounds(root)
-    print(f"{'round':>5}  {'seconds':>7}  {'job MB':>7}  {'total MB':>8}  {'processes':>9}  verdicts")
+    print(f"{'round':>5}  {'seconds':>7}  {'job MB':>7}  {'total MB':>8}  {'processes':>9}  "
+          "verdicts; MB of the job's other processes")
     for r in rounds:
         counts = {}
         for v in r["verdicts"].values():
             counts[v] = counts.get(v, 0) + 1
         print(f"{r['round']:>5}  {r['seconds']:>7.1f}  {mb(r['job_rss']):>7}  {mb(r['total_rss']):>8}  "
-              f"{r['processes']:>9}  {', '.join(f'{n} {v}' for v, n in sorted(counts.items()))}")
+              f"{r['processes']:>9}  {', '.join(f'{n} {v}' for v, n in sorted(counts.items()))}; "
+              + ", ".join(f"{k} {mb(v)}" for k, v in sorted(r.get("by_process", {}).items())))
     if len(rounds) >= 6:
         third = len(rounds) // 3
         for key, name in (("job_rss", "job process"), ("total_rss", "job + everything it started")):

@@ -147,6 +147,19 @@ JOBFILE = textwrap.dedent('''
             return 0
 
 
+    def name(pid):
+        """weed, forkserver, or the job's own helpers (pyATS' manager and reporter)."""
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\\0", b" ").decode(errors="replace")
+        except OSError:
+            return "?"
+        for word in ("weed", "forkserver"):
+            if word in cmd:
+                return word
+        return "pyats helper" if "pyats" in cmd else os.path.basename(cmd.split(" ", 1)[0]) or "?"
+
+
     def descendants(root):
         table = {}
         for entry in os.listdir("/proc"):
@@ -181,8 +194,11 @@ JOBFILE = textwrap.dedent('''
             if not plan.get("soak_seconds"):
                 return
             me = os.getpid()
+            others = {}
+            for pid in descendants(me):
+                others[name(pid)] = others.get(name(pid), 0) + rss(pid)
             line = {"round": round_no, "seconds": time.monotonic() - started, "job_rss": rss(me),
-                    "total_rss": rss(me) + sum(rss(p) for p in descendants(me)),
+                    "total_rss": rss(me) + sum(others.values()), "by_process": others,
                     "processes": len(descendants(me)),
                     "verdicts": {t: str(r) for t, r in results.items()}}
             with open(ROOT / "rounds.jsonl", "a") as fh:
