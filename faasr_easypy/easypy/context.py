@@ -76,9 +76,13 @@ class JobContext:
         self._lock = threading.Lock()
         self._atexit = False
         self.used_args = set()       # indexes of faasr_args some workflow used
-        self.interrupted = False     # Ctrl-C seen by the job process
+        self.interrupted = False     # Ctrl-C (or SIGTERM) seen by the job process
+        self.interrupted_by = None   # "Ctrl-C" or "SIGTERM": what the results and report say
         self.running = set()         # WorkflowTasks started and not yet reaped (job process)
         self._sigint_handler = None
+        self._sigterm_handler = None
+        self._redactor = None
+        self._log_filter = None
         self.ensured_buckets = set()  # buckets of the embedded S3 known to exist (set before forking)
         self._warm = False
         self._keeper = None
@@ -167,6 +171,7 @@ class JobContext:
         service = start_s3(data_dir=data_dir)
         self.server = service.server
         self.s3 = S3Access(service.endpoint, service.access_key, service.secret_key, service.region)
+        self.redactor  # noqa: B018 -- the keys are masked from now on, also in the log filter
         what = "embedded S3 server (SeaweedFS)" if self.server else "external S3 (FAASR_EASYPY_S3_ENDPOINT)"
         log.info("faasr-easypy: %s at %s, ready in %.2f s", what, service.endpoint, time.monotonic() - started)
 
@@ -297,21 +302,47 @@ class JobContext:
             out += [self.s3.access_key, self.s3.secret_key]
         return [s for s in out if s]
 
-    def redact(self, text):
-        for secret in self.secrets():
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+    @property
+    def redactor(self):
+        """Masks the testbed's and the S3 server's keys and every credential in the job's
+        environment (a function may print those into its log, and logs reach the archive)."""
+        from ..redact import Redactor
 
-    # -- Ctrl-C -------------------------------------------------------------------
+        if self._redactor is None:
+            self._redactor = Redactor()
+        self._redactor.add(*self.secrets())  # S3 keys become known after pre_job
+        return self._redactor
+
+    def redact(self, text):
+        return self.redactor.redact(text)
+
+    def mask_secrets_in_logs(self):
+        """Put a redacting filter on every logging handler of this process (screen, job log,
+        task log): streamed function log lines must not carry credentials into them."""
+        from ..redact import RedactingFilter
+
+        if self._log_filter is None:
+            self._log_filter = RedactingFilter(self.redactor)
+        else:
+            self.redactor  # noqa: B018 -- picks up S3 keys that arrived since
+        handlers = set(logging.root.handlers)
+        for logger in list(logging.Logger.manager.loggerDict.values()):
+            handlers.update(getattr(logger, "handlers", None) or ())
+        for handler in handlers:
+            if self._log_filter not in handler.filters:
+                handler.addFilter(self._log_filter)
+
+    # -- Ctrl-C and SIGTERM ---------------------------------------------------------
     def install_sigint_handler(self):
         """Job process: on the first Ctrl-C stop starting tasks and pass it to the running
         ones (so `kill -INT <job>` acts like Ctrl-C at the terminal); then let pyATS's own
-        handler decide (its second Ctrl-C aborts the job)."""
+        handler decide (its second Ctrl-C aborts the job). SIGTERM is handled the same way
+        (see _install_sigterm_handler)."""
         if os.getpid() != self.owner_pid or threading.current_thread() is not threading.main_thread():
             return
         current = signal.getsignal(signal.SIGINT)
         if current is self._sigint_handler and current is not None:
+            self._install_sigterm_handler()
             return
         previous = current
 
@@ -319,8 +350,9 @@ class JobContext:
             first = not self.interrupted
             self.interrupted = True
             if first:
-                log.warning("faasr-easypy: Ctrl-C: stopping the running workflow tasks, starting no new "
-                            "ones (Ctrl-C again aborts the job)")
+                self.interrupted_by = self.interrupted_by or "Ctrl-C"
+                log.warning("faasr-easypy: %s: stopping the running workflow tasks, starting no new "
+                            "ones (Ctrl-C again aborts the job)", self.interrupted_by)
                 for task in list(self.running):
                     try:
                         if task.is_alive():
@@ -335,6 +367,32 @@ class JobContext:
         self._sigint_handler = on_sigint
         try:
             signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:
+            pass
+        self._install_sigterm_handler()
+
+    def _install_sigterm_handler(self):
+        """pyATS leaves SIGTERM at its default: the job process died at once, its tasks and
+        their fork servers ran on as orphans, and no archive was written. SIGTERM now goes the
+        Ctrl-C way: tasks stop, verdicts, archive and report are written, the S3 server stops."""
+        if signal.getsignal(signal.SIGTERM) is self._sigterm_handler and self._sigterm_handler is not None:
+            return
+
+        def on_sigterm(signum, frame):
+            if os.getpid() != self.owner_pid:
+                # A forked task inherited this handler: there SIGTERM keeps its meaning (pyATS
+                # terminates a task that overran its max_runtime with it).
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            self.interrupted_by = self.interrupted_by or "SIGTERM"
+            handler = self._sigint_handler
+            if handler is not None:
+                handler(signal.SIGINT, frame)
+
+        self._sigterm_handler = on_sigterm
+        try:
+            signal.signal(signal.SIGTERM, on_sigterm)
         except ValueError:
             pass
 

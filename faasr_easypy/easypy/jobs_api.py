@@ -263,6 +263,14 @@ class WorkflowSession:
                          reasons={k: s.reason for k, s in states.items() if s.reason})
 
     def fail(self, exc):
+        if isinstance(exc, KeyboardInterrupt) or self.interrupted:
+            # Ctrl-C / SIGTERM to the job while this task was starting: aborted, not errored
+            # (the plugin words the reason, it knows which signal it was).
+            log.warning("faasr-easypy: task %s was interrupted while starting its workflow", self.taskid)
+            self.ctx.publish(self.taskid, state="interrupted", ended=time.time())
+            self._write_record()
+            self._close_backend()
+            return
         message = self.ctx.redact(str(exc))
         log.error("faasr-easypy: task %s could not start its workflow: %s", self.taskid, message)
         self.ctx.publish(self.taskid, state="errored", reason=message, ended=time.time())

@@ -22,6 +22,7 @@ off) to jobfiles that use faasr_easypy. ``-C FILE`` still overrides it, and
 """
 
 import atexit
+import json
 import logging
 import os
 import time
@@ -105,8 +106,7 @@ class FaasrPlugin(BasePlugin):
                     self._set_testbed(testbed.source)
             testbed.check_available()
         except UserError as exc:
-            log.error("faasr-easypy: %s", exc)
-            raise
+            _refuse(exc)
         root = project_root(jobfile)
         self._archive_in_project(root)
         statuses = runtime.synchro.dict()
@@ -123,17 +123,24 @@ class FaasrPlugin(BasePlugin):
                          project_root=root, faasr_args=faasr_args,
                          job_name=Path(jobfile).stem if jobfile else "job")
         runtime.faasr = ctx
+        ctx.install_sigint_handler()  # before the first line: a signal right after it is handled
+        ctx.mask_secrets_in_logs()
         log.info("faasr-easypy: testbed %s (%s)%s", testbed.name, testbed.source,
                  " [built-in]" if testbed.builtin else "")
-        ctx.install_sigint_handler()
         ctx.start_s3_background()  # ready by the time the jobfile starts its first task
+
+    def pre_task(self, task):
+        ctx = getattr(self.runtime, "faasr", None)
+        if ctx is not None:
+            ctx.mask_secrets_in_logs()  # the task log handler pyATS just made for this task
 
     def post_job(self, job):
         ctx = getattr(self.runtime, "faasr", None)
         if ctx is None:
             return
         try:
-            results = self._collect(ctx)
+            # Redacted once here: the report hooks and the mail get the same masked data.
+            results = json.loads(ctx.redact(json.dumps(self._collect(ctx), default=str)))
             self._write_results(ctx, results)
             self._print_summary(results)
             self._run_report_hooks(results)
@@ -214,7 +221,11 @@ class FaasrPlugin(BasePlugin):
                 verdict = "aborted"
             elif status.get("state") == "errored" and verdict in (None, "passed"):
                 verdict = "errored"
+            elif status.get("state") == "interrupted" and verdict in (None, "errored"):
+                verdict = "aborted"  # stopped by Ctrl-C / SIGTERM while it was starting
             record["verdict"] = verdict or "errored"
+            if status.get("state") == "interrupted" and record["verdict"] != "passed" and not record.get("error"):
+                record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             record["state"] = status.get("state")
             record["testcases"] = testcases.get(taskid, [])
             if status.get("reason") and not record.get("error"):
@@ -227,19 +238,16 @@ class FaasrPlugin(BasePlugin):
                 "name": ctx.job_name, "started": ctx.started, "ended": time.time(),
                 "testbed": ctx.testbed.name, "archive": _relative(runtime.archive, ctx.project_root),
                 "complete": complete,
-                "note": None if complete else ("interrupted (Ctrl-C)" if ctx.interrupted else
+                "note": None if complete else (f"interrupted ({ctx.interrupted_by or 'Ctrl-C'})" if ctx.interrupted else
                                                "some workflow tasks did not finish (killed or errored)"),
             },
             "workflows": workflows,
         }
 
     def _write_results(self, ctx, results):
-        import json
-
         from .context import write_json
 
-        text = ctx.redact(json.dumps(results, default=str))
-        write_json(Path(self.runtime.directory) / RESULTS_FILE, json.loads(text))
+        write_json(Path(self.runtime.directory) / RESULTS_FILE, results)
 
     def _print_summary(self, results):
         rows = results["workflows"]
@@ -275,6 +283,36 @@ class FaasrPlugin(BasePlugin):
                     log.info("faasr-easypy: report %s (in the archive)", written)
             except Exception:
                 log.exception("faasr-easypy: report hook %r failed", hook)
+
+
+class FaasrTestbedCheck(BasePlugin):
+    """Checks a FaaSr job's --testbed-file before pyATS's TestbedPlugin (order 60) loads it.
+
+    pyATS answers a bad testbed file with tracebacks, needs minutes for a huge one and never
+    finishes a YAML alias bomb; this gives the one-paragraph error of testbed.load_file instead."""
+
+    def pre_job(self, job):
+        from ..errors import UserError
+        from .context import is_faasr_jobfile
+        from .testbed import load_file
+
+        args = self.runtime.args
+        path = getattr(args, "testbed_file", None)
+        if not isinstance(path, (str, os.PathLike)) or not path:
+            return
+        if not (is_faasr_jobfile(getattr(args, "jobfile", None)) or _faasr_args_given(args)):
+            return
+        try:
+            load_file(path)
+        except UserError as exc:
+            _refuse(exc)
+
+
+def _refuse(exc):
+    """End the job on a user mistake: the paragraph, exit code 2, no traceback (pyATS prints one
+    for any exception a plugin raises; SystemExit passes through it)."""
+    log.error("faasr-easypy: %s", exc)
+    raise SystemExit(exc.exit_code)
 
 
 def _testcases(task):
@@ -387,6 +425,14 @@ def default_config_plugins(argv=None, environ=None):
 
 def _registration():
     plugins = default_config_plugins()
+    plugins["FaasrTestbedCheck"] = {
+        "class": FaasrTestbedCheck,
+        "enabled": True,
+        "kwargs": {},
+        "module": "faasr_easypy.easypy.plugin",
+        "name": "FaasrTestbedCheck",
+        "order": 59,  # after the job log exists (40), before TestbedPlugin loads the file (60)
+    }
     plugins["FaasrPlugin"] = {
         "class": FaasrPlugin,
         "enabled": True,

@@ -29,6 +29,8 @@ ActionTimeout (seconds). Every mistake is reported at once, each naming the
 file, the field and the fix.
 """
 
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +64,17 @@ TESTBED_KEYS = ("Timeout", "CheckInterval", "ActionTimeout")
 AVAILABLE_COMPUTE = ("Local", "GitHubActions", "Lambda", "OpenWhisk")
 
 BUILTIN_LOCAL = Path(__file__).with_name("local_testbed.yaml")
+
+# Checked before pyATS reads a file: pyATS needs minutes for a 20 MB testbed and never
+# finishes a YAML alias bomb ("billion laughs"); FaaSr testbeds are a few KB.
+MAX_TESTBED_BYTES = 2 * 1024 * 1024
+MAX_YAML_VALUES = 100_000
+ENV_REF = re.compile(r"%ENV\{([A-Za-z_][A-Za-z0-9_]*)\}")
+CREDENTIAL_KEYS = ("AccessKey", "SecretKey", "Token")  # their missing variables have their own message
+# S3 bucket naming rules (3-63 lowercase letters, digits, dots, hyphens)
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# DataStores / ComputeServers names a workflow can use (no paths, no spaces)
+SERVED_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -246,27 +259,190 @@ def load_builtin():
 
 
 def load_file(path):
-    """Load a testbed YAML file with pyATS and read its FaaSr settings."""
+    """Load a testbed YAML file with pyATS and read its FaaSr settings.
+
+    The file is checked first (size, UTF-8, YAML syntax, alias expansion, shape,
+    %ENV references), so that no input makes pyATS hang or print a traceback."""
     from pyats.topology import loader
+
+    path = Path(path)
+    raw = read_file(path)
+    try:
+        testbed = loader.load(str(path))
+    except Exception as exc:  # pyATS raises many kinds; all mean "bad file"
+        detail = _clip_line(f"{type(exc).__name__}: {exc}")
+        raise UserError(f"{path}: pyATS cannot load this testbed ({detail}). Fix: "
+                        "every device needs os: (use linux), type: and connections: {}; FaaSr "
+                        "settings go under custom: faasr:.") from None
+    return from_pyats(testbed, raw=raw)
+
+
+def read_file(path):
+    """The YAML of a testbed file, before pyATS sees it; UserError for a file that is too big,
+    not UTF-8, not YAML, an alias bomb, not shaped like a testbed, or has bad %ENV{} references."""
+    import yaml
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: testbed file not found. Fix: give the path of a pyATS testbed YAML "
                         "file, e.g. testbeds/local.yaml.")
+    size = path.stat().st_size
+    if size > MAX_TESTBED_BYTES:
+        raise UserError(f"{path}: the file is {size} bytes, more than the {MAX_TESTBED_BYTES} a testbed may "
+                        "have. Fix: a FaaSr testbed is a few KB; give the right file, or keep bulky data "
+                        "out of it.")
+    data = path.read_bytes()
     try:
-        testbed = loader.load(str(path))
-    except Exception as exc:  # pyATS raises many kinds; all mean "bad file"
-        raise UserError(f"{path}: pyATS cannot load this testbed ({type(exc).__name__}: {exc}). Fix: "
-                        "every device needs os: (use linux), type: and connections: {}; FaaSr "
-                        "settings go under custom: faasr:.") from exc
-    return from_pyats(testbed)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise UserError(f"{path}: line {line}, column {column}: byte 0x{data[exc.start]:02x} is not UTF-8 "
+                        "text. Fix: save the testbed as UTF-8.") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_expansion(node, path)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UserError(f"{path}: {where}this is not valid YAML ({_clip_line(problem)}). Fix: correct the "
+                        "syntax (indent with spaces, close quotes and brackets); testbeds/local.yaml is "
+                        "an example.") from None
+    except RecursionError:
+        raise UserError(f"{path}: the YAML nests too deeply to read. Fix: a testbed is a few levels deep "
+                        "(testbed, devices, custom, faasr); give the right file.") from None
+    problems = _shape_problems(raw, str(path))
+    if problems:
+        raise ValidationError(str(path), problems)
+    return raw
 
 
-def from_pyats(testbed, builtin=False):
-    """The FaasrTestbed of an already loaded pyATS Testbed object."""
-    source = str(getattr(testbed, "testbed_file", None) or testbed.name or "<testbed>")
-    raw = _raw_yaml(source)
+class _TooManyValues(Exception):
+    pass
+
+
+def _check_expansion(node, path):
+    """Count the values the YAML expands to (aliases included) without expanding it."""
+    import yaml
+
+    sizes, active = {}, set()
+
+    def size(n):
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise UserError(f"{path}: line {n.start_mark.line + 1}: a YAML alias refers to the value that "
+                            "contains it, so the testbed never ends. Fix: remove the alias (*name).")
+        active.add(key)
+        if isinstance(n, yaml.SequenceNode):
+            children = n.value
+        elif isinstance(n, yaml.MappingNode):
+            children = [item for pair in n.value for item in pair]
+        else:
+            children = ()
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_YAML_VALUES:
+                raise _TooManyValues
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    if node is None:
+        return
+    try:
+        size(node)
+    except _TooManyValues:
+        raise UserError(f"{path}: its YAML aliases (&name / *name) expand to more than {MAX_YAML_VALUES} "
+                        "values (an alias bomb). Fix: write the values out, or use fewer aliases.") from None
+
+
+def _shape_problems(raw, source):
+    """What pyATS would fail on with a traceback: the file is not shaped like a testbed."""
     problems = []
+
+    def bad(path, message, fix):
+        problems.append(Problem(source, path, message, fix))
+
+    example = "see testbeds/local.yaml"
+    if raw is None:
+        bad("(the file)", "is empty", f"a testbed has testbed: (with name:) and devices:, {example}")
+        return problems
+    if not isinstance(raw, dict):
+        bad("(top level)", f"is {_kind(raw)}, not a mapping", f"a testbed is a mapping with testbed: and devices:, "
+            f"{example}")
+        return problems
+    for key in ("testbed", "devices"):
+        if key in raw and not isinstance(raw[key], dict):
+            bad(key, f"is {_kind(raw[key])}, not a mapping", f"make {key}: a mapping, {example}")
+    testbed = raw.get("testbed")
+    if isinstance(testbed, dict) and "custom" in testbed and not isinstance(testbed["custom"], dict):
+        bad("testbed.custom", f"is {_kind(testbed['custom'])}, not a mapping", "make it a mapping, e.g. custom: "
+            "{faasr: {Timeout: 300}}")
+    devices = raw.get("devices")
+    if not isinstance(devices, dict):
+        return problems
+    for name, device in devices.items():
+        base = f"devices.{name}"
+        if not isinstance(device, dict):
+            bad(base, f"is {_kind(device)}, not a mapping", "give the device os: linux, type: (s3 or faas), "
+                "connections: {} and custom: faasr:")
+            continue
+        if "type" in device and not isinstance(device["type"], str):
+            bad(f"{base}.type", f"is {_kind(device['type'])}", f"write type: {STORE_TYPE} or type: {COMPUTE_TYPE}")
+        custom = device.get("custom")
+        if "custom" in device and not isinstance(custom, dict):
+            bad(f"{base}.custom", f"is {_kind(custom)}, not a mapping", "make it a mapping with faasr: inside")
+        faasr_device = device.get("type") in (STORE_TYPE, COMPUTE_TYPE) or (
+            isinstance(custom, dict) and "faasr" in custom)
+        if faasr_device and "connections" not in device:
+            bad(f"{base}.connections", "is missing", "add connections: {} (pyATS needs it on every device)")
+    return problems
+
+
+def _env_problems(raw, source):
+    """%ENV{...} references pyATS would pass on as literal text, and unset variables in FaaSr settings."""
+    import os
+
+    problems = []
+
+    def walk(value, path, in_faasr):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key), in_faasr or key == "faasr")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{path}[{i}]", in_faasr)
+        elif isinstance(value, str) and "%ENV" in value:
+            if "%ENV" in ENV_REF.sub("", value):
+                problems.append(Problem(source, path, f"{_clip_line(value)!r} has a malformed %ENV reference",
+                                        "write %ENV{VARIABLE_NAME}: letters, digits and _ between the braces"))
+                return
+            key = path.rsplit(".", 1)[-1]
+            if in_faasr and key not in CREDENTIAL_KEYS:
+                for var in ENV_REF.findall(value):
+                    if var not in os.environ:
+                        problems.append(Problem(source, path, f"names the environment variable {var}, which "
+                                                "is not set", f"export {var}, or write the value itself"))
+
+    walk(raw, "", False)
+    return problems
+
+
+def _clip_line(text, limit=300):
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def from_pyats(testbed, builtin=False, raw=None):
+    """The FaasrTestbed of an already loaded pyATS Testbed object (`raw`: its YAML, if read already)."""
+    source = str(getattr(testbed, "testbed_file", None) or testbed.name or "<testbed>")
+    raw = _raw_yaml(source) if raw is None else raw
+    problems = _env_problems(raw, source) if isinstance(raw, dict) else []
 
     def bad(path, message, fix):
         problems.append(Problem(source, path, message, fix))
@@ -330,13 +506,19 @@ def _store(name, section, path, bad, env):
         if key not in STORE_KEYS:
             bad(f"{path}.{key}", "is not a data store field", f"use only {', '.join(STORE_KEYS)} "
                 "(the workflow JSON's DataStores fields, plus credentials)")
-    embedded = _truthy(section.get("Embedded", False))
+    embedded = _flag(section, "Embedded", False, path, bad)
     serves = _serves(section.get("DataStores", WILDCARD), f"{path}.DataStores", bad)
-    spec = StoreSpec(device=name, embedded=embedded, serves=serves or [WILDCARD],
-                     bucket=str(section.get("Bucket") or ""),
-                     region=str(section.get("Region") or "us-east-1"),
-                     anonymous=_truthy(section.get("Anonymous", False)),
-                     writable=_truthy(section.get("Writable", True)))
+    bucket = _text(section, "Bucket", path, bad)
+    if bucket and not (BUCKET_NAME.match(bucket) and ".." not in bucket):
+        bad(f"{path}.Bucket", f"{_clip_line(bucket, 80)!r} is not a valid S3 bucket name",
+            "use 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or "
+            "digit (e.g. faasr), or leave Bucket out to keep the workflow's bucket")
+    spec = StoreSpec(device=name, embedded=embedded, serves=serves or [WILDCARD], bucket=bucket,
+                     region=_text(section, "Region", path, bad) or "us-east-1",
+                     anonymous=_flag(section, "Anonymous", False, path, bad),
+                     writable=_flag(section, "Writable", True, path, bad))
+    for key in ("AccessKey", "SecretKey"):
+        _text(section, key, path, bad)
     if embedded:
         for key in ("Endpoint", "AccessKey", "SecretKey"):
             if section.get(key):
@@ -371,7 +553,7 @@ def _compute(name, section, path, bad, env):
         if key not in COMPUTE_KEYS:
             bad(f"{path}.{key}", "is not a compute server field", f"use only {', '.join(COMPUTE_KEYS)}")
     ftype = section.get("FaaSType")
-    if ftype not in COMPUTE_TYPES:
+    if not isinstance(ftype, str) or ftype not in COMPUTE_TYPES:
         bad(f"{path}.FaaSType", "is missing" if ftype is None else f"{ftype!r} is not a FaaSr compute type",
             f"use one of {', '.join(COMPUTE_TYPES)} (Local runs actions on this machine)")
         return None
@@ -379,6 +561,16 @@ def _compute(name, section, path, bad, env):
     for key in needed:
         if not section.get(key):
             bad(f"{path}.{key}", f"is missing (a {ftype} compute server needs it)", f"add {key}")
+    for key in {*needed, *OPTIONAL_COMPUTE, "Token", "AccessKey", "SecretKey"}:
+        if key != "UseSecretStore":
+            _text(section, key, path, bad)
+    for key in ("ApiUrl", "Endpoint"):
+        value = section.get(key)
+        if isinstance(value, str) and value and not value.startswith(("http://", "https://")):
+            bad(f"{path}.{key}", f"{_clip_line(value, 80)!r} is not an http(s) URL",
+                "give a URL such as https://api.github.com")
+    if "UseSecretStore" in section:
+        _flag(section, "UseSecretStore", False, path, bad)
     if credential and not section.get(credential):
         var = env.get(credential)
         bad(f"{path}.{credential}", (f"is empty: the environment variable {var} is not set" if var
@@ -387,7 +579,8 @@ def _compute(name, section, path, bad, env):
             "and export that variable")
     serves = _serves(section.get("ComputeServers", WILDCARD), f"{path}.ComputeServers", bad)
     max_parallel = section.get("MaxParallel")
-    if max_parallel is not None and not (isinstance(max_parallel, int) and max_parallel > 0):
+    if max_parallel is not None and not (isinstance(max_parallel, int) and not isinstance(max_parallel, bool)
+                                         and max_parallel > 0):
         bad(f"{path}.MaxParallel", f"{max_parallel!r} is not a positive whole number",
             "give how many actions may run at once, e.g. 8")
         max_parallel = None
@@ -403,7 +596,8 @@ def _compute(name, section, path, bad, env):
     elif runtime != "local" and ftype != "Local":
         bad(f"{path}.Runtime", f"is set on a {ftype} compute server",
             "remove it: Runtime chooses how FaaSType Local runs actions on this machine")
-    fields = {k: str(section[k]) for k in needed + OPTIONAL_COMPUTE if section.get(k) not in (None, "")}
+    fields = {k: str(section[k]) for k in needed + OPTIONAL_COMPUTE
+              if section.get(k) not in (None, "") and not isinstance(section[k], (dict, list))}
     return ComputeSpec(device=name, faas_type=ftype, fields=fields, serves=serves or [WILDCARD],
                        runtime=runtime,
                        token=str(section.get(credential) or "") if credential else "",
@@ -417,7 +611,14 @@ def _serves(value, path, bad):
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        bad(path, f"{value!r} is not a list of names", "give a list of the workflow's names, or \"*\" for all")
+        bad(path, f"{_clip_line(repr(value), 120)} is not a list of names",
+            "give a list of the workflow's names, or \"*\" for all")
+        return None
+    wrong = [v for v in value if v != WILDCARD and (not SERVED_NAME.match(v) or ".." in v)]
+    if wrong:
+        bad(path, f"{_clip_line(repr(wrong[0]), 120)} is not a name a workflow can use",
+            "give the workflow's DataStores / ComputeServers names (letters, digits, _ . -; no paths "
+            "or spaces), or \"*\" for all")
         return None
     return list(value)
 
@@ -473,18 +674,52 @@ def _env_names(raw, device):
     return out
 
 
+TRUE_WORDS = ("TRUE", "YES", "1", "ON")
+FALSE_WORDS = ("FALSE", "NO", "0", "OFF", "")
+
+
 def _truthy(value):
     if isinstance(value, str):
-        return value.strip().upper() in ("TRUE", "YES", "1", "ON")
+        return value.strip().upper() in TRUE_WORDS
     return bool(value)
 
 
+def _flag(section, key, default, path, bad):
+    """A true/false field: YAML booleans or the words true/false, yes/no, on/off, 1/0."""
+    value = section.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().upper() in TRUE_WORDS + FALSE_WORDS:
+        return _truthy(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    bad(f"{path}.{key}", f"{_clip_line(repr(value), 80)} is not true or false", "write true or false")
+    return default
+
+
+def _text(section, key, path, bad):
+    """A single text field ("" when absent); numbers are accepted as text, mappings and lists are not."""
+    value = section.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    bad(f"{path}.{key}", f"is {_kind(value)}, not a single value", f"write {key}: followed by one text value")
+    return ""
+
+
 def _positive(value):
+    if isinstance(value, bool):
+        return None
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return number if number > 0 else None
+    return number if number > 0 and math.isfinite(number) else None
 
 
 def _kind(value):

@@ -107,7 +107,9 @@ class EmbeddedS3Server:
         self.ports = dict(zip(_PORT_FLAGS, ports))
         if self.requested_port:
             self.ports["s3.port"] = int(self.requested_port)
-        args = [weed_binary(), "mini", f"-dir={self.data_dir}",
+        # -logdir: weed's own log files go into its data folder, not the temp folder where
+        # they would pile up after every run (glog's default is os.TempDir).
+        args = [weed_binary(), f"-logdir={self.data_dir}", "mini", f"-dir={self.data_dir}",
                 "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
                 "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
                 f"-bucket={self.bucket}"]

@@ -30,6 +30,11 @@ import time
 from pathlib import Path
 
 SHIM = str(Path(__file__).with_name("shim"))
+# An action's S3 writes (log, outputs, .done) ride out a short outage such as an S3 restart:
+# with 3 attempts a write failed after ~2 s, the .done was lost and the workflow ran into its
+# timeout (found by the s3-restart reliability scenario). 10 standard-mode attempts back off
+# for up to about a minute.
+ACTION_S3_ATTEMPTS = 10
 
 
 class Client:
@@ -78,7 +83,8 @@ class ForkServer:
                                                endpoint=store["endpoint"], region=store["region"],
                                                anonymous=store["anonymous"],
                                                access_key=store["access_key"],
-                                               secret_key=store["secret_key"]))
+                                               secret_key=store["secret_key"]),
+                                     max_attempts=ACTION_S3_ATTEMPTS)
             if cache is self._prototypes:
                 _warm(client, store["bucket"])
                 gc.freeze()  # children's collector must not touch (and so copy) its pages
