@@ -492,3 +492,21 @@ def test_the_job_lists_outputs_once_for_tasks_on_its_embedded_s3(s3_server, tmp_
     assert records["t2"]["s3_objects"] == [] and not (tmp_path / "t2.json").exists()
     assert all(jobs_api.OUTPUT_BUCKETS not in r for r in records.values())
     assert json.loads((tmp_path / "t1.json").read_text()) == records["t1"]  # the archive's copy too
+
+
+@pytest.mark.parametrize("reported, state, interrupted, expected", [
+    ("passed", "finished", False, "passed"),
+    ("failed", "finished", False, "failed"),
+    ("passed", "errored", False, "errored"),      # killed after max_runtime
+    (None, "errored", False, "errored"),
+    (None, "not started", True, "aborted"),
+    (None, "interrupted", True, "aborted"),       # stopped before pyATS recorded anything
+    ("errored", "interrupted", True, "aborted"),  # stopped while opening its workflow
+    (None, "ended", True, "aborted"),             # the job was interrupted; no report
+    (None, "ended", False, "errored"),            # no report and no interrupt: a crash, never a pass
+    ("passed", "interrupted", True, "passed"),    # its testscript had finished
+])
+def test_task_verdicts_never_take_pyats_pre_start_default(reported, state, interrupted, expected):
+    from faasr_easypy.easypy.plugin import _verdict
+
+    assert _verdict(reported, state, interrupted) == expected

@@ -199,10 +199,13 @@ class FaasrPlugin(BasePlugin):
                     pass
         fill_outputs(records, ctx, folder)  # one listing of the embedded S3 for every task
         verdicts, testcases = {}, {}
+        details_read = False
         try:
             for task in runtime.details().tasks:
-                verdicts[task.id] = str(task.result)
+                if task.result is not None:  # None: the task was stopped before it reported
+                    verdicts[task.id] = str(task.result)
                 testcases[task.id] = _testcases(task)
+            details_read = True
         except Exception as exc:
             log.debug("could not read task details: %s", exc)
         workflows = []
@@ -216,14 +219,8 @@ class FaasrPlugin(BasePlugin):
             record.setdefault("testscript", status.get("testscript"))
             record.setdefault("functions", [{"label": k, "status": v, "reason": status.get("reasons", {}).get(k)}
                                             for k, v in (status.get("functions") or {}).items()])
-            verdict = verdicts.get(taskid) or status.get("result")
-            if status.get("state") == "not started" and verdict is None:
-                verdict = "aborted"
-            elif status.get("state") == "errored" and verdict in (None, "passed"):
-                verdict = "errored"
-            elif status.get("state") == "interrupted" and verdict in (None, "errored"):
-                verdict = "aborted"  # stopped by Ctrl-C / SIGTERM while it was starting
-            record["verdict"] = verdict or "errored"
+            record["verdict"] = _verdict(verdicts.get(taskid) if details_read else status.get("result"),
+                                         status.get("state"), ctx.interrupted)
             if status.get("state") == "interrupted" and record["verdict"] != "passed" and not record.get("error"):
                 record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             record["state"] = status.get("state")
@@ -405,6 +402,18 @@ def _count(text):
 
 
 # -- registration ------------------------------------------------------------------------
+
+def _verdict(reported, state, job_interrupted=False):
+    """A workflow task's verdict from what pyATS's reporter recorded (None when it recorded
+    nothing: the pool's Task.result then only reads pyATS's pre-start default "passed")
+    and the state the task published."""
+    if state == "errored" and reported in (None, "passed"):
+        return "errored"            # killed (max_runtime) or failed to start its workflow
+    stopped = state in ("not started", "interrupted") or (job_interrupted and reported is None)
+    if stopped and reported in (None, "errored"):
+        return "aborted"            # stopped by Ctrl-C / SIGTERM before it reported
+    return reported or "errored"    # ended without a result: a crash, never a pass
+
 
 def default_config_plugins(argv=None, environ=None):
     """The plugin settings of easypy_config.yaml when this run's jobfile uses faasr_easypy."""
