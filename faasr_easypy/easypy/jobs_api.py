@@ -34,7 +34,7 @@ from pathlib import Path
 from pyats.easypy.tasks import Task
 
 from ..errors import UserError
-from . import git_info
+from . import git_info, source_cache
 from .context import get_context, write_json
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,7 @@ class WorkflowTask(Task):
         ctx.ensure_fork_server()  # one for every task: they connect to it, not start their own
         ctx.prepare_buckets(self.workflow_path)
         git_info.warm(self.testscript_path)  # else every section of the testscript runs git
+        source_cache.warm(self.testscript_path)  # else aetest parses it again for every section
         # Objects that exist now are shared with the task by fork; freezing them keeps the
         # task's garbage collector from touching (and so copying) their memory pages.
         gc.freeze()
