@@ -370,7 +370,7 @@ class WorkflowSession:
         bucket = runner.data_store.bucket
         times = runner.function_times()
         for label, s in runner.get_function_statuses().items():
-            text, truncated = _read_log(client, bucket, s.log_key)
+            text, truncated = _read_log(client, bucket, s.log_key, runner.final_log(s.log_key))
             started_at, ended_at = times.get(label, (None, None))
             record["functions"].append({
                 "label": label, "action": s.action, "rank": s.rank, "status": s.status.value,
@@ -386,11 +386,14 @@ class WorkflowSession:
         return record
 
 
-def _read_log(client, bucket, key):
+def _read_log(client, bucket, key, final=None):
+    """The first LOG_LIMIT bytes of a log: from `final` (the monitor's copy of a log that can
+    no longer change: no second download) or from S3."""
     if not key:
         return None, False
     try:
-        body = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{LOG_LIMIT}")["Body"].read()
+        body = final[:LOG_LIMIT + 1] if final is not None else \
+            client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{LOG_LIMIT}")["Body"].read()
     except Exception:
         return None, False
     truncated = len(body) > LOG_LIMIT
