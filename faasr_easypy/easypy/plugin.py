@@ -368,6 +368,12 @@ def _count(text):
 
 # -- registration ------------------------------------------------------------------------
 
+def _is_faasr_run(argv=None):
+    from .context import find_jobfile, is_faasr_jobfile
+
+    return is_faasr_jobfile(find_jobfile(argv))
+
+
 def default_config_plugins(argv=None, environ=None):
     """The plugin settings of easypy_config.yaml when this run's jobfile uses faasr_easypy."""
     from .context import find_jobfile, is_faasr_jobfile
@@ -387,6 +393,11 @@ def default_config_plugins(argv=None, environ=None):
 
 def _registration():
     plugins = default_config_plugins()
+    if _is_faasr_run():
+        # Before easypy forks its reporter process, which then inherits it.
+        from . import reporter_worker
+
+        reporter_worker.install()
     plugins["FaasrPlugin"] = {
         "class": FaasrPlugin,
         "enabled": True,
