@@ -77,3 +77,14 @@ def test_install_replaces_the_executor_of_pyats_reporter_server_only():
         assert concurrent.futures.ThreadPoolExecutor is not OneWorkerExecutor
     finally:
         server.ThreadPoolExecutor = before
+
+
+def test_the_plugin_installs_it_for_faasr_jobfiles_only(tmp_path):
+    from faasr_easypy.easypy.plugin import _is_faasr_run
+
+    faasr_job = tmp_path / "faasr_job.py"
+    faasr_job.write_text("from faasr_easypy.easypy import run_workflow\n\ndef main(runtime):\n    pass\n")
+    other_job = tmp_path / "other_job.py"
+    other_job.write_text("def main(runtime):\n    pass\n")
+    assert _is_faasr_run(["pyats", "run", "job", str(faasr_job)])
+    assert not _is_faasr_run(["pyats", "run", "job", str(other_job)])
