@@ -82,6 +82,13 @@ class WorkflowRunner:
     def s3_bytes_downloaded(self):
         return self.monitor.poller.bytes_downloaded
 
+    def final_log(self, key):
+        """The complete body of log `key` as the monitor read it, when it can no longer
+        change (see Backend.logs_final_at_done); else None: read it from S3."""
+        if not key or not getattr(self.backend, "logs_final_at_done", False):
+            return None
+        return self.monitor.poller.held_log(key)
+
     def function_times(self):
         """{label: (start, end)} in epoch seconds, rebuilt from the logs' elapsed times."""
         from .monitor.timeline import reconstruct

@@ -149,7 +149,7 @@ class WorkflowTester:
     def assert_logs_contain(self, action, text, timeout=None):
         """Assert the log of `action` contains `text` (for several ranks: any of them)."""
         states = self._wait_final(action, timeout)
-        texts = {s.label: self._read(s.log_key) for s in states}
+        texts = {s.label: self._read_log(s.log_key) for s in states}
         if any(body is not None and text in body.decode("utf-8", "replace") for body in texts.values()):
             return
         found = ", ".join(f"{label}: {'no log in S3' if body is None else f'{len(body)} bytes'}"
@@ -256,6 +256,11 @@ class WorkflowTester:
     def _size(self, key):
         head = self._head(key)
         return head["ContentLength"] if head else 0
+
+    def _read_log(self, key):
+        """A log's body: the monitor's copy when final (see WorkflowRunner.final_log), else S3's."""
+        final = self.runner.final_log(key) if self.runner is not None else None
+        return final if final is not None else self._read(key)
 
     def _read(self, key):
         from botocore.exceptions import ClientError

@@ -444,3 +444,22 @@ def test_backend_created_in_a_short_lived_thread_keeps_its_workers(s3, tmp_path)
     finally:
         run.backend.close()
     assert results["start"]["ok"] and results["b"]["ok"], results
+
+
+def test_the_monitors_copy_of_each_finished_log_is_what_s3_holds(s3):
+    """The local backend writes .done after the final log flush, so a tester (and a task's
+    record) can use the monitor's copy of a finished log instead of downloading it again."""
+    from faasr_easypy.tester import WorkflowTester
+
+    wf = load_workflow("workflows/fan_out_fan_in.json")
+    stores = s3.stores_for(wf)
+    backend = LocalBackend("workflows/functions/FanOutFanIn", stores)
+    assert backend.logs_final_at_done
+    client = make_client(stores[wf.logging_data_store])
+    with WorkflowTester(wf, backend, stores[wf.logging_data_store], timeout=60, check_interval=0.2) as t:
+        states = t.wait_all()
+        t.assert_logs_contain("square", "rank 3 of 5")
+        for state in states.values():
+            body = client.get_object(Bucket=stores[wf.logging_data_store].bucket, Key=state.log_key)["Body"].read()
+            assert t.runner.final_log(state.log_key) == body, state.label
+    backend.close()

@@ -774,3 +774,47 @@ def test_function_times_come_from_log_elapsed_and_the_graph():
     assert times["start"] == (100.0, 100.5)
     assert times["w(1)"] == (100.5, 102.5) and times["w(2)"] == (100.5, 101.5)
     assert times["join"] == (102.5, 102.75)  # a fan-in starts after its slowest predecessor
+
+
+# -- the monitor's copy of a finished log -------------------------------------------------
+
+def test_poller_holds_a_log_once_its_done_is_listed_and_every_byte_is_read(store, client):
+    inv = Invocation(workflow({"a": []}))
+    poller = S3Poller(make_client(store, max_attempts=1), store.bucket, inv.layout)
+    key = inv.layout.log_key("a")
+    put = lambda body: client.put_object(Bucket=store.bucket, Key=key, Body=body)
+    put(b"[0.1] [INFO] [f.py] one\n")
+    poller.poll()
+    assert poller.held_log(key) is None  # no .done yet: the log may still grow
+    body = b"[0.1] [INFO] [f.py] one\n[0.2] [INFO] [f.py] two, no newline"
+    put(body)
+    client.put_object(Bucket=store.bucket, Key=inv.layout.done_key("a"), Body=b"True")
+    poller.poll()
+    held = poller.held_log(key)
+    assert held == body == client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+    put(body + b"\nthree\n")
+    poller.objects.update({o.key: o for o in poller._list()})  # listed, not read yet: not given
+    assert poller.held_log(key) is None
+    poller.poll()
+    assert poller.held_log(key) == body + b"\nthree\n"
+
+
+def test_runner_gives_the_final_log_only_for_backends_that_write_done_last(store, client):
+    class DoneLastBackend(RecordingBackend):
+        logs_final_at_done = True
+
+    for backend, expect_copy in ((RecordingBackend(), False), (DoneLastBackend(), True)):
+        runner = make_runner(workflow({"a": []}), store, backend=backend)
+        runner.start()
+        try:
+            fake = FakeFaaSr(client, store.bucket, runner.invocation)
+            fake.run("a")
+            assert runner.wait(timeout=10)
+            key = runner.layout.log_key("a")
+            final = runner.final_log(key)
+            if expect_copy:
+                assert final == client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+            else:
+                assert final is None
+        finally:
+            runner.shutdown()

@@ -8,6 +8,10 @@ the monitor, exactly as for a run on GitHub Actions or Lambda.
 class Backend:
     #: key into faasr_easypy.monitor.platforms: how this platform's invoker log lines read
     platform = "local"
+    #: True when an action's log is complete before its `.done` is written (the local
+    #: backend), so the monitor's copy of a log whose .done it has listed is final.
+    #: faasr-py writes invoker lines after .done: not there.
+    logs_final_at_done = False
 
     def trigger(self, invocation):
         """Start `invocation` (its entry action); return at once. Raise BackendError if refused."""

@@ -34,7 +34,7 @@ from pathlib import Path
 from pyats.easypy.tasks import Task
 
 from ..errors import UserError
-from . import git_info
+from . import git_info, source_cache
 from .context import get_context, write_json
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,7 @@ class WorkflowTask(Task):
         ctx.ensure_fork_server()  # one for every task: they connect to it, not start their own
         ctx.prepare_buckets(self.workflow_path)
         git_info.warm(self.testscript_path)  # else every section of the testscript runs git
+        source_cache.warm(self.testscript_path)  # else aetest parses it again for every section
         # Objects that exist now are shared with the task by fork; freezing them keeps the
         # task's garbage collector from touching (and so copying) their memory pages.
         gc.freeze()
@@ -348,7 +349,7 @@ class WorkflowSession:
         bucket = runner.data_store.bucket
         times = runner.function_times()
         for label, s in runner.get_function_statuses().items():
-            text, truncated = _read_log(client, bucket, s.log_key)
+            text, truncated = _read_log(client, bucket, s.log_key, runner.final_log(s.log_key))
             started_at, ended_at = times.get(label, (None, None))
             record["functions"].append({
                 "label": label, "action": s.action, "rank": s.rank, "status": s.status.value,
@@ -364,11 +365,14 @@ class WorkflowSession:
         return record
 
 
-def _read_log(client, bucket, key):
+def _read_log(client, bucket, key, final=None):
+    """The first LOG_LIMIT bytes of a log: from `final` (the monitor's copy of a log that can
+    no longer change: no second download) or from S3."""
     if not key:
         return None, False
     try:
-        body = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{LOG_LIMIT}")["Body"].read()
+        body = final[:LOG_LIMIT + 1] if final is not None else \
+            client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{LOG_LIMIT}")["Body"].read()
     except Exception:
         return None, False
     truncated = len(body) > LOG_LIMIT

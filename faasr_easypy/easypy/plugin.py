@@ -401,8 +401,6 @@ def _count(text):
     return value
 
 
-# -- registration ------------------------------------------------------------------------
-
 def _verdict(reported, state, job_interrupted=False):
     """A workflow task's verdict from what pyATS's reporter recorded (None when it recorded
     nothing: the pool's Task.result then only reads pyATS's pre-start default "passed")
@@ -413,6 +411,14 @@ def _verdict(reported, state, job_interrupted=False):
     if stopped and reported in (None, "errored"):
         return "aborted"            # stopped by Ctrl-C / SIGTERM before it reported
     return reported or "errored"    # ended without a result: a crash, never a pass
+
+
+# -- registration ------------------------------------------------------------------------
+
+def _is_faasr_run(argv=None):
+    from .context import find_jobfile, is_faasr_jobfile
+
+    return is_faasr_jobfile(find_jobfile(argv))
 
 
 def default_config_plugins(argv=None, environ=None):
@@ -442,6 +448,11 @@ def _registration():
         "name": "FaasrTestbedCheck",
         "order": 59,  # after the job log exists (40), before TestbedPlugin loads the file (60)
     }
+    if _is_faasr_run():
+        # Before easypy forks its reporter process, which then inherits it.
+        from . import reporter_worker
+
+        reporter_worker.install()
     plugins["FaasrPlugin"] = {
         "class": FaasrPlugin,
         "enabled": True,

@@ -20,6 +20,10 @@ from dataclasses import dataclass, field
 from ..layout import KeyInfo
 
 
+# How much of each log a stream keeps, so a finished log need not be downloaded again.
+HELD_LIMIT = 1 << 20
+
+
 @dataclass
 class ListedObject:
     key: str
@@ -49,6 +53,7 @@ class LogStream:
         self.etag = None
         self.partial = b""       # bytes after the last newline; completed by a later fetch
         self.lines_emitted = 0
+        self.held = b""          # every byte consumed, while at most HELD_LIMIT (else None)
         self._replay_until = 0   # after a reset, lines below this index were shown before
         self._digest = hashlib.sha1()
 
@@ -56,6 +61,8 @@ class LogStream:
         """Append `data`; return the complete lines it finishes, as (text, replayed)."""
         self.length += len(data)
         self._digest.update(data)
+        if self.held is not None:
+            self.held = self.held + data if len(self.held) + len(data) <= HELD_LIMIT else None
         buf = self.partial + data
         cut = buf.rfind(b"\n")
         if cut < 0:
@@ -187,6 +194,21 @@ class S3Poller:
         if obj is None:
             return True
         return stream is not None and stream.length == obj.size and stream.etag == obj.etag
+
+    def held_log(self, key):
+        """The whole body of log `key` as read, when its `.done` is listed and we hold every
+        byte of the listed log (same size and ETag); else None (ask S3)."""
+        obj, stream = self.objects.get(key), self.streams.get(key)
+        if obj is None or stream is None:
+            return None
+        data, etag = stream.held, stream.etag  # in this order: a concurrent feed() gives a mismatch
+        if data is None or len(data) != obj.size or etag != obj.etag:
+            return None
+        instance = (obj.info.action, obj.info.rank)
+        if not any(o.info.kind == "done" and (o.info.action, o.info.rank) == instance
+                   for o in list(self.objects.values())):
+            return None
+        return data
 
     def flush_partial(self, key):
         """Complete lines of log `key` whose writer finished without a final newline."""

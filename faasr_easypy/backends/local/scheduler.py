@@ -48,6 +48,7 @@ class _Run:
 
 class LocalBackend(Backend):
     platform = "local"
+    logs_final_at_done = True  # action_process: final log flush, then .done
 
     def __init__(self, functions_dir, data_stores, max_parallel=None, action_timeout=600.0,
                  secrets=None, keep_workdirs=False, workdir_root=None, fork_server=None):
