@@ -145,6 +145,20 @@ class LocalBackend(Backend):
             shutil.rmtree(self.workdir_root, ignore_errors=True)
 
     # -- fork server --------------------------------------------------------
+    def _replace_own_server(self):
+        if self._proc is not None:
+            self._proc.stop()  # died or dying: reap it and clean its folder up
+        self._proc = ForkServerProcess().start()
+
+    def _connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self._proc.address)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
     def _ensure_server(self):
         with self._lock:
             if self._closed:
@@ -156,17 +170,21 @@ class LocalBackend(Backend):
             if self._shared is not None:
                 self._proc = self._shared
             elif self._proc is None or not self._proc.alive():
-                if self._proc is not None:
-                    self._proc.stop()  # died: clean its folder up
-                self._proc = ForkServerProcess().start()
+                self._replace_own_server()
             self._ready.clear()
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                sock.connect(self._proc.address)
+                sock = self._connect()
             except OSError as exc:
-                sock.close()
-                raise BackendError(f"The local backend's worker process is not running ({exc}); see "
-                                   f"{self._proc.log_path}")
+                if self._shared is not None:
+                    raise BackendError(f"The local backend's worker process is not running ({exc}); see "
+                                       f"{self._proc.log_path}") from None
+                # Our own server may be dying (killed, not reaped yet, so still "alive"): replace it.
+                self._replace_own_server()
+                try:
+                    sock = self._connect()
+                except OSError as exc2:
+                    raise BackendError(f"The local backend's worker process is not running ({exc2}); "
+                                       f"see {self._proc.log_path}") from None
             self._sock = sock
             self._reader = threading.Thread(target=self._read, args=(sock,),
                                             name="faasr-local-scheduler", daemon=True)
