@@ -156,7 +156,7 @@ wf = parse_workflow(workflow({"start": action(function="hangs")}))
 stores = S3Service(endpoint, access, secret).stores_for(wf)
 backend = LocalBackend(functions, stores, fork_server=server)
 backend.trigger(Invocation(wf))
-print("triggered", flush=True)
+print("triggered", backend.workdir_root, flush=True)
 time.sleep(600)
 """
 
@@ -170,12 +170,15 @@ def test_a_killed_client_loses_its_actions_and_the_server_serves_on(s3, server, 
                              server.address, str(functions)], cwd=root, stdout=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONPATH=root))
     try:
-        assert proc.stdout.readline().strip() == "triggered"
+        said, actions_root = proc.stdout.readline().split()
+        assert said == "triggered" and os.path.isdir(actions_root)
         assert wait_until(lambda: len(actions_of(server)) == 1)
         orphan = actions_of(server)[0]
         proc.kill()
         proc.wait(10)
         assert wait_until(lambda: not alive(orphan)), "the killed client's action still runs"
+        # Nobody else is left to remove the dead client's action folders.
+        assert wait_until(lambda: not os.path.exists(actions_root)), "the killed client's folders remain"
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -215,7 +218,7 @@ child = os.fork()
 if child == 0:  # like a pyATS task forked from the job
     time.sleep(600)
     os._exit(0)
-print(server.pid, child, flush=True)
+print(server.pid, child, server.folder, flush=True)
 time.sleep(600)
 """
 
@@ -227,12 +230,14 @@ def test_the_server_dies_with_its_owner_even_when_the_owner_forked(tmp_path):
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     server_pid = child = None
     try:
-        server_pid, child = map(int, proc.stdout.readline().split())
-        assert alive(server_pid) and alive(child)
+        server_pid, child, folder = proc.stdout.readline().split()
+        server_pid, child = int(server_pid), int(child)
+        assert alive(server_pid) and alive(child) and os.path.isdir(folder)
         proc.kill()
         proc.wait(10)
         assert wait_until(lambda: not alive(server_pid), 10), "the fork server outlived its owner"
         assert alive(child)
+        assert not os.path.exists(folder), "the fork server left its socket folder behind"
     finally:
         for pid in (server_pid, child):
             if pid:

@@ -23,13 +23,18 @@ import gc
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 SHIM = str(Path(__file__).with_name("shim"))
+# Temp folder names: the server removes only folders named so (see _remove_abandoned_roots).
+ACTIONS_ROOT_PREFIX = "faasr-easypy-actions-"     # a LocalBackend's action folders
+SERVER_FOLDER_PREFIX = "faasr-easypy-forkserver-"  # the server's socket and log
 # An action's S3 writes (log, outputs, .done) ride out a short outage such as an S3 restart:
 # with 3 attempts a write failed after ~2 s, the .done was lost and the workflow ran into its
 # timeout (found by the s3-restart reliability scenario). 10 standard-mode attempts back off
@@ -40,7 +45,7 @@ ACTION_S3_ATTEMPTS = 10
 class Client:
     """One connected LocalBackend and the actions it started."""
 
-    __slots__ = ("sock", "fd", "inbuf", "children", "closing")
+    __slots__ = ("sock", "fd", "inbuf", "children", "closing", "roots")
 
     def __init__(self, sock):
         self.sock = sock
@@ -48,6 +53,7 @@ class Client:
         self.inbuf = b""
         self.children = set()  # Child
         self.closing = False
+        self.roots = set()     # its action folders' roots, removed here if it vanishes
 
 
 class Child:
@@ -155,8 +161,23 @@ class ForkServer:
         del self.clients[client.fd]
         client.sock.close()
         client.sock = None
+        if client.closing:
+            client.roots.clear()  # a clean close: the client removes its own folders
         for child in list(client.children):
             self.kill(child, "the harness stopped")
+        self._remove_abandoned_roots(client)
+
+    def _remove_abandoned_roots(self, client):
+        # A client that vanished (killed task, max_runtime) cannot remove its action folders:
+        # once its last action is reaped, do it here. Only folders the backend made itself.
+        if client.sock is not None or client.children:
+            return
+        for root in client.roots:
+            path = os.path.realpath(root)
+            if (os.path.dirname(path) == os.path.realpath(tempfile.gettempdir())
+                    and os.path.basename(path).startswith(ACTIONS_ROOT_PREFIX)):
+                shutil.rmtree(path, ignore_errors=True)
+        client.roots.clear()
 
     def spawn(self, client, job):
         clients = {name: self._s3_client(self._prototypes, store) for name, store in job["stores"].items()}
@@ -191,6 +212,8 @@ class ForkServer:
         child = Child(pid, job, r, client)
         self.children[r] = child
         client.children.add(child)
+        if job.get("own_root"):
+            client.roots.add(job["workdir_root"])
         self.sel.register(r, selectors.EVENT_READ, child)
 
     def kill(self, child, reason):
@@ -225,6 +248,7 @@ class ForkServer:
             self.report_death(child, status)
         child.client.children.discard(child)
         self._maybe_closed(child.client)
+        self._remove_abandoned_roots(child.client)
 
     def report_death(self, child, status):
         if child.kill_reason:
@@ -354,6 +378,10 @@ def main(argv=None):
         server.loop()
     finally:
         server.shutdown()
+        # The owner removes this folder when it stops us; if it died, nobody else will.
+        folder = os.path.dirname(listener.getsockname())
+        if os.path.basename(folder).startswith(SERVER_FOLDER_PREFIX):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _exit_on_signal(signum, frame):

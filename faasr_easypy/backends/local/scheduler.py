@@ -23,6 +23,7 @@ from pathlib import Path
 from ...errors import BackendError
 from ...layout import instance_label
 from ..base import Backend
+from .forkserver import ACTIONS_ROOT_PREFIX
 from .server_process import ForkServerProcess
 
 
@@ -166,7 +167,7 @@ class LocalBackend(Backend):
             if self._sock is not None and self._reader is not None and self._reader.is_alive():
                 return
             if self.workdir_root is None:
-                self.workdir_root = tempfile.mkdtemp(prefix="faasr-easypy-actions-")
+                self.workdir_root = tempfile.mkdtemp(prefix=ACTIONS_ROOT_PREFIX)
             if self._shared is not None:
                 self._proc = self._shared
             elif self._proc is None or not self._proc.alive():
@@ -309,5 +310,6 @@ class LocalBackend(Backend):
             "local_file": (wf.data.get("FunctionLocalFile") or {}).get(spec.function_name),
             "time_limit": self.action_timeout,
             "workdir_root": self.workdir_root,
+            "own_root": self._own_root and not self.keep_workdirs,  # the server may remove it
             "keep_workdir": self.keep_workdirs,
         }

@@ -24,6 +24,8 @@ import sys
 import tempfile
 import weakref
 
+from .forkserver import SERVER_FOLDER_PREFIX
+
 MODULE = "faasr_easypy.backends.local.forkserver"
 BACKLOG = 256  # clients connecting while the server starts (one per workflow task)
 
@@ -40,7 +42,7 @@ class ForkServerProcess:
         self.owner_pid = None
 
     def start(self):
-        self.folder = tempfile.mkdtemp(prefix="faasr-easypy-forkserver-")  # 0700
+        self.folder = tempfile.mkdtemp(prefix=SERVER_FOLDER_PREFIX)  # 0700
         self.address = os.path.join(self.folder, "socket")
         self.log_path = os.path.join(self.folder, "forkserver.log")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
