@@ -221,12 +221,13 @@ class FaasrPlugin(BasePlugin):
                                             for k, v in (status.get("functions") or {}).items()])
             record["verdict"] = _verdict(verdicts.get(taskid) if details_read else status.get("result"),
                                          status.get("state"), ctx.interrupted)
-            if status.get("state") == "interrupted" and record["verdict"] != "passed" and not record.get("error"):
-                record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             record["state"] = status.get("state")
             record["testcases"] = testcases.get(taskid, [])
             if status.get("reason") and not record.get("error"):
                 record["error"] = status.get("reason")
+            stopped = status.get("state") == "interrupted" or record["verdict"] == "aborted"
+            if stopped and record["verdict"] != "passed" and not record.get("error"):
+                record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             workflows.append(record)
         complete = not ctx.interrupted and all(w.get("state") == "finished" for w in workflows)
         return {
