@@ -6,7 +6,7 @@ BIN     := $(abspath $(VENV))/bin
 STAMP   := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast bench lint clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check faasr_easypy tests benchmarks jobs testscripts
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -306,7 +306,8 @@ def main():
                             ("weed", "S3 server (weed)"), ("other", "other (git)")):
             if kind in by_kind:
                 print(f"     {label:<44} {by_kind[kind] / many['total']:5.2f} CPU-s")
-        print(f"   workflow task (trigger to cleanup) in the job   median {statistics.median(many['durations'].values()):.2f} s, "
+        median = statistics.median(many['durations'].values())
+        print(f"   workflow task (trigger to cleanup) in the job   median {median:.2f} s, "
               f"longest {longest:.2f} s ({longest_task})")
 
         tasks, servers = many["tasks_uss"], many["forkservers_uss"]
@@ -325,8 +326,8 @@ def main():
             print(f"   its local fork server   median {mib(statistics.median(servers)):5.1f} MiB, "
                   f"max {mib(max(servers)):5.1f} MiB  ({len(servers)} sampled)")
             if tasks:
-                print(f"   together                median {mib(statistics.median(tasks) + statistics.median(servers)):5.1f}"
-                      " MiB per concurrent workflow")
+                together = statistics.median(tasks) + statistics.median(servers)
+                print(f"   together                median {mib(together):5.1f} MiB per concurrent workflow")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import workflows as generated  # noqa: E402
-
 from faasr_easypy.backends.local import LocalBackend  # noqa: E402
 from faasr_easypy.environment import S3Service  # noqa: E402
 from faasr_easypy.invocation import Invocation  # noqa: E402

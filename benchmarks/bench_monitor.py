@@ -42,7 +42,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import workflows as generated  # noqa: E402
-
 from faasr_easypy.backends.base import Backend  # noqa: E402
 from faasr_easypy.backends.local import LocalBackend  # noqa: E402
 from faasr_easypy.environment import start_s3  # noqa: E402

@@ -22,10 +22,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-import report_fixtures
+import report_fixtures  # noqa: E402
 
-from faasr_easypy.report.model import normalise
-from faasr_easypy.report.render import (
+from faasr_easypy.report.model import normalise  # noqa: E402
+from faasr_easypy.report.render import (  # noqa: E402
     MAX_LOG_BYTES,
     log_budget_for,
     prepare_logs,

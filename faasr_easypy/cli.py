@@ -83,8 +83,8 @@ def _usage(parser):
 
 
 def cmd_validate(args):
-    from .workflow import load_workflow
     from .errors import ValidationError
+    from .workflow import load_workflow
 
     failed = 0
     for path in args.workflows:

@@ -377,7 +377,8 @@ def validate(data, source="<workflow>") -> List[Problem]:
     seen_edges = set()
     for edge in edges:
         if edge.target not in names:
-            bad(f"$.ActionList.{edge.source}.InvokeNext", f"names action {edge.target!r}, which ActionList does not define",
+            bad(f"$.ActionList.{edge.source}.InvokeNext",
+                f"names action {edge.target!r}, which ActionList does not define",
                 f"use one of {_names(names)} or add {edge.target!r} to ActionList")
         key = (edge.source, edge.target)
         if key in seen_edges:

@@ -134,13 +134,16 @@ def _mutants():
     add("store-without-faasr", f"{STORE}", mutate=lambda d: d["devices"]["store"]["custom"].pop("faasr"))
     add("store-without-custom", f"{STORE}", mutate=lambda d: d["devices"]["store"].pop("custom"))
     for i, value in enumerate([[1], "text"]):
-        add(f"faasr-section-{i}", STORE, mutate=lambda d, v=value: d["devices"]["store"]["custom"].__setitem__("faasr", v))
+        add(f"faasr-section-{i}", STORE,
+            mutate=lambda d, v=value: d["devices"]["store"]["custom"].__setitem__("faasr", v))
     for i, value in enumerate(["a string", [1, 2], None]):
         add(f"device-shape-{i}", "devices.store", mutate=lambda d, v=value: d["devices"].__setitem__("store", v))
     add("device-custom-list", "devices.store.custom", mutate=lambda d: d["devices"]["store"].__setitem__("custom", [1]))
-    add("device-without-connections", "devices.store.connections", mutate=lambda d: d["devices"]["store"].pop("connections"))
-    add("dotdot-device-without-connections", "devices.../../etc/passwd.connections", mutate=lambda d: d["devices"].__setitem__(
-        "../../etc/passwd", {"os": "linux", "type": "s3", "custom": {"faasr": {"Embedded": True}}}))
+    add("device-without-connections", "devices.store.connections",
+        mutate=lambda d: d["devices"]["store"].pop("connections"))
+    add("dotdot-device-without-connections", "devices.../../etc/passwd.connections",
+        mutate=lambda d: d["devices"].__setitem__(
+            "../../etc/passwd", {"os": "linux", "type": "s3", "custom": {"faasr": {"Embedded": True}}}))
     for i, value in enumerate([[1], "devices", 5]):
         add(f"devices-shape-{i}", "devices", mutate=lambda d, v=value: d.__setitem__("devices", v))
     add("testbed-shape", "testbed", mutate=lambda d: d.__setitem__("testbed", ["corpus"]))

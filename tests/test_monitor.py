@@ -703,7 +703,8 @@ def test_tester_failure_messages_explain_themselves(store, client):
 
         t.wait_for("a", should_fail=True)
         t.assert_function_skipped("b")
-        with pytest.raises(AssertionError, match=r"Expected b to be NOT_INVOKED, but b is SKIPPED: upstream a is FAILED"):
+        expected = r"Expected b to be NOT_INVOKED, but b is SKIPPED: upstream a is FAILED"
+        with pytest.raises(AssertionError, match=expected):
             t.assert_function_not_invoked("b")
 
         with pytest.raises(AssertionError) as exc:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from ..layout import KeyInfo
 
-
 # How much of each log a stream keeps, so a finished log need not be downloaded again.
 HELD_LIMIT = 1 << 20
 

@@ -284,7 +284,7 @@ class InvocationStateMachine:
 
 def _summarize(message):
     """First line of an ERROR message; for a bare traceback its last line says more."""
-    lines = [l for l in message.splitlines() if l.strip()]
+    lines = [line for line in message.splitlines() if line.strip()]
     if not lines:
         return "ERROR"
     if lines[0].startswith("Traceback (most recent call last)") and len(lines) > 1:

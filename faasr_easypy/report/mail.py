@@ -109,7 +109,8 @@ def mail_section_text(results, report_path=None):
                 if len(w["unfinished"]) > MAX_FAILING_LISTED else ""
             out.append(f"    unfinished: {names}{more}")
         for t in w["testcases"]:
-            out.append(f"    testcase {t['name']}: {t['result'].upper()}" + (f" - {t['reason']}" if t["reason"] else ""))
+            reason = f" - {t['reason']}" if t["reason"] else ""
+            out.append(f"    testcase {t['name']}: {t['result'].upper()}{reason}")
         if w["bad"] and w["invocation_folder"]:
             out.append(f"    logs: {w['invocation_folder']}")
     return "\n".join(out)
