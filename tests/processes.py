@@ -46,3 +46,25 @@ def alive(pid):
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def answer_from_fork(child):
+    """Run `child()` in a forked copy of this process; return the bytes it returned
+    (or the repr of what it raised). For checking what a fork inherits."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            try:
+                answer = child()
+            except BaseException as exc:
+                answer = repr(exc).encode()
+            os.write(write, answer)
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        answer = fh.read()
+    os.waitpid(pid, 0)
+    return answer

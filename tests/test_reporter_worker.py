@@ -1,7 +1,6 @@
 """The reporter's one-worker executor behaves as ThreadPoolExecutor(max_workers=1) does there."""
 
 import concurrent.futures
-import os
 import threading
 import time
 
@@ -9,6 +8,8 @@ import pytest
 
 from faasr_easypy.easypy import reporter_worker
 from faasr_easypy.easypy.reporter_worker import OneWorkerExecutor
+
+from .processes import answer_from_fork
 
 
 def test_each_message_runs_on_the_same_long_lived_thread():
@@ -50,20 +51,11 @@ def test_other_uses_get_a_real_thread_pool():
 def test_a_forked_child_starts_its_own_worker():
     with OneWorkerExecutor(max_workers=1) as executor:
         executor.submit(int).result(timeout=5)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            with OneWorkerExecutor(max_workers=1) as executor:
-                ok = executor.submit(lambda: 42).result(timeout=5) == 42
-            os.write(write, b"ok" if ok else b"wrong")
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as fh:
-        answer = fh.read()
-    os.waitpid(pid, 0)
-    assert answer == b"ok"
+    def child():
+        with OneWorkerExecutor(max_workers=1) as executor:
+            return b"ok" if executor.submit(lambda: 42).result(timeout=5) == 42 else b"wrong"
+
+    assert answer_from_fork(child) == b"ok"
 
 
 def test_install_replaces_the_executor_of_pyats_reporter_server_only():

@@ -11,6 +11,8 @@ import pytest
 
 from faasr_easypy.easypy import source_cache
 
+from .processes import answer_from_fork
+
 SCRIPT = textwrap.dedent('''
     import functools
 
@@ -103,23 +105,11 @@ def test_warm_fills_the_cache_before_a_fork(script, monkeypatch):
     path, module = script
     source_cache.warm(path)
     expected = inspect.getsource(module.Decorated)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: any parse would fail
-        try:
-            os.close(read)
-            ast.parse = None
-            ok = source_cache.getsource(module.Decorated) == expected
-            os.write(write, b"same" if ok else b"different")
-        except BaseException as exc:
-            os.write(write, repr(exc).encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as fh:
-        answer = fh.read()
-    os.waitpid(pid, 0)
-    assert answer == b"same"
+    def child():  # any parse would fail here
+        ast.parse = None
+        return b"same" if source_cache.getsource(module.Decorated) == expected else b"different"
+
+    assert answer_from_fork(child) == b"same"
 
 
 def test_install_gives_pyats_the_cached_lookups():
