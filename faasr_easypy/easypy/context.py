@@ -228,11 +228,11 @@ class JobContext:
         """The S3 clients a task's runner and tester use, built once here and inherited,
         with botocore's paginator model loaded (else every task reads it from disk)."""
         from ..runner import monitor_client
-        from ..s3.client import shared_client
+        from ..s3.client import prime, shared_client
 
         try:
-            monitor_client(store)
-            shared_client(store).get_paginator("list_objects_v2")
+            prime(monitor_client(store))
+            prime(shared_client(store))
         except Exception as exc:  # the task builds them itself
             log.debug("could not prepare S3 clients before forking: %s", exc)
 
@@ -255,7 +255,7 @@ class JobContext:
             return
         try:
             # Without --faasr-keep-s3 the data is thrown away: no need for a clean stop.
-            server.stop(timeout=5.0 if self.keep_s3 else 0.5)
+            server.stop(timeout=5.0 if self.keep_s3 else 0)
         except Exception:  # never let a stop failure hide the job's own result
             log.exception("stopping the embedded S3 server failed")
         if self.s3_data_dir:
@@ -427,10 +427,27 @@ class JobContext:
         return self._entries_lock
 
     def snapshot(self):
+        # copy() is one round trip to the manager; dict(proxy) would be one per entry,
+        # which made starting the n-th task cost n round trips.
         try:
-            return {k: dict(v) for k, v in dict(self.statuses).items()}
+            entries = self.statuses.copy()
+            return {k: dict(v) for k, v in entries.items()}
         except Exception:
             return {}
+
+    def entry(self, taskid):
+        """The status entry of one task ({} if none), in one round trip."""
+        try:
+            return dict(self.statuses.get(taskid) or {})
+        except Exception:
+            return {}
+
+    def known(self, taskid):
+        """Whether `taskid` has a status entry (one round trip, not a snapshot)."""
+        try:
+            return taskid in self.statuses
+        except Exception:
+            return False
 
     def __repr__(self):
         return f"JobContext({self.testbed!r}, s3={self.s3!r})"

@@ -143,7 +143,7 @@ class WorkflowTask(Task):
         self.session = None
         taskid = taskid or self.workflow_path.stem
         super().__init__(testscript=str(script), taskid=taskid, runtime=runtime, **params)
-        if self.taskid not in ctx.snapshot():
+        if not ctx.known(self.taskid):
             ctx.publish(self.taskid, workflow_file=str(self.workflow_path), testscript=str(script),
                         state="queued", arguments=self.arguments, functions={}, reasons={})
 
@@ -349,7 +349,9 @@ class WorkflowSession:
         bucket = runner.data_store.bucket
         times = runner.function_times()
         for label, s in runner.get_function_statuses().items():
-            text, truncated = _read_log(client, bucket, s.log_key, runner.final_log(s.log_key))
+            # No log was ever listed (not invoked, skipped, never started): no GET for a 404.
+            text, truncated = (None, False) if s.started_at is None else \
+                _read_log(client, bucket, s.log_key, runner.final_log(s.log_key))
             started_at, ended_at = times.get(label, (None, None))
             record["functions"].append({
                 "label": label, "action": s.action, "rank": s.rank, "status": s.status.value,
@@ -599,8 +601,9 @@ class WorkflowPool:
 
     def _wait(self, task, slots):
         try:
+            # A short poll: the job notices a finished task (and frees its slot) within 0.1 s.
             task.wait(max_runtime=task.max_runtime, post_task_exit_grace_period=self.grace,
-                      poll_interval=min(1.0, self.poll_interval))
+                      poll_interval=min(0.1, self.poll_interval))
         except TimeoutError as exc:
             log.error("faasr-easypy: %s", exc)
             self.ctx.publish(task.taskid, state="errored",
@@ -610,7 +613,7 @@ class WorkflowPool:
         finally:
             self.ctx.running.discard(task)
             slots.release()
-        state = self.ctx.snapshot().get(task.taskid, {}).get("state")
+        state = self.ctx.entry(task.taskid).get("state")
         self.ctx.publish(task.taskid, result=str(task.result),
                          state=state if state in ("errored", "finished", "interrupted") else "ended")
 
