@@ -376,6 +376,34 @@ def test_git_info_is_looked_up_once_per_file_and_inherited_by_forks(tmp_path, mo
     os.waitpid(pid, 0)
 
 
+def test_git_info_warm_leaves_no_git_process_behind(tmp_path, monkeypatch):
+    """GitPython's `git cat-file` child would live to the end of the job, where pyATS
+    waits for it before killing it: warm() reaps it at once."""
+    import subprocess
+
+    import psutil
+
+    from faasr_easypy.easypy import git_info
+
+    script = tmp_path / "script.py"
+    script.write_text("x = 1\n")
+    for cmd in (["init", "-q"], ["add", "script.py"],
+                ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one"]):
+        subprocess.run(["git", *cmd], cwd=tmp_path, check=True)
+    assert git_info.install()
+    monkeypatch.setattr(git_info, "_cache", {})
+    monkeypatch.setattr(git_info, "_warmed", set())
+
+    def git_children():
+        return [p for p in psutil.Process().children() if p.is_running()
+                and p.status() != psutil.STATUS_ZOMBIE and "git" in p.name()]
+
+    before = git_children()
+    git_info.warm(script)
+    assert git_info.get_git_info(str(script))["git"]["file"] == "script.py"
+    assert git_children() == before
+
+
 # -- a task's record ------------------------------------------------------------------------
 
 def test_record_outputs_are_the_invocations_keys_outside_the_log_tree(s3_server):

@@ -10,6 +10,7 @@ path, and :func:`warm` fills it in the job process before a task forks: the
 task inherits the answer and runs no ``git`` at all.
 """
 
+import gc
 import logging
 import os
 import threading
@@ -21,6 +22,7 @@ USERS = ("pyats.aetest.reporter.aereport", "pyats.easypy.utils")
 
 _original = None
 _cache = {}
+_warmed = set()  # paths looked up in this process (and their git children reaped)
 _lock = threading.Lock()
 
 
@@ -59,10 +61,17 @@ def get_git_info(path, sha256=None):
 def warm(path):
     """Job process, before forking: look `path` up so the task inherits the answer."""
     if install():
+        key = os.path.abspath(str(path))
         try:
-            get_git_info(str(path))
+            get_git_info(key)
         except Exception as exc:  # not fatal: the task asks again
             log.debug("git information of %s: %s", path, exc)
+        if key not in _warmed:
+            _warmed.add(key)
+            # GitPython keeps a `git cat-file --batch-check` child per Repo until the Repo
+            # (a reference cycle) is collected. Left alone it lives to the end of the job,
+            # where pyATS waits a second for it before killing it.
+            gc.collect()
 
 
 def _new_lock_after_fork():
