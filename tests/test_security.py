@@ -86,3 +86,12 @@ def test_function_local_file_cannot_escape_the_functions_folder(tmp_path):
         assert run.results["start"]["ok"] is False
     finally:
         s3.close()
+
+
+def test_embedded_s3_stopped_with_timeout_0_is_killed_at_once_and_leaves_nothing():
+    """Data about to be deleted needs no clean stop: timeout=0 is SIGKILL, no SIGTERM wait."""
+    server = EmbeddedS3Server().start()
+    proc, data_dir = server.process, server.data_dir
+    server.stop(timeout=0)
+    assert proc.returncode == -9, proc.returncode  # killed, not asked to stop first
+    assert not data_dir.exists()

@@ -158,10 +158,14 @@ class EmbeddedS3Server:
                       f"{self.ready_timeout:.0f} s (last error: {last_error}). Its log is {log_path}.")
 
     def stop(self, timeout=5.0):
-        """Stop the server and everything it left behind; safe to call twice."""
+        """Stop the server and everything it left behind; safe to call twice.
+
+        timeout=0 kills it at once: for data about to be deleted a clean stop only
+        costs time (weed takes about 0.5 s to exit on SIGTERM)."""
         proc, self.process = self.process, None
         if proc is not None and proc.poll() is None:
-            for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+            steps = ((signal.SIGTERM, timeout),) if timeout > 0 else ()
+            for sig, wait in steps + ((signal.SIGKILL, 5.0),):
                 try:
                     os.killpg(proc.pid, sig)
                 except ProcessLookupError:
