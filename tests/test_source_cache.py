@@ -44,6 +44,16 @@ SCRIPT = textwrap.dedent('''
         @functools.lru_cache()
         def cached(self):
             return 2
+
+
+    def outer():
+        def inner(x):
+            return x  # a comment at the end
+        # a comment after the block
+        return inner
+
+
+    square = lambda x: x * x  # noqa: E731
 ''')
 
 
@@ -67,7 +77,8 @@ def script(tmp_path):
 def test_same_source_as_inspect(script):
     _, module = script
     objects = [module.Plain, module.Decorated, module.Decorated.Inner, module.factory(), module.Plain2,
-               module.Plain.method, module.Plain2.cached, module.deco, module]
+               module.Plain.method, module.Plain2.cached, module.deco, module, module.outer,
+               module.outer(), module.square, module.Plain().method]
     for obj in objects:
         assert source_cache.getsource(obj) == inspect.getsource(obj), obj
         assert source_cache.getsourcelines(obj) == inspect.getsourcelines(obj), obj
@@ -86,6 +97,10 @@ def test_same_source_for_the_projects_testscripts():
             assert classes
             for cls in classes:
                 assert source_cache.getsource(cls) == inspect.getsource(cls), (path, cls)
+                for member in vars(cls).values():  # the sections
+                    if inspect.isfunction(member):
+                        assert source_cache.getsourcelines(member) == inspect.getsourcelines(member), \
+                            (path, member)
         finally:
             sys.modules.pop(name, None)
 
@@ -108,6 +123,20 @@ def test_warm_fills_the_cache_before_a_fork(script, monkeypatch):
     def child():  # any parse would fail here
         ast.parse = None
         return b"same" if source_cache.getsource(module.Decorated) == expected else b"different"
+
+    assert answer_from_fork(child) == b"same"
+
+
+def test_warm_finds_the_functions_blocks_before_a_fork(script):
+    """The sections' blocks too: a forked child answers without tokenizing the file."""
+    path, module = script
+    source_cache.warm(path)
+    expected = [inspect.getsourcelines(f) for f in (module.Plain.method, module.Plain2.cached, module.outer)]
+
+    def child():  # any block search would fail here
+        inspect.getblock = None
+        found = [source_cache.getsourcelines(f) for f in (module.Plain.method, module.Plain2.cached, module.outer)]
+        return b"same" if found == expected else b"different"
 
     assert answer_from_fork(child) == b"same"
 

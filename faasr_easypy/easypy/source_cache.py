@@ -8,8 +8,8 @@ on the file, so this module parses a file once, keeps the start line of every
 class by qualified name, and answers exactly what ``inspect.getsource`` would
 (same lines, same block rule). :func:`warm` does the parse in the job process
 before a task forks, so the task inherits it; :func:`install` makes pyATS's
-source lookups use it. Anything but a class of a file on disk goes to
-``inspect`` unchanged.
+source lookups use it. Functions (the sections) get the same treatment: the
+block of each is found once. Anything else goes to ``inspect`` unchanged.
 """
 
 import ast
@@ -36,8 +36,12 @@ class _ClassStarts(ast.NodeVisitor):
     def __init__(self):
         self.stack = []
         self.starts = {}
+        self.functions = []  # 0-based start lines of every def
 
     def visit_FunctionDef(self, node):
+        # Where inspect.findsource puts a function (co_firstlineno: its first decorator).
+        line = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+        self.functions.append(line - 1)
         self.stack += [node.name, "<locals>"]
         self.generic_visit(node)
         del self.stack[-2:]
@@ -61,8 +65,17 @@ def _file_key(path):
 class _FileClasses:
     """One version of a file: its lines, where each class starts, the blocks found so far."""
 
-    def __init__(self, lines, starts):
+    def __init__(self, lines, starts, functions=()):
         self.lines, self.starts, self.blocks = lines, starts, {}
+        self.functions = list(functions)
+
+    def function_lines(self, lnum):
+        """inspect.getsourcelines of the function inspect.findsource put at `lnum`."""
+        key = ("def", lnum)
+        found = self.blocks.get(key)
+        if found is None:
+            found = self.blocks[key] = (inspect.getblock(self.lines[lnum:]), lnum + 1)
+        return list(found[0]), found[1]
 
     def sourcelines(self, qualname):
         """inspect.getsourcelines of the class `qualname`, or None if the file has none."""
@@ -86,7 +99,7 @@ def _class_table(path):
     lines = linecache.getlines(key[0])
     finder = _ClassStarts()
     finder.visit(ast.parse("".join(lines)))
-    found = _FileClasses(lines, finder.starts)
+    found = _FileClasses(lines, finder.starts, finder.functions)
     with _lock:
         for old in [k for k in _cache if k[0] == key[0]]:
             del _cache[old]
@@ -108,15 +121,41 @@ def _class_lines(obj):
         return None
 
 
+def _function_lines(obj):
+    """inspect.getsourcelines(function) with the block rule run once per function: the
+    answer of inspect.findsource (cheap) picks the cached block (tokenizing is not)."""
+    obj = inspect.unwrap(obj)
+    if inspect.ismethod(obj):
+        obj = obj.__func__
+    if not inspect.isfunction(obj):
+        return None
+    try:
+        path = inspect.getsourcefile(obj)
+        if not path or not os.path.isfile(path):
+            return None
+        table = _class_table(path)
+        lines, lnum = inspect.findsource(obj)
+        if lines is not table.lines and lines != table.lines:
+            return None  # not the version of the file the table holds
+        return table.function_lines(lnum)
+    except Exception:  # whatever inspect would say about it, it says itself
+        return None
+
+
+def _lines(obj):
+    found = _class_lines(obj)
+    return found if found is not None else _function_lines(obj)
+
+
 def getsourcelines(obj):
     """Same as inspect.getsourcelines."""
-    found = _class_lines(obj)
+    found = _lines(obj)
     return found if found is not None else inspect.getsourcelines(obj)
 
 
 def getsource(obj):
     """Same as inspect.getsource."""
-    found = _class_lines(obj)
+    found = _lines(obj)
     return "".join(found[0]) if found is not None else inspect.getsource(obj)
 
 
@@ -157,6 +196,8 @@ def warm(path):
         table = _class_table(str(path))
         for qualname in table.starts:
             table.sourcelines(qualname)
+        for lnum in table.functions:
+            table.function_lines(lnum)
     except Exception as exc:  # a broken testscript: the task reports it
         log.debug("source of %s: %s", path, exc)
 

@@ -93,6 +93,41 @@ def shared_client(store: DataStore, **settings):
     return client
 
 
+# The S3 operations faasr-easypy and its local backend call.
+OPERATIONS = ("GetObject", "PutObject", "HeadObject", "ListObjectsV2", "DeleteObject",
+              "DeleteObjects", "CopyObject", "CreateBucket", "HeadBucket")
+
+
+def prime(client):
+    """Do botocore's lazy, per-client model work now, in a process that is about to fork.
+
+    Each client resolves its model shapes, the error shapes (the first 404 parses them,
+    ~20 ms) and the paginator config (read from disk) on first use. Done once before a
+    fork, every forked task or action inherits the result instead of repeating it."""
+    try:
+        model = client.meta.service_model
+        model.error_shapes
+        seen = set()
+        for name in OPERATIONS:
+            operation = model.operation_model(name)
+            for shape in (operation.input_shape, operation.output_shape):
+                _resolve(shape, seen)
+        client.can_paginate("list_objects_v2")
+    except Exception:  # another botocore: priming is only an optimisation
+        pass
+    return client
+
+
+def _resolve(shape, seen):
+    if shape is None or id(shape) in seen:
+        return
+    seen.add(id(shape))
+    for child in getattr(shape, "members", {}).values():
+        _resolve(child, seen)
+    for attr in ("member", "key", "value"):
+        _resolve(getattr(shape, attr, None), seen)
+
+
 _session_lock = threading.Lock()
 _session = None
 _clients = {}  # shared_client() cache

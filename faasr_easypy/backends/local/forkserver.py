@@ -332,6 +332,9 @@ class ForkServer:
 def _warm(client, bucket):
     """One read-only request so botocore's lazy set-up happens here, once, not in
     every child; then drop the connection, which children must not share."""
+    from faasr_easypy.s3.client import prime
+
+    prime(client)  # e.g. the paginator config: faasr_get_folder_list would load it in every child
     try:
         client.head_object(Bucket=bucket, Key=".faasr-easypy-warm-up")
     except Exception:
