@@ -48,7 +48,7 @@ from faasr_easypy.environment import start_s3  # noqa: E402
 from faasr_easypy.invocation import Invocation  # noqa: E402
 from faasr_easypy.layout import format_log_line  # noqa: E402
 from faasr_easypy.monitor.statuses import Status  # noqa: E402
-from faasr_easypy.runner import MultiRunner, WorkflowRunner, monitor_client  # noqa: E402
+from faasr_easypy.runner import MultiRunner, WorkflowRunner  # noqa: E402
 from faasr_easypy.s3.client import make_client  # noqa: E402
 from faasr_easypy.workflow import parse_workflow  # noqa: E402
 
@@ -57,6 +57,12 @@ BUCKET = "faasr"
 
 
 # -- shared pieces -----------------------------------------------------------------------
+
+def own_client(store):
+    """A client of its own with the monitor's settings. Not runner.monitor_client(): that
+    one is shared per process, so ours and the baseline would count each other's calls."""
+    return make_client(store, max_attempts=1, connect_timeout=2, read_timeout=10)
+
 
 class NoopBackend(Backend):
     """Triggers nothing: the benchmark writes what FaaSr would write."""
@@ -237,7 +243,7 @@ def bench_requests(service, store, shape, seconds, interval, lines=3, title=""):
         backend.trigger(warm)
         backend.wait(warm, 60)
 
-        ours_client, base_client = monitor_client(store), monitor_client(store)
+        ours_client, base_client = own_client(store), own_client(store)
         ours, base = S3Counter(ours_client), S3Counter(base_client)
         runner = WorkflowRunner(wf, backend, store, timeout=120, check_interval=interval,
                                 client=ours_client)
@@ -313,7 +319,7 @@ def bench_latency(store, actions, interval):
 
     writer = make_client(store)
     runner = WorkflowRunner(wf, NoopBackend(), store, timeout=300, check_interval=interval,
-                            client=monitor_client(store), on_status_change=on_change)
+                            client=own_client(store), on_status_change=on_change)
     layout = runner.layout
     rng = random.Random(2)
     samples = {"log appears -> RUNNING": [], ".done appears -> COMPLETED": []}
@@ -450,7 +456,7 @@ def bench_cpu(store, count, actions, per_action, interval=1.0):
     rng = random.Random(3)
 
     # Ours: one MultiRunner, one thread, one client.
-    client = monitor_client(store)
+    client = own_client(store)
     counter = S3Counter(client)
     runners = [WorkflowRunner(wf, NoopBackend(), store, timeout=600, check_interval=interval,
                               client=client) for _ in range(count)]
@@ -469,7 +475,7 @@ def bench_cpu(store, count, actions, per_action, interval=1.0):
     ok = sum(s is Status.COMPLETED for s in finals)
 
     # Baseline: the per-function monitor, one thread, one client, same workload.
-    base_client = monitor_client(store)
+    base_client = own_client(store)
     base_counter = S3Counter(base_client)
     invocations = [Invocation(wf) for _ in range(count)]
     baseline = BaselineMonitor(base_client, store.bucket, invocations, interval)
