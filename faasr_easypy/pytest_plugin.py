@@ -69,18 +69,13 @@ def faasr_workflow(request):
     @contextmanager
     def on_testbed(workflow, folder):
         """(backend, logging store) of `workflow` placed by the --faasr-testbed file."""
-        from faasr_easypy.easypy.placement import check_functions_folder, data_stores, make_backend
+        from faasr_easypy.easypy.placement import placed
 
-        resolved = testbed.resolve(workflow)
         embedded = request.getfixturevalue("faasr_s3") if testbed.needs_embedded_s3 else None
-        check_functions_folder(workflow, resolved, folder, fix="put the workflow's Python files there, "
-                               "or pass --faasr-functions DIR (or functions=DIR).")
-        stores = data_stores(workflow, resolved, embedded_s3=embedded)
-        backend = make_backend(workflow, resolved, folder, stores)
-        try:
-            yield backend, stores[workflow.logging_data_store]
-        finally:
-            backend.close()
+        with placed(workflow, testbed, folder, embedded_s3=embedded,
+                    fix="put the workflow's Python files there, or pass --faasr-functions DIR "
+                        "(or functions=DIR).") as placement:
+            yield placement
 
     @contextmanager
     def embedded_default(workflow, folder):

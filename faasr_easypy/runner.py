@@ -5,16 +5,24 @@
         runner.wait()
         print(runner.get_function_statuses())
 
+    # or placed by a testbed, as `pyats run job --testbed-file` does (the runner then
+    # makes the backend, and starts the embedded S3 server if the testbed asks for it)
+    with WorkflowRunner(workflow, "testbeds/local.yaml", functions="functions/") as runner:
+        runner.wait()
+
 The runner fixes the InvocationID and timestamp before triggering, so it
 knows the S3 folder in advance; it never asks the backend how things went,
 so the same code watches a local run and a run on GitHub Actions or Lambda.
 Many runners can share one monitor thread (see MultiRunner).
 """
 
+import contextlib
 import logging
+import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 from .invocation import Invocation
 from .monitor.watch import InvocationMonitor, MonitorLoop
@@ -30,11 +38,23 @@ def monitor_client(data_store):
 
 
 class WorkflowRunner:
-    def __init__(self, workflow, backend, data_store, timeout=300, check_interval=1.0,
+    def __init__(self, workflow, backend, data_store=None, timeout=300, check_interval=1.0,
                  stream_logs=False, inactivity_timeout=None, invocation=None,
                  on_status_change=None, log_printer=print, grace_period=None,
-                 client=None, loop=None, argument_overrides=None):
+                 client=None, loop=None, argument_overrides=None, functions=None):
+        """`backend` is a Backend (then `data_store` is the store it logs to) or a testbed:
+        a FaasrTestbed or the path of a testbed YAML file, which places the workflow (and
+        `functions`, default functions/<WorkflowName> beside the workflow file)."""
         self.workflow = workflow
+        self._owned = contextlib.ExitStack()  # what the runner started for a testbed
+        if _is_testbed(backend):
+            if data_store is not None:
+                raise TypeError("WorkflowRunner: a testbed says where the data stores are; "
+                                "pass no data_store with it")
+            backend, data_store = self._place(backend, functions)
+        elif data_store is None:
+            raise TypeError("WorkflowRunner needs the data_store the backend logs to, "
+                            "or a testbed instead of the backend")
         self.backend = backend
         self.data_store = data_store
         self.timeout = timeout
@@ -55,6 +75,29 @@ class WorkflowRunner:
         self._cancelled = False
         self._lock = threading.Lock()
         self._old_handlers = None
+        self._reraise = False
+
+    def _place(self, testbed, functions):
+        from .easypy.placement import placed
+        from .easypy.testbed import FaasrTestbed, load_file
+        from .environment import start_s3
+
+        if not isinstance(testbed, FaasrTestbed):
+            testbed = load_file(testbed)
+        testbed.check_available()
+        if functions is None:
+            functions = Path(self.workflow.source).resolve().parent / "functions" / self.workflow.name
+        embedded = None
+        if testbed.needs_embedded_s3:
+            embedded = start_s3()
+            self._owned.callback(embedded.close)
+        try:
+            return self._owned.enter_context(placed(
+                self.workflow, testbed, functions, embedded_s3=embedded,
+                fix="put the workflow's Python files there, or pass functions=DIR."))
+        except BaseException:
+            self._owned.close()
+            raise
 
     # -- properties ----------------------------------------------------------------
     @property
@@ -154,6 +197,11 @@ class WorkflowRunner:
         self._cancel()
         self.restore_signal_handlers()
 
+    def close(self):
+        """Stop what the runner started for a testbed (its backend, the embedded S3 server);
+        nothing otherwise. `with runner:` calls it; S3 is unreachable afterwards."""
+        self._owned.close()
+
     def cleanup(self, include_outputs=False):
         """Delete this invocation's S3 folder (and, with include_outputs, `<InvocationID>/...`).
 
@@ -179,16 +227,26 @@ class WorkflowRunner:
         self._cancel()
 
     # -- signals -------------------------------------------------------------------
-    def install_signal_handlers(self):
-        """Make Ctrl-C / SIGTERM shut this runner down gracefully; a second Ctrl-C
-        interrupts as usual. Only possible in the main thread: returns False elsewhere."""
+    def install_signal_handlers(self, reraise=False, only_unclaimed=False):
+        """Make Ctrl-C / SIGTERM shut this runner down gracefully (monitor thread joined,
+        invocation cancelled); a second Ctrl-C interrupts as usual. Only possible in the
+        main thread: returns False elsewhere (or when no signal was taken).
+
+        reraise: after the shutdown, raise KeyboardInterrupt (SIGINT) or SystemExit(143)
+        (SIGTERM), so the program still stops as the user asked, with nothing left running.
+        only_unclaimed: take a signal only while its handler is Python's default, leaving
+        those a program (pyATS, the CLI, a task) set for itself alone."""
         if threading.current_thread() is not threading.main_thread():
             return False
+        defaults = {signal.SIGINT: (signal.default_int_handler,), signal.SIGTERM: (signal.SIG_DFL, None)}
         old = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig, default in defaults.items():
+            if only_unclaimed and signal.getsignal(sig) not in default:
+                continue
             old[sig] = signal.signal(sig, self._on_signal)
-        self._old_handlers = old
-        return True
+        self._old_handlers = old or None
+        self._reraise = reraise
+        return bool(old)
 
     def restore_signal_handlers(self):
         old, self._old_handlers = self._old_handlers, None
@@ -201,16 +259,36 @@ class WorkflowRunner:
                     signal.Signals(signum).name, self.invocation_id)
         self.restore_signal_handlers()  # a second Ctrl-C interrupts for real
         self.shutdown(timeout=5.0)
+        if self._reraise:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SystemExit(128 + signum)
 
     # -- context manager -----------------------------------------------------------
     def __enter__(self):
-        return self.start()
+        # In a `with` block Ctrl-C / SIGTERM stop the run cleanly, unless the program
+        # handles those signals itself.
+        self.install_signal_handlers(reraise=True, only_unclaimed=True)
+        try:
+            return self.start()
+        except BaseException:
+            self.restore_signal_handlers()
+            raise
 
     def __exit__(self, *exc):
-        self.shutdown()
+        try:
+            self.shutdown()
+        finally:
+            self.close()
 
     def __repr__(self):
         return f"WorkflowRunner({self.workflow.name!r}, {self.invocation_id!r})"
+
+
+def _is_testbed(backend):
+    from .easypy.testbed import FaasrTestbed
+
+    return isinstance(backend, (FaasrTestbed, str, os.PathLike))
 
 
 class MultiRunner:

@@ -30,8 +30,9 @@ class WorkflowTester:
         if isinstance(workflow, WorkflowRunner):
             runner, workflow = workflow, None
         if runner is None:
-            if workflow is None or backend is None or data_store is None:
-                raise TypeError("WorkflowTester needs a runner, or a workflow, backend and data_store")
+            if workflow is None or backend is None:
+                raise TypeError("WorkflowTester needs a runner, or a workflow and a backend (with "
+                                "its data_store) or a testbed")
             runner = WorkflowRunner(workflow, backend, data_store, **runner_kwargs)
         self.runner = runner
         self.workflow = runner.workflow
@@ -61,11 +62,20 @@ class WorkflowTester:
 
     def shutdown(self):
         self.runner.shutdown()
-        if self.cleanup_after:
-            self.runner.cleanup(include_outputs=True)
+        try:
+            if self.cleanup_after:
+                self.runner.cleanup(include_outputs=True)
+        finally:
+            self.runner.close()
 
     def __enter__(self):
-        return self.start()
+        # Ctrl-C / SIGTERM stop the run cleanly unless the program handles them itself.
+        self.runner.install_signal_handlers(reraise=True, only_unclaimed=True)
+        try:
+            return self.start()
+        except BaseException:
+            self.runner.restore_signal_handlers()
+            raise
 
     def __exit__(self, *exc):
         self.shutdown()

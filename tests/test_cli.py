@@ -165,3 +165,58 @@ def test_external_s3_without_credentials_is_a_clear_error():
     assert res.returncode == 2
     assert "FAASR_EASYPY_S3_ACCESS_KEY and FAASR_EASYPY_S3_SECRET_KEY are not" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def screen_of(raw):
+    """The text a terminal shows after `raw`: plays the only controls the status table
+    uses (colours, ESC[nF: up n lines to column 0, ESC[J: erase below) on a line list."""
+    import re
+
+    lines, row = [""], 0
+    for token in re.split(r"(\x1b\[\d*[A-Za-z]|\r?\n)", raw.replace("\r\n", "\n")):
+        if not token:
+            continue
+        if token == "\n":
+            row += 1
+            if row == len(lines):
+                lines.append("")
+        elif token.startswith("\x1b["):
+            code, n = token[-1], int(token[2:-1] or 1)
+            if code == "F":
+                row = max(0, row - n)
+            elif code == "J":
+                del lines[row + 1:]
+                lines[row] = ""
+        else:
+            lines[row] += token
+    return [line for line in lines if line.strip()]
+
+
+def test_on_a_terminal_the_status_table_is_redrawn_in_place():
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(BIN), "run", "workflows/conditional.json", "--stream-logs",
+                             "--check-interval", "0.1"], stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    raw = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        raw += chunk
+    os.close(master)
+    assert proc.wait(60) == 0
+    text = raw.decode(errors="replace")
+    assert "\x1b[" in text and "F\x1b[J" in text, "no in-place redraw on a terminal"
+    screen = screen_of(text)
+    assert "Outcome:" in screen, screen
+    table = [line.split() for line in screen[:screen.index("Outcome:")] if line.startswith("  ")]
+    labels = [row[0] for row in table]
+    # Redrawn, not appended: one row per function, each with its final status.
+    assert sorted(labels) == ["above", "below", "check-threshold"], screen
+    assert {row[1] for row in table} == {"COMPLETED", "NOT_INVOKED"}, screen
+    assert any(line.startswith("[") and "]" in line for line in screen), "streamed log lines go above the table"

@@ -654,6 +654,81 @@ def test_sigint_shuts_the_runner_down_gracefully(store):
     assert holder == [False]
 
 
+# A plain Python program using a runner (or a tester) in a `with` block; it reports what it
+# has left when it exits: threads still alive and whether the invocation was cancelled.
+SIGNAL_PROGRAM = """
+import atexit, os, sys, threading
+from faasr_easypy.backends.base import Backend
+from faasr_easypy.runner import WorkflowRunner
+from faasr_easypy.s3.client import DataStore
+from faasr_easypy.tester import WorkflowTester
+from tests.test_monitor import workflow
+
+class Quiet(Backend):
+    cancelled = False
+    def trigger(self, invocation):
+        pass
+    def cancel(self, invocation):
+        Quiet.cancelled = True
+
+def report():
+    alive = sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())
+    print("cancelled", Quiet.cancelled, "threads", alive, flush=True)
+
+atexit.register(report)
+store = DataStore(name="S3", bucket=os.environ["T_BUCKET"], endpoint=os.environ["T_ENDPOINT"],
+                  region="us-east-1", access_key=os.environ["T_KEY"], secret_key=os.environ["T_SECRET"])
+kind = sys.argv[1]
+make = WorkflowRunner if kind == "runner" else WorkflowTester
+with make(workflow({"a": []}), Quiet(), store, timeout=60, check_interval=0.05) as watched:
+    print("watching", flush=True)
+    watched.wait(30) if kind == "runner" else watched.wait_all(30)
+print("not reached", flush=True)
+"""
+
+
+@pytest.mark.parametrize("kind, signum, exit_code", [
+    ("runner", signal.SIGINT, -signal.SIGINT),     # KeyboardInterrupt, as without the runner
+    ("runner", signal.SIGTERM, 128 + signal.SIGTERM),
+    ("tester", signal.SIGINT, -signal.SIGINT),
+    ("tester", signal.SIGTERM, 128 + signal.SIGTERM),
+])
+def test_a_signal_in_a_with_block_stops_the_run_and_leaves_nothing_running(store, kind, signum, exit_code):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, T_BUCKET=store.bucket, T_ENDPOINT=store.endpoint,
+               T_KEY=store.access_key, T_SECRET=store.secret_key)
+    proc = subprocess.Popen([sys.executable, "-c", SIGNAL_PROGRAM, kind], env=env, text=True,
+                            cwd=str(Path(__file__).resolve().parent.parent),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == "watching"
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == exit_code, err
+    assert "cancelled True threads []" in out, (out, err)
+    assert "not reached" not in out
+    assert "stopping the monitor and cancelling invocation" in err
+
+
+def test_a_with_block_leaves_signals_a_program_handles_itself_alone(store):
+    def mine(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        with make_runner(workflow({"a": []}), store) as runner:
+            assert signal.getsignal(signal.SIGTERM) is mine
+            assert signal.getsignal(signal.SIGINT) == runner._on_signal  # unclaimed: taken
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 # -- the tester and the wording of its assertions ------------------------------------------
 
 def make_tester(wf, store, **kwargs):

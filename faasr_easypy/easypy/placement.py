@@ -8,6 +8,7 @@ triggered on their platform). The pyATS task (jobs_api.WorkflowSession) and the
 pytest plugin both place workflows this way, so a testbed means the same in both.
 """
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import UserError
@@ -75,3 +76,17 @@ def make_backend(workflow, resolved, functions, stores, action_timeout=None, for
 
     return backend_for(workflow, server, server=compute.server(),
                        **{k: v for k, v in compute.backend_options().items() if v})
+
+
+@contextmanager
+def placed(workflow, testbed, functions, embedded_s3=None, fix="put the workflow's Python files there."):
+    """(backend, logging DataStore) of `workflow` placed by `testbed` outside a pyATS job
+    (the pytest plugin, WorkflowRunner given a testbed); the backend is closed on exit."""
+    resolved = testbed.resolve(workflow)
+    check_functions_folder(workflow, resolved, functions, fix=fix)
+    stores = data_stores(workflow, resolved, embedded_s3=embedded_s3)
+    backend = make_backend(workflow, resolved, functions, stores)
+    try:
+        yield backend, stores[workflow.logging_data_store]
+    finally:
+        backend.close()
