@@ -220,3 +220,27 @@ def test_on_a_terminal_the_status_table_is_redrawn_in_place():
     assert sorted(labels) == ["above", "below", "check-threshold"], screen
     assert {row[1] for row in table} == {"COMPLETED", "NOT_INVOKED"}, screen
     assert any(line.startswith("[") and "]" in line for line in screen), "streamed log lines go above the table"
+
+
+def test_a_hanging_function_times_out_and_its_successor_never_runs(tmp_path):
+    import shutil
+
+    functions = tmp_path / "functions"
+    shutil.copytree("workflows/functions/DataPipeline", functions)
+    (functions / "hang.py").write_text(
+        "import time\nfrom FaaSr_py.client.py_client_stubs import faasr_log\n\n"
+        "def hang(**kwargs):\n    faasr_log('hanging')\n    time.sleep(300)\n")
+    data = json.loads(Path("workflows/data_pipeline.json").read_text())
+    data["ActionList"]["compute-sum"]["FunctionName"] = "hang"
+    wf = tmp_path / "wf.json"
+    wf.write_text(json.dumps(data))
+    started = time.monotonic()
+    res = cli("run", str(wf), "--functions", str(functions), "--timeout", "4", "--check-interval", "0.2")
+    assert res.returncode == 1, res.stderr
+    assert time.monotonic() - started < 60
+    outcome = {line.split()[0]: line.split()[1] for line in
+               res.stdout.split("Outcome:", 1)[1].splitlines() if line.startswith("  ")}
+    assert outcome["create-input"] == "COMPLETED", res.stdout
+    assert outcome["compute-sum"] == "TIMEOUT", res.stdout
+    assert outcome["publish"] in ("TIMEOUT", "SKIPPED"), res.stdout
+    assert "Workflow DataPipeline timed out" in res.stdout
