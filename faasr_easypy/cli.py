@@ -100,19 +100,14 @@ def cmd_validate(args):
     return 1 if failed else 0
 
 
-def default_functions_dir(workflow_path, workflow):
-    """The sources folder used when --functions is not given."""
-    return Path(workflow_path).resolve().parent / "functions" / workflow.name
-
-
 def cmd_run(args):
     from .environment import LocalEnvironment
     from .runner import WorkflowRunner
     from .status_table import StatusTable
-    from .workflow import load_workflow
+    from .workflow import default_functions_dir, load_workflow
 
     wf = load_workflow(args.workflow)
-    functions = Path(args.functions) if args.functions else default_functions_dir(args.workflow, wf)
+    functions = Path(args.functions) if args.functions else default_functions_dir(args.workflow, wf.name)
     if not functions.is_dir():
         raise UserError(f"The functions folder {functions} does not exist: pass --functions DIR naming "
                         f"the folder that holds the Python functions of {args.workflow}.")

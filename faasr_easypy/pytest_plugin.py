@@ -58,10 +58,9 @@ def faasr_s3(request):
 def faasr_workflow(request):
     """Returns `open(path, functions=None, timeout=None, argument_overrides=None)`,
     a context manager that triggers the workflow and yields a WorkflowTester."""
-    from faasr_easypy.cli import default_functions_dir
     from faasr_easypy.environment import LocalEnvironment
     from faasr_easypy.tester import WorkflowTester
-    from faasr_easypy.workflow import load_workflow
+    from faasr_easypy.workflow import default_functions_dir, load_workflow
 
     config = request.config
     testbed = getattr(config, "_faasr_testbed", None)
@@ -85,7 +84,7 @@ def faasr_workflow(request):
     @contextmanager
     def open_workflow(path, functions=None, timeout=None, argument_overrides=None, **runner_kwargs):
         workflow = load_workflow(path)
-        folder = functions or config.getoption("faasr_functions") or default_functions_dir(path, workflow)
+        folder = functions or config.getoption("faasr_functions") or default_functions_dir(path, workflow.name)
         place = on_testbed if testbed is not None else embedded_default
         with place(workflow, folder) as (backend, logging_store):
             tester = WorkflowTester(workflow, backend, logging_store,

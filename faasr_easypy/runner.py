@@ -22,7 +22,6 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 from .invocation import Invocation
 from .monitor.watch import InvocationMonitor, MonitorLoop
@@ -81,12 +80,13 @@ class WorkflowRunner:
         from .easypy.placement import placed
         from .easypy.testbed import FaasrTestbed, load_file
         from .environment import start_s3
+        from .workflow import default_functions_dir
 
         if not isinstance(testbed, FaasrTestbed):
             testbed = load_file(testbed)
         testbed.check_available()
         if functions is None:
-            functions = Path(self.workflow.source).resolve().parent / "functions" / self.workflow.name
+            functions = default_functions_dir(self.workflow.source, self.workflow.name)
         embedded = None
         if testbed.needs_embedded_s3:
             embedded = start_s3()

@@ -69,13 +69,8 @@ class WorkflowTester:
             self.runner.close()
 
     def __enter__(self):
-        # Ctrl-C / SIGTERM stop the run cleanly unless the program handles them itself.
-        self.runner.install_signal_handlers(reraise=True, only_unclaimed=True)
-        try:
-            return self.start()
-        except BaseException:
-            self.runner.restore_signal_handlers()
-            raise
+        self.runner.__enter__()  # its signal handling too
+        return self
 
     def __exit__(self, *exc):
         self.shutdown()

@@ -193,6 +193,12 @@ class Workflow:
 
 # -- loading ---------------------------------------------------------------
 
+def default_functions_dir(workflow_path, workflow_name):
+    """Where a workflow's functions are when no folder is given:
+    workflows/<stem>.json -> workflows/functions/<WorkflowName>/."""
+    return Path(workflow_path).resolve().parent / "functions" / workflow_name
+
+
 def load_workflow(path) -> Workflow:
     """Read, parse and validate a workflow file; raise ValidationError on any problem."""
     path = Path(path)

@@ -9,7 +9,7 @@ import pytest
 
 from faasr_easypy.easypy import jobs_api, plugin, testbed
 from faasr_easypy.errors import UserError, ValidationError
-from faasr_easypy.workflow import load_workflow
+from faasr_easypy.workflow import default_functions_dir, load_workflow
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -250,7 +250,7 @@ def test_testscript_pairing(tmp_path):
     assert jobs_api.find_testscript(PROJECT / "workflows" / "conditional.json") == \
         PROJECT / "testscripts" / "conditional.py"
     assert jobs_api.find_testscript(tmp_path / "workflows" / "other.json") == jobs_api.GENERIC_TESTSCRIPT
-    assert jobs_api.default_functions_dir(PROJECT / "workflows" / "conditional.json", "ConditionalCheck") == \
+    assert default_functions_dir(PROJECT / "workflows" / "conditional.json", "ConditionalCheck") == \
         PROJECT / "workflows" / "functions" / "ConditionalCheck"
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from faasr_easypy.environment import ENV_ACCESS_KEY, ENV_ENDPOINT, ENV_SECRET_KEY
 from faasr_easypy.errors import UserError
 from faasr_easypy.monitor.statuses import Status
 from faasr_easypy.runner import WorkflowRunner
@@ -21,7 +22,7 @@ LOCAL = PROJECT / "testbeds" / "local.yaml"
 @pytest.fixture
 def own_s3(monkeypatch):
     # The testbed's embedded S3, not one the environment points at.
-    for var in ("FAASR_EASYPY_S3_ENDPOINT", "FAASR_EASYPY_S3_ACCESS_KEY", "FAASR_EASYPY_S3_SECRET_KEY"):
+    for var in (ENV_ENDPOINT, ENV_ACCESS_KEY, ENV_SECRET_KEY):
         monkeypatch.delenv(var, raising=False)
 
 

@@ -88,11 +88,6 @@ def expand_batch(overrides):
     return combos
 
 
-def default_functions_dir(workflow_path, workflow_name):
-    """workflows/<stem>.json -> workflows/functions/<WorkflowName>/"""
-    return Path(workflow_path).resolve().parent / "functions" / workflow_name
-
-
 def find_testscript(workflow_path, testscripts_dir=None):
     """The testscript paired with workflows/<stem>.json: <testscripts_dir>/<stem>.py, where
     testscripts_dir defaults to testscripts/ next to the workflow's folder; else the generic one."""
@@ -216,7 +211,7 @@ class WorkflowSession:
     def open(self):
         from ..runner import WorkflowRunner
         from ..tester import WorkflowTester
-        from ..workflow import load_workflow
+        from ..workflow import default_functions_dir, load_workflow
         from .placement import check_functions_folder, data_stores, make_backend
 
         ctx, task = self.ctx, self.task
@@ -224,10 +219,10 @@ class WorkflowSession:
         self.workflow = wf = load_workflow(task.workflow_path)
         self.ctx.publish(self.taskid, workflow=wf.name, state="starting", started=self.started)
         resolved = ctx.testbed.resolve(wf)
-        functions = Path(ctx.options.get("cli_functions") or task.functions
-                         or default_functions_dir(task.workflow_path, wf.name))
+        default = default_functions_dir(task.workflow_path, wf.name)
+        functions = Path(ctx.options.get("cli_functions") or task.functions or default)
         check_functions_folder(wf, resolved, functions, fix=(
-            f"put the workflow's Python files in {default_functions_dir(task.workflow_path, wf.name)}, "
+            f"put the workflow's Python files in {default}, "
             "or pass --faasr-functions DIR (or functions=DIR to run_workflow)."))
         overrides = {a: dict(args) for a, args in task.arguments.items()}
         unknown = [a for a in overrides if a not in wf.actions]

@@ -79,7 +79,7 @@ def make_backend(workflow, resolved, functions, stores, action_timeout=None, for
 
 
 @contextmanager
-def placed(workflow, testbed, functions, embedded_s3=None, fix="put the workflow's Python files there."):
+def placed(workflow, testbed, functions, fix, embedded_s3=None):
     """(backend, logging DataStore) of `workflow` placed by `testbed` outside a pyATS job
     (the pytest plugin, WorkflowRunner given a testbed); the backend is closed on exit."""
     resolved = testbed.resolve(workflow)
