@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from faasr_easypy.easypy import jobs_api, plugin, testbed
+from faasr_easypy.easypy import jobs_api, plugin
+from faasr_easypy.easypy import pyats_testbed as testbed
 from faasr_easypy.errors import UserError, ValidationError
 from faasr_easypy.workflow import default_functions_dir, load_workflow
 

@@ -209,10 +209,10 @@ class WorkflowSession:
         self.interrupted = False
 
     def open(self):
+        from ..placement.place import check_functions_folder, data_stores, make_backend
         from ..runner import WorkflowRunner
         from ..tester import WorkflowTester
         from ..workflow import default_functions_dir, load_workflow
-        from .placement import check_functions_folder, data_stores, make_backend
 
         ctx, task = self.ctx, self.task
         self.started = time.time()

@@ -84,7 +84,7 @@ class FaasrPlugin(BasePlugin):
         from ..errors import UserError
         from .context import JobContext, is_faasr_jobfile, project_root
         from .jobs_api import parse_faasr_arg
-        from .testbed import from_pyats, has_faasr_devices, load_builtin
+        from .pyats_testbed import from_pyats, has_faasr_devices, load_builtin
 
         runtime = self.runtime
         args = runtime.args
@@ -292,7 +292,7 @@ class FaasrTestbedCheck(BasePlugin):
     def pre_job(self, job):
         from ..errors import UserError
         from .context import is_faasr_jobfile
-        from .testbed import load_file
+        from .pyats_testbed import load_file
 
         args = self.runtime.args
         path = getattr(args, "testbed_file", None)
