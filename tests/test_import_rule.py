@@ -108,3 +108,20 @@ def test_the_pytest_fixture_loads_no_pyats(pytester):
                                            "--faasr-testbed", str(ROOT / "testbeds/local.yaml"))
     result.assert_outcomes(passed=1)
 
+
+
+ENTRY_POINTS = {"faasr_easypy.runner", "faasr_easypy.tester", "faasr_easypy.cli", "faasr_easypy.pytest_plugin",
+                "faasr_easypy.status_table"}
+
+
+def test_the_core_does_not_import_the_entry_points():
+    """The inner ring of docs/ARCHITECTURE.md: placement, workflow, monitor, backends, S3,
+    report... are used by the runner, tester, CLI and pytest plugin, never the reverse."""
+    wrong = []
+    for path in _core_files():
+        if _module_name(path) in ENTRY_POINTS:
+            continue
+        for line, module in _imports(path):
+            if module in ENTRY_POINTS or any(module.startswith(f"{e}.") for e in ENTRY_POINTS):
+                wrong.append(f"{path.relative_to(ROOT)}:{line}: imports {module}")
+    assert not wrong, "\n".join(wrong)
