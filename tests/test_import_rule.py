@@ -67,7 +67,7 @@ def test_the_rule_check_sees_relative_imports():
     """The check above resolves `from ..easypy import x` and `from . import easypy`."""
     names = [m for _, m in _imports(PACKAGE / "runner.py")]
     assert "faasr_easypy.invocation" in names and "faasr_easypy.placement.place" in names
-    names = [m for _, m in _imports(INTEGRATION / "jobs_api.py")]
+    names = [m for _, m in _imports(INTEGRATION / "task.py")]
     assert "faasr_easypy.placement.place" in names
 
 

@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = Path(__file__).with_name("easypy_config.yaml")
 ENV_DEFAULT_CONFIG = "FAASR_EASYPY_DEFAULT_CONFIG"
-RESULTS_FILE = "faasr_results.json"
 REPORT_ENTRY_POINT = "faasr_easypy.report"
 
 # Callables fn(results: dict, directory: Path, runtime) -> path of a report file (or None),
@@ -187,21 +186,15 @@ class FaasrPlugin(BasePlugin):
             log.warning("faasr-easypy: could not move the archive to %s/archives: %s", root, exc)
 
     def _collect(self, ctx):
-        import json
 
-        from .jobs_api import NOT_RERUN, RECORDS, fill_outputs
+        from ..report.results_file import read_records
+        from .pool import NOT_RERUN
+        from .records import fill_outputs
 
         runtime = self.runtime
         statuses = ctx.snapshot()
-        records = {}
-        folder = Path(runtime.directory) / RECORDS
-        if folder.is_dir():
-            for path in sorted(folder.glob("*.json")):
-                try:
-                    records[path.stem] = json.loads(path.read_text())
-                except ValueError:
-                    pass
-        fill_outputs(records, ctx, folder)  # one listing of the embedded S3 for every task
+        records = read_records(runtime.directory)
+        fill_outputs(records, ctx, runtime.directory)  # one listing of the embedded S3 for every task
         verdicts, testcases = {}, {}
         details_read = False
         try:
@@ -247,9 +240,9 @@ class FaasrPlugin(BasePlugin):
         }
 
     def _write_results(self, ctx, results):
-        from .context import write_json
+        from ..report.results_file import write_results
 
-        write_json(Path(self.runtime.directory) / RESULTS_FILE, results)
+        write_results(self.runtime.directory, results)
 
     def _print_summary(self, results):
         rows = results["workflows"]

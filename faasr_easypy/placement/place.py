@@ -4,7 +4,7 @@
 testbed devices; this module turns that mapping into the objects a run needs:
 DataStore objects (the embedded S3 server or the device's endpoint and keys) and
 the backend of the entry action's compute server (Local runs here, the others are
-triggered on their platform). The pyATS task (jobs_api.WorkflowSession) and the
+triggered on their platform). The pyATS task (task.WorkflowSession) and the
 pytest plugin and WorkflowRunner all place workflows this way, so a testbed means the
 same in each.
 """

@@ -16,10 +16,10 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import UserError
 from .render import write_html
+from .results_file import RESULTS_FILE
 
 log = logging.getLogger(__name__)
 
-RESULTS_FILE = "faasr_results.json"
 REPORT_FILE = "faasr_report.html"
 MAX_RESULTS_BYTES = 256 * 1024 * 1024
 

@@ -1,0 +1,49 @@
+"""Argument overrides: `ACTION.KEY=VALUE` texts and batches of them.
+
+One parser for every entry point: `faasr-easypy run --arg`, pytest's
+`--faasr-arg`, `pyats run job --faasr-arg` and the jobfile API all read
+overrides as {action: {key: value}}.
+"""
+
+import itertools
+import json
+
+from .errors import UserError
+
+
+def parse_faasr_arg(text):
+    """'ACTION.KEY=VALUE' -> (action, key, value); VALUE is JSON when it parses, else a string."""
+    head, sep, raw = str(text).partition("=")
+    action, dot, key = head.partition(".")
+    if not sep or not dot or not action.strip() or not key.strip():
+        raise UserError(f"--faasr-arg {text!r} is not ACTION.KEY=VALUE. Fix: write e.g. "
+                        "--faasr-arg create-input.count=50, or create-input.count=[10,20] for a batch "
+                        "of one task per value.")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return action.strip(), key.strip(), value
+
+
+def expand_batch(overrides):
+    """{action: {key: value}} -> list of {action: {key: value}}, one per combination.
+
+    A list value means "one task per element"; to pass a list as the value
+    itself, wrap it: [[1, 2, 3]].
+    """
+    axes = []
+    for action, args in sorted(overrides.items()):
+        for key, value in sorted(args.items()):
+            values = value if isinstance(value, list) else [value]
+            if not values:
+                raise UserError(f"The argument {action}.{key} is an empty list: a batch needs at least one "
+                                "value. Fix: give values, e.g. [1,2,3], or [[]] for an empty list.")
+            axes.append([(action, key, v) for v in values])
+    combos = []
+    for combo in itertools.product(*axes) if axes else [()]:
+        out = {}
+        for action, key, value in combo:
+            out.setdefault(action, {})[key] = value
+        combos.append(out)
+    return combos
