@@ -1,8 +1,15 @@
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+# The version is written once, in faasr_easypy/__init__.py.
+VERSION = re.search(r'^__version__ = "([^"]+)"', Path(__file__).with_name("faasr_easypy").joinpath(
+    "__init__.py").read_text(encoding="utf-8"), re.M).group(1)
 
 setup(
     name="faasr-easypy",
-    version="0.1.0",
+    version=VERSION,
     description="A pyATS/Easypy-style test harness for FaaSr serverless workflows",
     long_description=open("README.rst", encoding="utf-8").read(),
     long_description_content_type="text/x-rst",

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from .defaults import DEFAULT_BUCKET, DEFAULTS
+from .defaults import RUNTIMES as MACHINE_BACKENDS
 from .errors import UserError
 
 
@@ -30,26 +32,36 @@ def build_parser():
     p.add_argument("workflows", nargs="+", metavar="WORKFLOW.json")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("run", help="run a workflow on the embedded default (local S3 + local backend)")
+    p = sub.add_parser("run", help="run a workflow on the embedded default (local S3 + local backend) "
+                                   "or where a testbed says")
     p.add_argument("workflow", metavar="WORKFLOW.json")
+    p.add_argument("--testbed", metavar="YAML", default=None,
+                   help="testbed saying where functions run and where S3 is, as for `pyats run job "
+                        "--testbed-file` (default: the embedded S3 server and --backend)")
     p.add_argument("--functions", metavar="DIR",
                    help="folder with the workflow's Python functions "
                         "(default: functions/<WorkflowName> next to the workflow file)")
-    p.add_argument("--timeout", type=positive_seconds, default=300.0, metavar="SECONDS",
-                   help="overall deadline for the run (default 300)")
-    p.add_argument("--action-timeout", type=positive_seconds, default=600.0, metavar="SECONDS",
-                   help="time limit of one action (default 600)")
-    p.add_argument("--check-interval", type=positive_seconds, default=0.5, metavar="SECONDS",
-                   help="how often S3 is polled (default 0.5)")
+    p.add_argument("--arg", "--faasr-arg", dest="args", metavar="ACTION.KEY=VALUE", action="append", default=[],
+                   help="override an action argument for this run (VALUE is JSON when it parses); repeatable")
+    p.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
+                   help=f"overall deadline for the run (default: testbed Timeout, else {DEFAULTS['timeout']:g})")
+    p.add_argument("--action-timeout", type=positive_seconds, default=None, metavar="SECONDS",
+                   help=f"time limit of one action (default: testbed ActionTimeout, else "
+                        f"{DEFAULTS['action_timeout']:g})")
+    p.add_argument("--check-interval", type=positive_seconds, default=None, metavar="SECONDS",
+                   help=f"how often S3 is polled (default: testbed CheckInterval, else "
+                        f"{DEFAULTS['check_interval']:g})")
     p.add_argument("--stream-logs", action="store_true", help="print each function's log lines as they arrive")
-    p.add_argument("--max-parallel", type=int, default=None, metavar="N",
+    p.add_argument("--max-parallel-actions", "--max-parallel", dest="max_parallel_actions", type=int,
+                   default=DEFAULTS["max_parallel_actions"], metavar="N",
                    help="actions running at once (default 4 per core)")
     p.add_argument("--keep-workdirs", action="store_true",
                    help="keep each action's working directory (for debugging)")
-    p.add_argument("--backend", choices=("local", "faasr-py"), default="local",
+    p.add_argument("--backend", choices=MACHINE_BACKENDS, default=None,
                    help="local: faasr-easypy's fast local backend (default); faasr-py: the real "
                         "faasr-py 2.1.0 runtime, one action at a time, in its own virtualenv "
-                        "(created on first use; see docs/FIDELITY.md)")
+                        "(created on first use; see docs/FIDELITY.md); with --testbed, the testbed's "
+                        "Runtime says")
     p.set_defaults(func=cmd_run)
 
     from .report.cli import add_subcommand as add_report_subcommand
@@ -60,7 +72,7 @@ def build_parser():
     serve = s3sub.add_parser("serve", help="serve the embedded S3 server until Ctrl-C")
     serve.add_argument("--port", type=int, default=None, help="S3 port (default: a free one)")
     serve.add_argument("--data-dir", default=None, help="keep data in this folder (default: a temporary one)")
-    serve.add_argument("--bucket", default="faasr", help="bucket to create (default faasr)")
+    serve.add_argument("--bucket", default=DEFAULT_BUCKET, help=f"bucket to create (default {DEFAULT_BUCKET})")
     serve.set_defaults(func=cmd_s3_serve)
     p.set_defaults(func=lambda args: _usage(p))
     return parser
@@ -101,30 +113,50 @@ def cmd_validate(args):
 
 
 def cmd_run(args):
-    from .environment import LocalEnvironment
+    from .overrides import check_actions, overrides_from
     from .runner import WorkflowRunner
     from .status_table import StatusTable
     from .workflow import default_functions_dir, load_workflow
 
     wf = load_workflow(args.workflow)
+    overrides = overrides_from(args.args, option="--arg")
+    check_actions(overrides, wf, args.workflow)
+    table = StatusTable(wf)
+    # Watched through S3 alone, exactly as a run on GitHub Actions would be.
+    options = dict(timeout=args.timeout, check_interval=args.check_interval, stream_logs=args.stream_logs,
+                   on_status_change=table.on_status_change, log_printer=table.print_log, overrides=overrides)
+    if args.testbed:
+        if args.backend or args.max_parallel_actions or args.keep_workdirs:
+            raise UserError("--backend, --max-parallel-actions and --keep-workdirs set up the embedded "
+                            f"default; with --testbed {args.testbed} the testbed says where the workflow runs. "
+                            "Fix: give its devices' Runtime / MaxParallel in the testbed, or leave --testbed out.")
+        runner = WorkflowRunner.from_testbed(wf, args.testbed, functions=args.functions,
+                                             action_timeout=args.action_timeout, **options)
+        return _watch(wf, runner, table, f"testbed {args.testbed}")
+    from .environment import LocalEnvironment
+
     functions = Path(args.functions) if args.functions else default_functions_dir(args.workflow, wf.name)
     if not functions.is_dir():
         raise UserError(f"The functions folder {functions} does not exist: pass --functions DIR naming "
                         f"the folder that holds the Python functions of {args.workflow}.")
-    with LocalEnvironment(wf, functions, max_parallel=args.max_parallel,
-                          action_timeout=args.action_timeout, keep_workdirs=args.keep_workdirs,
-                          backend=args.backend) as env:
-        table = StatusTable(wf)
-        # Watched through S3 alone, exactly as a run on GitHub Actions would be.
-        runner = WorkflowRunner(wf, env.backend, env.logging_store, timeout=args.timeout,
-                                check_interval=args.check_interval, stream_logs=args.stream_logs,
-                                on_status_change=table.on_status_change, log_printer=table.print_log)
-        print(f"S3: {env.s3.endpoint} bucket {env.logging_store.bucket}")
+    with LocalEnvironment(wf, functions, max_parallel=args.max_parallel_actions,
+                          action_timeout=args.action_timeout or DEFAULTS["action_timeout"],
+                          keep_workdirs=args.keep_workdirs, backend=args.backend or MACHINE_BACKENDS[0]) as env:
+        return _watch(wf, WorkflowRunner(wf, env.backend, env.logging_store, **options), table,
+                      f"S3: {env.s3.endpoint}")
+
+
+def _watch(wf, runner, table, where):
+    """Print where the run is, then start it (the table draws from the first status on)."""
+    try:
+        print(f"{where} bucket {runner.data_store.bucket}")
         print(f"Invocation folder: {runner.invocation.folder}", flush=True)
         started = time.monotonic()
         with runner:
             runner.wait()
         return _print_outcome(wf, runner, table.labels, time.monotonic() - started)
+    finally:
+        runner.close()
 
 
 def _print_outcome(wf, runner, labels, seconds):

@@ -13,6 +13,7 @@ import os
 import sys
 
 from .backends.local import LocalBackend
+from .defaults import DEFAULT_BUCKET, DEFAULTS, RUNTIMES
 from .errors import S3Error, UserError
 from .s3.client import DataStore, make_client
 from .s3.server import EmbeddedS3Server
@@ -55,7 +56,7 @@ class S3Service:
         """DataStore objects for every data store of `workflow`, buckets ensured."""
         stores = {}
         for name, spec in workflow.data["DataStores"].items():
-            stores[name] = self.store(name, spec.get("Bucket") or "faasr")
+            stores[name] = self.store(name, spec.get("Bucket") or DEFAULT_BUCKET)
             self.ensure_bucket(stores[name])
         return stores
 
@@ -93,8 +94,9 @@ def start_s3(data_dir=None, port=None):
     return S3Service(server.endpoint, server.access_key, server.secret_key, server=server)
 
 
-#: backends that run a workflow's functions on this machine, by their command-line name
-MACHINE_BACKENDS = ("local", "faasr-py")
+#: backends that run a workflow's functions on this machine, by their command-line name (the
+#: testbed's Runtime names them too)
+MACHINE_BACKENDS = RUNTIMES
 
 
 def machine_backend(name, functions_dir, stores, **options):
@@ -122,7 +124,7 @@ class LocalEnvironment:
     job); if None, one is started here and stopped on exit.
     """
 
-    def __init__(self, workflow, functions_dir, s3=None, max_parallel=None, action_timeout=600.0,
+    def __init__(self, workflow, functions_dir, s3=None, max_parallel=None, action_timeout=DEFAULTS["action_timeout"],
                  keep_workdirs=False, backend="local"):
         self.workflow = workflow
         self.functions_dir = functions_dir

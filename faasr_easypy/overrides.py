@@ -47,3 +47,29 @@ def expand_batch(overrides):
             out.setdefault(action, {})[key] = value
         combos.append(out)
     return combos
+
+
+def overrides_from(texts, option="--faasr-arg"):
+    """['ACTION.KEY=VALUE', ...] -> {action: {key: value}} for ONE run (the CLI, pytest).
+
+    A list value would be a batch (one run per value), which only a pyATS job runs; to
+    pass a list as the value itself, wrap it: KEY=[[1,2,3]]."""
+    overrides = {}
+    for text in texts or ():
+        action, key, value = parse_faasr_arg(text)
+        overrides.setdefault(action, {})[key] = value
+    combos = expand_batch(overrides)
+    if len(combos) > 1:
+        raise UserError(f"{option}: a list value makes a batch of {len(combos)} runs, which only "
+                        "`pyats run job --faasr-arg` runs. Fix: give one value, or wrap a list to pass "
+                        "it as the value, e.g. KEY=[[1,2,3]].")
+    return combos[0]
+
+
+def check_actions(overrides, workflow, source=None):
+    """UserError when `overrides` name an action `workflow` does not have."""
+    unknown = [a for a in overrides if a not in workflow.actions]
+    if unknown:
+        raise UserError(f"Arguments given for {', '.join(map(repr, unknown))}, which workflow {workflow.name} "
+                        f"({source or workflow.source}) does not have. Fix: use one of its actions: "
+                        f"{', '.join(sorted(workflow.actions))}.")

@@ -16,7 +16,9 @@ from typing import Dict, List, Optional
 
 from .errors import Problem, ValidationError
 
-ACTION_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
+# An action's name (also a workflow's); a label is the name, or name(rank) for one rank.
+ACTION_NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9-]*"
+ACTION_NAME = re.compile(rf"^{ACTION_NAME_PATTERN}$")
 FUNCTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 INVOKE_ITEM = re.compile(r"^(?P<name>[^()\s]+)(?:\((?P<count>[^()]*)\))?$")
 

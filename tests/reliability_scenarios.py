@@ -185,11 +185,11 @@ JOBFILE = textwrap.dedent('''
         while True:
             round_no += 1
             started = time.monotonic()
-            pool = WorkflowPool(runtime, max_parallel=plan["parallel"])
+            pool = WorkflowPool(runtime, max_parallel_tasks=plan["parallel"])
             suffix = f"-r{round_no}" if plan.get("soak_seconds") else ""
             for task in plan["tasks"]:
                 pool.submit(ROOT / "workflows" / f"{task['workflow']}.json", taskid=task["taskid"] + suffix,
-                            arguments=task.get("arguments"), timeout=task.get("timeout"))
+                            overrides=task.get("arguments"), timeout=task.get("timeout"))
             results = pool.run()
             if not plan.get("soak_seconds"):
                 return

@@ -621,18 +621,18 @@ def test_an_invocation_whose_s3_hangs_does_not_stall_the_others(store, client):
         for conn in held:
             conn.close()  # the hung request fails at once; its worker comes back
         silent.close()
-        multi.shutdown(timeout=10)
+        multi.close(timeout=10)
     assert monitor_threads() == []
 
 
-def test_cleanup_deletes_the_invocation_folder(store, client):
+def test_delete_data_deletes_the_invocation_folder(store, client):
     runner = make_runner(workflow({"a": []}), store)
     fake = FakeFaaSr(client, store.bucket, runner.invocation)
     with runner:
         fake.run("a")
         client.put_object(Bucket=store.bucket, Key=f"{runner.invocation_id}/out.txt", Body=b"x")
         assert runner.wait(5)
-    assert runner.cleanup(include_outputs=True) == 3
+    assert runner.delete_data(include_outputs=True) == 3
     left = client.list_objects_v2(Bucket=store.bucket, Prefix=runner.layout.prefix)
     assert not left.get("Contents")
 
@@ -893,4 +893,4 @@ def test_runner_gives_the_final_log_only_for_backends_that_write_done_last(store
             else:
                 assert final is None
         finally:
-            runner.shutdown()
+            runner.close()

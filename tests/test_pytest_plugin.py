@@ -15,7 +15,7 @@ def test_fixture_runs_a_workflow(faasr_workflow):
 
 def test_fixture_sees_failures_and_overrides(faasr_workflow):
     with faasr_workflow("workflows/conditional.json",
-                        argument_overrides={"check-threshold": {"value": 3}}) as tester:
+                        overrides={"check-threshold": {"value": 3}}) as tester:
         tester.wait_for("below")
         tester.assert_function_not_invoked("above")
     with faasr_workflow("workflows/failing_function.json") as tester:

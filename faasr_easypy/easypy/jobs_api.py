@@ -7,7 +7,7 @@
         run_workflow(workflow="workflows/data_pipeline.json", runtime=runtime)
 
         # many, at most N at a time
-        pool = WorkflowPool(runtime, max_parallel=8)
+        pool = WorkflowPool(runtime, max_parallel_tasks=8)
         for path in sorted(Path("workflows").glob("*.json")):
             pool.submit(workflow=path)
         pool.run()
@@ -39,25 +39,27 @@ __all__ = ["GENERIC_TESTSCRIPT", "NOT_RERUN", "WorkflowPool", "WorkflowTask", "e
 def run_workflow(workflow, testscript=None, runtime=None, taskid=None, **params):
     """Run one workflow task and wait for it, like easypy.run(); return its result.
 
-    A list value in `arguments` (or --faasr-arg) runs a batch and returns the
+    `workflow` is a Workflow or the path of its JSON file. A list value in `overrides`
+    (or --faasr-arg) runs a batch, at most `max_parallel_tasks` at a time, and returns the
     rolled-up result of its tasks.
     """
     if runtime is None:
         raise TypeError("run_workflow needs the jobfile's runtime: run_workflow(..., runtime=runtime)")
-    pool = WorkflowPool(runtime, max_parallel=params.pop("max_parallel", None))
+    pool = WorkflowPool(runtime, max_parallel_tasks=params.pop("max_parallel_tasks", None),
+                        **{k: params.pop(k) for k in ("max_parallel",) if k in params})
     pool.submit(workflow, testscript=testscript, taskid=taskid, **params)
     pool.run()
     return pool.result
 
 
-def run_workflows(workflows, runtime, max_parallel=None, testscripts_dir=None, **params):
-    """Run every workflow (paths) with its paired testscript (or the generic one), N at a time.
-
-    Returns the WorkflowPool (its .results and .result say how it went).
-    """
-    pool = WorkflowPool(runtime, max_parallel=max_parallel)
+def run_workflows(workflows, runtime, max_parallel_tasks=None, testscripts_dir=None, **params):
+    """Run every workflow (Workflows or paths) with its paired testscript (or the generic one),
+    at most `max_parallel_tasks` at a time. Returns the WorkflowPool (its .results and
+    .result say how it went)."""
+    pool = WorkflowPool(runtime, max_parallel_tasks=max_parallel_tasks,
+                        **{k: params.pop(k) for k in ("max_parallel",) if k in params})
     for path in workflows:
-        script = find_testscript(path, testscripts_dir) if testscripts_dir else None
+        script = find_testscript(getattr(path, "source", path), testscripts_dir) if testscripts_dir else None
         pool.submit(path, testscript=script, **params)
     pool.run()
     return pool

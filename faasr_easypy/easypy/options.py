@@ -1,15 +1,17 @@
-"""Option precedence in a pyATS job: --faasr-* argument > jobfile value > testbed setting > default."""
+"""Option precedence in a pyATS job: --faasr-* argument > jobfile value > testbed setting > default
+(the defaults and the testbed keys are faasr_easypy/defaults.py's, shared with every entry point)."""
 
+from .. import defaults
+
+# The job's option names (the plugin's --faasr-parallel and --faasr-task-grace) onto the shared table.
 DEFAULTS = {
-    "timeout": 300.0,          # seconds one workflow may run
-    "check_interval": 0.5,     # seconds between S3 polls
-    "action_timeout": 600.0,   # seconds one action may run
-    "parallel": 16,            # workflow tasks at once
-    "grace": 30.0,             # post_task_exit_grace_period of every task
-    "runtime_margin": 120.0,   # max_runtime = timeout + this, unless given
+    "timeout": defaults.DEFAULTS["timeout"],
+    "check_interval": defaults.DEFAULTS["check_interval"],
+    "action_timeout": defaults.DEFAULTS["action_timeout"],
+    "parallel": defaults.DEFAULTS["max_parallel_tasks"],
+    "grace": defaults.DEFAULTS["task_grace"],
+    "runtime_margin": defaults.DEFAULTS["runtime_margin"],
 }
-
-TESTBED_KEYS = {"timeout": "Timeout", "check_interval": "CheckInterval", "action_timeout": "ActionTimeout"}
 
 
 def job_options(options):
@@ -26,7 +28,7 @@ def option(options, testbed, name, given=None):
         return cli
     if given is not None:
         return given
-    testbed_key = TESTBED_KEYS.get(name)
+    testbed_key = defaults.TESTBED_KEYS.get(name)
     if testbed_key and testbed_key in testbed.options:
         return testbed.options[testbed_key]
     return options.get(name)

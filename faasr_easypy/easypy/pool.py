@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+from .._deprecation import renamed, renamed_keyword
 from ..errors import UserError
 from ..overrides import expand_batch
 from .context import get_context
@@ -17,7 +18,8 @@ NOT_RERUN = "not rerun"           # state of a task that pyATS's rerun file left
 
 
 class WorkflowPool:
-    """Run many workflow tasks, at most `max_parallel` at a time.
+    """Run many workflow tasks, at most `max_parallel_tasks` at a time (default: --faasr-parallel,
+    else faasr_easypy/defaults.py; `max_parallel=` is its deprecated name).
 
     Tasks are created when they start (a queued workflow that never starts
     leaves no task behind). Every task gets Task.wait(max_runtime=its
@@ -26,10 +28,12 @@ class WorkflowPool:
     After Ctrl-C (see JobContext.interrupted) no new task starts.
     """
 
-    def __init__(self, runtime, max_parallel=None, grace=None, poll_interval=0.5):
+    def __init__(self, runtime, max_parallel_tasks=None, grace=None, poll_interval=0.5, **deprecated):
+        max_parallel_tasks = renamed_keyword(deprecated, "max_parallel", "max_parallel_tasks", max_parallel_tasks,
+                                             "WorkflowPool")
         self.runtime = runtime
         self.ctx = get_context(runtime)
-        self.max_parallel = int(self.ctx.option("parallel", max_parallel))
+        self.max_parallel = int(self.ctx.option("parallel", max_parallel_tasks))
         if self.max_parallel < 1:
             raise UserError(f"--faasr-parallel {self.max_parallel}: at least 1 task must run at a time.")
         self.grace = float(grace if grace is not None else self.ctx.options["grace"])
@@ -40,17 +44,18 @@ class WorkflowPool:
         self.not_rerun = []
         self._ids = set(self.ctx.snapshot())
 
-    def submit(self, workflow, testscript=None, taskid=None, arguments=None, **kwargs):
-        """Queue a workflow; a list value in `arguments` or --faasr-arg makes a batch
-        (one task per combination). Returns the task ids."""
-        path = Path(workflow)
+    def submit(self, workflow, testscript=None, taskid=None, overrides=None, **kwargs):
+        """Queue a workflow (a Workflow or the path of its JSON file); a list value in
+        `overrides` or --faasr-arg makes a batch (one task per combination). Returns the task ids."""
+        overrides = renamed(kwargs, "arguments", "overrides", overrides, "WorkflowPool.submit")
+        path = Path(getattr(workflow, "source", workflow))
         if not path.is_file():
             raise UserError(f"{workflow}: workflow file not found. Fix: give the path of a FaaSr workflow "
                             "JSON file (relative to where pyats runs, or absolute).")
         if testscript is not None and not Path(testscript).is_file():
             raise UserError(f"{testscript}: testscript not found. Fix: give the path of an aetest "
                             "testscript, or leave testscript out to use the paired or generic one.")
-        overrides = {a: dict(v) for a, v in (arguments or {}).items()}
+        overrides = {a: dict(v) for a, v in (overrides or {}).items()}
         actions = _actions_of(path)
         for index, (action, key, value) in enumerate(self.ctx.faasr_args):
             if actions is None or action in actions:
@@ -62,7 +67,7 @@ class WorkflowPool:
         for i, combo in enumerate(combos, 1):
             tid = self._unique(f"{base}-{i}" if len(combos) > 1 else base)
             script = Path(testscript).resolve() if testscript else find_testscript(path)
-            self.queued.append((tid, dict(kwargs, workflow=path, testscript=script, arguments=combo)))
+            self.queued.append((tid, dict(kwargs, workflow=path, testscript=script, overrides=combo)))
             self.ctx.publish(tid, workflow_file=str(path.resolve()), testscript=str(script), state="queued",
                              arguments=combo, functions={}, reasons={})
             ids.append(tid)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from pyats.easypy.tasks import Task
 
+from .._deprecation import renamed
 from ..errors import UserError
+from ..overrides import check_actions
 from ..report.results_file import write_record
 from . import pyats_patches
 from .context import get_context
@@ -37,16 +39,19 @@ class WorkflowTask(Task):
     workflow:     path of the workflow JSON
     testscript:   aetest script (default: the paired testscripts/<stem>.py, else the generic one)
     functions:    functions folder (default workflows/functions/<WorkflowName>/; --faasr-functions wins)
-    arguments:    {action: {key: value}} overrides of the JSON's Arguments (WorkflowPool / run_workflow
-                  merge --faasr-arg into them and expand list values into a batch)
+    overrides:    {action: {key: value}} overrides of the JSON's Arguments (WorkflowPool / run_workflow
+                  merge --faasr-arg into them and expand list values into a batch; `arguments=` is
+                  its deprecated name)
     timeout, check_interval, stream_logs: monitoring settings (the --faasr-* arguments win)
     max_runtime:  seconds before the task is killed and reported ERRORED (default timeout + 120)
     **params:     passed to the testscript as parameters, like easypy.run()
     """
 
     def __init__(self, workflow, testscript=None, runtime=None, taskid=None, functions=None,
-                 arguments=None, timeout=None, check_interval=None, stream_logs=None,
+                 overrides=None, timeout=None, check_interval=None, stream_logs=None,
                  max_runtime=None, **params):
+        overrides = renamed(params, "arguments", "overrides", overrides, "WorkflowTask")
+        workflow = getattr(workflow, "source", workflow)  # a Workflow: its file, loaded again in the task
         if runtime is None:
             raise TypeError("WorkflowTask needs the jobfile's runtime: WorkflowTask(..., runtime=runtime)")
         ctx = get_context(runtime)
@@ -60,7 +65,7 @@ class WorkflowTask(Task):
                             "testscript, or leave testscript out to use the paired or generic one.")
         self.faasr_context = ctx
         self.testscript_path = script
-        self.arguments = dict(arguments or {})
+        self.arguments = dict(overrides or {})
         self.functions = functions
         self.timeout = ctx.option("timeout", timeout)
         self.check_interval = ctx.option("check_interval", check_interval)
@@ -156,11 +161,7 @@ class WorkflowSession:
             f"put the workflow's Python files in {default}, "
             "or pass --faasr-functions DIR (or functions=DIR to run_workflow)."))
         overrides = {a: dict(args) for a, args in task.arguments.items()}
-        unknown = [a for a in overrides if a not in wf.actions]
-        if unknown:
-            raise UserError(f"Arguments given for {', '.join(map(repr, unknown))}, which workflow {wf.name} "
-                            f"({task.workflow_path}) does not have. Fix: use one of its actions: "
-                            f"{', '.join(sorted(wf.actions))}.")
+        check_actions(overrides, wf, task.workflow_path)
         self.stores = data_stores(wf, resolved, embedded_s3=ctx.s3, ensured_buckets=ctx.ensured_buckets)
         self.backend = make_backend(wf, resolved, functions, self.stores,
                                     action_timeout=ctx.option("action_timeout", resolved.action_timeout),
@@ -168,7 +169,7 @@ class WorkflowSession:
         self.runner = WorkflowRunner(
             wf, self.backend, self.stores[wf.logging_data_store], timeout=task.timeout,
             check_interval=task.check_interval, stream_logs=task.stream_logs,
-            on_status_change=self._on_change, argument_overrides=overrides,
+            on_status_change=self._on_change, overrides=overrides,
             log_printer=lambda line: log.info("%s", line))
         self.tester = WorkflowTester(runner=self.runner)
         log.info("faasr-easypy: workflow %s (%s), functions %s, InvocationID %s, folder %s",
@@ -211,7 +212,7 @@ class WorkflowSession:
                 elapsed = time.time() - self.started
                 runner.wait(timeout=max(0.0, min(SETTLE_SECONDS, self.task.timeout - elapsed)))
             if runner is not None:
-                runner.shutdown()
+                runner._stop()  # the session closes the backend itself, after the record
             self._close_backend()
             self._write_record()
             states = runner.get_function_statuses() if runner else {}
@@ -220,7 +221,7 @@ class WorkflowSession:
                              functions={k: s.status.value for k, s in states.items()},
                              reasons={k: s.reason for k, s in states.items() if s.reason})
             if runner is not None and not self.ctx.keep_s3 and not self._embedded():
-                runner.cleanup()  # real S3: drop this invocation's logs (outputs stay)
+                runner.delete_data()  # real S3: drop this invocation's logs (outputs stay)
         except Exception:
             log.exception("faasr-easypy: cleaning up task %s failed", self.taskid)
 

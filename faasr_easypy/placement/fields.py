@@ -35,7 +35,9 @@ import math
 import os
 import re
 
+from .. import defaults
 from ..errors import Problem, ValidationError
+from ..workflow import FAAS_TYPES
 from .model import (
     COMPUTE_TYPE,
     FALSE_WORDS,
@@ -50,25 +52,19 @@ from .model import (
 
 STORE_KEYS = ("Embedded", "Endpoint", "Bucket", "Region", "AccessKey", "SecretKey", "Anonymous",
               "Writable", "DataStores")
-# FaaSType -> fields it needs (as in the workflow JSON) and the credential it needs.
-COMPUTE_TYPES = {
-    "Local": ((), None),
-    "GitHubActions": (("UserName", "ActionRepoName", "Branch"), "Token"),
-    "Lambda": (("Region",), "AccessKey"),
-    "OpenWhisk": (("Endpoint", "Namespace"), "Token"),
-    "GoogleCloud": ((), None),
-    "SLURM": (("Endpoint", "UserName", "APIVersion", "Partition"), "Token"),
-    "Kubernetes": ((), None),
-}
+# FaaSType -> the credential a testbed device of that type needs.
+COMPUTE_CREDENTIALS = {"Local": None, "GitHubActions": "Token", "Lambda": "AccessKey", "OpenWhisk": "Token",
+                       "GoogleCloud": None, "SLURM": "Token", "Kubernetes": None}
+# FaaSType -> fields it needs (the workflow JSON's, workflow.FAAS_TYPES) and the credential it needs.
+COMPUTE_TYPES = {ftype: (FAAS_TYPES[ftype], credential) for ftype, credential in COMPUTE_CREDENTIALS.items()}
 COMPUTE_KEYS = ("FaaSType", "ComputeServers", "UserName", "ActionRepoName", "Branch", "Region",
                 "Endpoint", "Namespace", "APIVersion", "Partition", "Token", "AccessKey", "SecretKey",
                 "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl", "Runtime")
-# Local compute only: which backend runs the actions on this machine (environment.MACHINE_BACKENDS)
-RUNTIMES = ("local", "faasr-py")
+RUNTIMES = defaults.RUNTIMES  # Local compute only: which backend runs the actions on this machine
 # Optional compute fields passed through to the remote backends (API endpoints for tests or
 # private deployments, the runtime's secret-store flag, where the runtime finds the JSON).
 OPTIONAL_COMPUTE = ("ApiUrl", "Endpoint", "UseSecretStore", "PayloadUrl")
-TESTBED_KEYS = ("Timeout", "CheckInterval", "ActionTimeout")
+TESTBED_KEYS = tuple(defaults.TESTBED_KEYS.values())
 ENV_REF = re.compile(r"%ENV\{([A-Za-z_][A-Za-z0-9_]*)\}")
 CREDENTIAL_KEYS = ("AccessKey", "SecretKey", "Token")  # their missing variables have their own message
 # S3 bucket naming rules (3-63 lowercase letters, digits, dots, hyphens)

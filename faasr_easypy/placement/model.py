@@ -85,12 +85,15 @@ class Resolved:
 
     @property
     def max_parallel(self):
-        values = [c.max_parallel for c in self.computes.values() if c.max_parallel]
-        return min(values) if values else None
+        return self._smallest("max_parallel")
 
     @property
     def action_timeout(self):
-        values = [c.action_timeout for c in self.computes.values() if c.action_timeout]
+        return self._smallest("action_timeout")
+
+    def _smallest(self, field_name):
+        """The strictest limit any of the workflow's compute servers sets (None: none does)."""
+        values = [getattr(c, field_name) for c in self.computes.values() if getattr(c, field_name)]
         return min(values) if values else None
 
 

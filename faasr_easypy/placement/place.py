@@ -12,6 +12,7 @@ same in each.
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..defaults import DEFAULT_BUCKET, setting
 from ..errors import UserError
 
 
@@ -48,7 +49,7 @@ def data_stores(workflow, resolved, embedded_s3=None, ensured_buckets=()):
 
 def bucket_for(workflow, name, spec):
     """The bucket data store `name` of `workflow` uses: the testbed's, else the workflow's, else faasr."""
-    return spec.bucket or workflow.data["DataStores"][name].get("Bucket") or "faasr"
+    return spec.bucket or workflow.data["DataStores"][name].get("Bucket") or DEFAULT_BUCKET
 
 
 def entry_compute(workflow, resolved):
@@ -85,13 +86,15 @@ def make_backend(workflow, resolved, functions, stores, action_timeout=None, for
 
 
 @contextmanager
-def placed(workflow, testbed, functions, fix, embedded_s3=None):
+def placed(workflow, testbed, functions, fix, embedded_s3=None, action_timeout=None):
     """(backend, logging DataStore) of `workflow` placed by `testbed` outside a pyATS job
-    (the pytest plugin, WorkflowRunner given a testbed); the backend is closed on exit."""
+    (the pytest plugin, WorkflowRunner.from_testbed); the backend is closed on exit.
+    Action time limit: `action_timeout` > the device's ActionTimeout > the testbed's > default."""
     resolved = testbed.resolve(workflow)
     check_functions_folder(workflow, resolved, functions, fix=fix)
     stores = data_stores(workflow, resolved, embedded_s3=embedded_s3)
-    backend = make_backend(workflow, resolved, functions, stores)
+    backend = make_backend(workflow, resolved, functions, stores,
+                           action_timeout=setting("action_timeout", action_timeout or resolved.action_timeout, testbed))
     try:
         yield backend, stores[workflow.logging_data_store]
     finally:

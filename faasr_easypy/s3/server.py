@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..defaults import DEFAULT_BUCKET
 from ..errors import S3Error
 from .client import DataStore, make_client
 
@@ -73,7 +74,7 @@ def _die_with_parent():
 class EmbeddedS3Server:
     """A SeaweedFS S3 server on loopback, usable as a context manager."""
 
-    def __init__(self, data_dir=None, bucket="faasr", access_key=None, secret_key=None,
+    def __init__(self, data_dir=None, bucket=DEFAULT_BUCKET, access_key=None, secret_key=None,
                  port=None, ready_timeout=30.0, log_file=None):
         self.bucket = bucket
         self.access_key = access_key or "easypy" + secrets.token_hex(6)

@@ -31,6 +31,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from ...defaults import DEFAULTS
 from ...errors import BackendError
 from ...layout import instance_label
 from ..base import Backend
@@ -64,7 +65,7 @@ class FaaSrPyBackend(Backend):
     #: the runtime writes GitHub's invoker line: "GitHub Action: Successfully invoked: X"
     platform = "GitHubActions"
 
-    def __init__(self, functions_dir, data_stores, action_timeout=600.0, keep_workdirs=False,
+    def __init__(self, functions_dir, data_stores, action_timeout=DEFAULTS["action_timeout"], keep_workdirs=False,
                  python=None, venv_dir=None, workdir_root=None, progress=None, max_parallel=None):
         # max_parallel is accepted for LocalBackend's signature; faasr-py allows one action per host.
         self.functions_dir = Path(functions_dir).resolve()
@@ -72,7 +73,7 @@ class FaaSrPyBackend(Backend):
             raise BackendError(f"The functions folder {functions_dir} does not exist: pass the folder "
                                "that holds the workflow's Python function files (--functions DIR).")
         self.data_stores = dict(data_stores)
-        self.action_timeout = action_timeout or 600.0
+        self.action_timeout = action_timeout or DEFAULTS["action_timeout"]
         self.keep_workdirs = keep_workdirs
         self.python = python or faasr_py_python(venv_dir, progress=progress)
         self._own_root = workdir_root is None

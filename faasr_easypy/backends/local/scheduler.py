@@ -20,6 +20,7 @@ import threading
 from collections import deque
 from pathlib import Path
 
+from ...defaults import DEFAULTS
 from ...errors import BackendError
 from ...layout import instance_label
 from ..base import Backend
@@ -51,7 +52,7 @@ class LocalBackend(Backend):
     platform = "local"
     logs_final_at_done = True  # action_process: final log flush, then .done
 
-    def __init__(self, functions_dir, data_stores, max_parallel=None, action_timeout=600.0,
+    def __init__(self, functions_dir, data_stores, max_parallel=None, action_timeout=DEFAULTS["action_timeout"],
                  secrets=None, keep_workdirs=False, workdir_root=None, fork_server=None):
         self.functions_dir = str(Path(functions_dir).resolve())
         self.data_stores = dict(data_stores)  # name -> DataStore
