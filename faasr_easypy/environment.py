@@ -84,6 +84,9 @@ class S3Service:
         if self.server is not None:
             self.server.stop()
 
+    def __repr__(self):  # forked tasks inherit it; the keys never reach a log
+        return f"S3Service({self.endpoint!r}, keys hidden)"
+
 
 def start_s3(data_dir=None, port=None):
     """The S3 service for a run: external if configured, else a new embedded server."""

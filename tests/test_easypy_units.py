@@ -491,7 +491,7 @@ def test_shared_clients_are_one_per_store_and_settings_and_forks_open_their_own(
 def test_the_job_lists_outputs_once_for_tasks_on_its_embedded_s3(s3_server, tmp_path):
     import json
 
-    from faasr_easypy.easypy.context import JobContext, S3Access
+    from faasr_easypy.easypy.context import JobContext
     from faasr_easypy.environment import S3Service
     from faasr_easypy.layout import InvocationLayout
     from faasr_easypy.s3.client import make_client
@@ -514,7 +514,7 @@ def test_the_job_lists_outputs_once_for_tasks_on_its_embedded_s3(s3_server, tmp_
         "t2": {"task_id": "t2", "invocation_id": None, "s3_objects": []},  # never started its workflow
     }
     ctx = JobContext(testbed.load_builtin())
-    ctx.s3 = S3Access(s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
+    ctx.s3 = S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
     jobs_api.fill_outputs(records, ctx, tmp_path)
     folder = tmp_path / "faasr"
     assert records["t0"]["s3_objects"] == [{"key": f"out/{ids[0]}/a.txt", "size": 2, "bucket": "jobout"}]

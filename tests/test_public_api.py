@@ -195,3 +195,10 @@ def test_pytest_takes_faasr_arg(pytester):
 
 
 pytest_plugins = ["pytester"]
+
+
+def test_the_report_counts_every_status_the_monitor_has():
+    from faasr_easypy.report import model
+
+    assert set(model.STATUSES) == {s.value for s in Status}
+    assert model.FINAL_STATUSES == {s.value for s in Status if s.is_final}

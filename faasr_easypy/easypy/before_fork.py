@@ -48,7 +48,7 @@ class BeforeFork:
             store = DataStore(name=name, bucket=bucket, endpoint=self.s3.endpoint, region=self.s3.region,
                               access_key=self.s3.access_key, secret_key=self.s3.secret_key)
             try:
-                self.s3.service().ensure_bucket(store)
+                self.s3.ensure_bucket(store)
                 self.ensured_buckets.add(bucket)
             except Exception as exc:
                 log.debug("could not create bucket %s before forking: %s", bucket, exc)

@@ -28,10 +28,10 @@ from .fork_server_owner import ForkServerOwner
 from .job_signals import JobSignals
 from .jobfile import MARKER, find_jobfile, is_faasr_jobfile, project_root
 from .options import DEFAULTS, job_options, option
-from .s3_keeper import S3Access, S3Keeper
+from .s3_keeper import S3Keeper
 from .shared_statuses import SharedStatuses
 
-__all__ = ["DEFAULTS", "MARKER", "JobContext", "S3Access", "find_jobfile", "get_context", "is_faasr_jobfile",
+__all__ = ["DEFAULTS", "MARKER", "JobContext", "find_jobfile", "get_context", "is_faasr_jobfile",
            "project_root"]
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class JobContext(S3Keeper, BeforeFork, ForkServerOwner, JobSignals, SharedStatus
         self.project_root = Path(project_root or os.getcwd())
         self.faasr_args = list(faasr_args or [])    # [(action, key, value)] from --faasr-arg
         self.job_name = job_name
-        self.s3 = None               # S3Access once the server runs
+        self.s3 = None               # environment.S3Service (endpoint, keys) once the server runs
         self.server = None           # the EmbeddedS3Server (job process only)
         self.s3_data_dir = None
         self.started = time.time()

@@ -96,7 +96,7 @@ def fill_outputs(records, ctx, directory=None):
                     if client is None:
                         from ..s3.client import make_client
 
-                        client = make_client(ctx.s3.service().store("job", bucket))
+                        client = make_client(ctx.s3.store("job", bucket))
                     listed[bucket] = _objects_outside_log_trees(client, bucket, roots)
                 except Exception as exc:
                     log.warning("faasr-easypy: listing the outputs in bucket %s failed: %s", bucket, exc)

@@ -1,4 +1,4 @@
-"""The job's S3 server, started and stopped by one keeper thread, and its access (never printed).
+"""The job's S3 server, started and stopped by one keeper thread.
 
 The server is started and stopped by one "keeper" thread that lives as long as
 the job: `weed` dies with the thread that started it (PR_SET_PDEATHSIG), and
@@ -14,26 +14,6 @@ import time
 from ..errors import UserError
 
 log = logging.getLogger(__name__)
-
-
-class S3Access:
-    """Endpoint and keys of the job's S3 server; never printed."""
-
-    __slots__ = ("access_key", "endpoint", "region", "secret_key")
-
-    def __init__(self, endpoint, access_key, secret_key, region="us-east-1"):
-        self.endpoint = endpoint
-        self.access_key = access_key
-        self.secret_key = secret_key
-        self.region = region
-
-    def service(self):
-        from ..environment import S3Service
-
-        return S3Service(self.endpoint, self.access_key, self.secret_key, region=self.region)
-
-    def __repr__(self):
-        return f"S3Access({self.endpoint!r}, keys hidden)"
 
 
 class S3Keeper:
@@ -87,7 +67,7 @@ class S3Keeper:
         return self.s3
 
     def _start_s3_now(self):
-        from ..environment import start_s3
+        from ..environment import S3Service, start_s3
 
         data_dir = None
         if self.keep_s3:
@@ -96,7 +76,8 @@ class S3Keeper:
         started = time.monotonic()
         service = start_s3(data_dir=data_dir)
         self.server = service.server
-        self.s3 = S3Access(service.endpoint, service.access_key, service.secret_key, service.region)
+        # What tasks inherit: endpoint and keys (never printed), not the server the keeper owns.
+        self.s3 = S3Service(service.endpoint, service.access_key, service.secret_key, service.region)
         self.redactor  # noqa: B018 -- the keys are masked from now on, also in the log filter
         what = "embedded S3 server (SeaweedFS)" if self.server else "external S3 (FAASR_EASYPY_S3_ENDPOINT)"
         log.info("faasr-easypy: %s at %s, ready in %.2f s", what, service.endpoint, time.monotonic() - started)

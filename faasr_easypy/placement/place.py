@@ -20,7 +20,7 @@ def data_stores(workflow, resolved, embedded_s3=None, ensured_buckets=()):
     """{DataStore name: DataStore} for every data store of `workflow`, buckets ensured.
 
     `embedded_s3` is the S3 behind devices with `Embedded: true` (anything with endpoint,
-    region and keys: an S3Service or the job's S3Access; None when none runs);
+    region and keys: an environment.S3Service; None when none runs);
     `ensured_buckets` are buckets of it known to exist already.
     """
     from ..environment import S3Service

@@ -21,14 +21,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..monitor import statuses
+
 SCHEMA_VERSION = 1
 
 #: pyATS verdicts, worst first (used for the job verdict and for sorting).
 VERDICTS = ("errored", "failed", "aborted", "blocked", "skipped", "passx", "passed")
 #: Function statuses in the order a reader wants to see them counted.
 STATUSES = ("FAILED", "TIMEOUT", "SKIPPED", "RUNNING", "INVOKED", "PENDING", "NOT_INVOKED", "COMPLETED")
-FINAL_STATUSES = {"COMPLETED", "FAILED", "NOT_INVOKED", "SKIPPED", "TIMEOUT"}
-BAD_STATUSES = {"FAILED", "TIMEOUT", "SKIPPED"}
+FINAL_STATUSES = {s.value for s in statuses.FINAL_STATUSES}
+BAD_STATUSES = {s.value for s in statuses.BLOCKING_STATUSES}
 BAD_VERDICTS = {"failed", "errored", "aborted", "blocked"}
 
 SECRET_KEY_RE = re.compile(

@@ -34,7 +34,7 @@ from pathlib import Path
 from ...defaults import DEFAULTS
 from ...errors import BackendError
 from ...layout import instance_label
-from ..base import Backend
+from ..base import Backend, without_run
 from ..remote import default_payload_path, github_payload_url
 from .github_api import GitHubAPIStandIn
 from .venv import faasr_py_python
@@ -126,9 +126,8 @@ class FaaSrPyBackend(Backend):
             if run is None:
                 return
             run.cancelled = True
-            kept = deque(item for item in self._queue if item[0] is not run)
-            run.pending -= len(self._queue) - len(kept)
-            self._queue = kept
+            self._queue, dropped = without_run(self._queue, run)
+            run.pending -= dropped
             current = self._current
             if run.pending == 0:
                 self._finish_run(run)

@@ -23,7 +23,7 @@ from pathlib import Path
 from ...defaults import DEFAULTS
 from ...errors import BackendError
 from ...layout import instance_label
-from ..base import Backend
+from ..base import Backend, without_run
 from .forkserver import ACTIONS_ROOT_PREFIX
 from .server_process import ForkServerProcess
 
@@ -113,9 +113,7 @@ class LocalBackend(Backend):
             if run is None:
                 return
             run.cancelled = True
-            kept = deque(item for item in self._queue if item[0] is not run)
-            dropped = len(self._queue) - len(kept)
-            self._queue = kept
+            self._queue, dropped = without_run(self._queue, run)
             run.active -= dropped
             if run.active == 0:
                 run.done.set()
