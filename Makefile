@@ -6,7 +6,7 @@ BIN     := $(abspath $(VENV))/bin
 STAMP   := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test test-fast bench lint clean
+.PHONY: demo test test-fast test-slow coverage bench lint clean
 
 $(STAMP): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+# Only the slow end-to-end tests (pyATS jobs, browser).
+test-slow: $(STAMP)
+	bash scripts/install-browser
+	$(BIN)/python -m pytest -m slow
+
+coverage: $(STAMP)
+	$(BIN)/python -m coverage run --source=faasr_easypy -m pytest -m "not slow"
+	$(BIN)/python -m coverage report --skip-empty
+
 lint: $(STAMP)
 	$(BIN)/python -m ruff check faasr_easypy tests benchmarks jobs testscripts
 
@@ -34,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .coverage

@@ -46,11 +46,12 @@ class WorkflowRunner:
     def __init__(self, workflow, backend, data_store=None, *, timeout=None, check_interval=None,
                  stream_logs=False, inactivity_timeout=None, invocation=None,
                  on_status_change=None, log_printer=print, grace_period=None,
-                 client=None, loop=None, overrides=None, functions=None, **deprecated):
+                 client=None, loop=None, overrides=None, functions=None, clock=time.monotonic, **deprecated):
         """`backend` is a Backend and `data_store` the DataStore it logs to. (A testbed in
         place of the backend still works, deprecated: use WorkflowRunner.from_testbed.)
 
-        overrides: {action: {key: value}} replacing the workflow's Arguments for this run."""
+        overrides: {action: {key: value}} replacing the workflow's Arguments for this run.
+        clock: the monitor's (and its own loop's) monotonic clock; tests inject one."""
         overrides = renamed_keyword(deprecated, "argument_overrides", "overrides", overrides, "WorkflowRunner")
         self.workflow = workflow = _as_workflow(workflow)
         # What the runner started for a testbed (from_testbed has placed it already).
@@ -76,10 +77,10 @@ class WorkflowRunner:
             self.invocation, self.client, data_store.bucket, check_interval=check_interval,
             grace_period=grace_period, timeout=timeout, inactivity_timeout=inactivity_timeout,
             stream_logs=stream_logs, log_printer=log_printer, on_status_change=on_status_change,
-            on_expire=self._expired)
+            on_expire=self._expired, clock=clock)
         self._own_loop = loop is None
         self.loop = loop or MonitorLoop(name=f"faasr-monitor-{self.invocation.invocation_id[:8]}",
-                                        stop_when_idle=True)
+                                        stop_when_idle=True, clock=clock)
         self.started = False
         self.triggered_at = None  # wall time (epoch) of the trigger, for timelines
         self.stopped = False

@@ -5,11 +5,6 @@ import pytest
 from faasr_easypy.s3.server import EmbeddedS3Server
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes seconds (S3 server restarts, timeouts); "
-                                       "deselect with -m 'not slow'")
-
-
 @pytest.fixture(scope="session")
 def s3_server():
     """A running SeaweedFS S3 server on loopback, stopped at the end of the session."""
