@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -333,9 +334,11 @@ def _as_workflow(workflow):
 
 
 def _is_testbed(backend):
-    from .placement.model import FaasrTestbed
-
-    return isinstance(backend, (FaasrTestbed, str, os.PathLike))
+    if isinstance(backend, (str, os.PathLike)):
+        return True
+    # A FaasrTestbed exists only once its module is loaded: no need to load placement (and YAML) to ask.
+    model = sys.modules.get("faasr_easypy.placement.model")
+    return model is not None and isinstance(backend, model.FaasrTestbed)
 
 
 class MultiRunner:
