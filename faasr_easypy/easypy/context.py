@@ -307,14 +307,23 @@ class JobContext:
         """Masks the testbed's and the S3 server's keys and every credential in the job's
         environment (a function may print those into its log, and logs reach the archive)."""
         from ..redact import Redactor
+        from .redaction import testbed_file_secrets
 
         if self._redactor is None:
             self._redactor = Redactor()
-        self._redactor.add(*self.secrets())  # S3 keys become known after pre_job
+            # also what the testbed file holds under any credential key (unused devices too):
+            # pyATS copies the file into the archive
+            self._redactor.add(*testbed_file_secrets(self.testbed.source),
+                               source=f"the testbed file {self.testbed.source}")
+        self._redactor.add(*self.secrets(), source="the testbed or the S3 server")  # S3 keys come later
         return self._redactor
 
     def redact(self, text):
         return self.redactor.redact(text)
+
+    def redact_data(self, data):
+        """`data` as JSON types, its strings redacted value by value (never as JSON text)."""
+        return self.redactor.redact_value(json.loads(json.dumps(data, default=str)))
 
     def mask_secrets_in_logs(self):
         """Put a redacting filter on every logging handler of this process (screen, job log,

@@ -22,7 +22,6 @@ off) to jobfiles that use faasr_easypy. ``-C FILE`` still overrides it, and
 """
 
 import atexit
-import json
 import logging
 import os
 import time
@@ -49,6 +48,10 @@ def register_report_hook(fn):
     if fn not in report_hooks:
         report_hooks.append(fn)
     return fn
+
+
+class ResultsNotWritten(RuntimeError):
+    """faasr_results.json or a report could not be written: the job must not look green."""
 
 
 class FaasrPlugin(BasePlugin):
@@ -84,6 +87,7 @@ class FaasrPlugin(BasePlugin):
         from ..errors import UserError
         from .context import JobContext, is_faasr_jobfile, project_root
         from .jobs_api import parse_faasr_arg
+        from .redaction import mask_archive_folder, mask_reporter_messages
         from .testbed import from_pyats, has_faasr_devices, load_builtin
 
         runtime = self.runtime
@@ -125,6 +129,9 @@ class FaasrPlugin(BasePlugin):
         runtime.faasr = ctx
         ctx.install_sigint_handler()  # before the first line: a signal right after it is handled
         ctx.mask_secrets_in_logs()
+        # pyATS's own outputs: what tasks send its reporter, and the archive folder before the zip
+        mask_reporter_messages(ctx.redactor)
+        mask_archive_folder(runtime, ctx.redactor)
         log.info("faasr-easypy: testbed %s (%s)%s", testbed.name, testbed.source,
                  " [built-in]" if testbed.builtin else "")
         ctx.start_s3_background()  # ready by the time the jobfile starts its first task
@@ -138,17 +145,23 @@ class FaasrPlugin(BasePlugin):
         ctx = getattr(self.runtime, "faasr", None)
         if ctx is None:
             return
+        failures = []
         try:
-            # Redacted once here: the report hooks and the mail get the same masked data.
-            results = json.loads(ctx.redact(json.dumps(self._collect(ctx), default=str)))
+            # Redacted once here, value by value: the report hooks and the mail get the same data.
+            results = ctx.redact_data(self._collect(ctx))
             self._write_results(ctx, results)
-            self._print_summary(results)
-            self._run_report_hooks(results)
-        except Exception:
+        except Exception as exc:
             log.exception("faasr-easypy: writing the FaaSr results failed")
+            failures.append(f"{RESULTS_FILE} could not be written ({type(exc).__name__}: {ctx.redact(exc)})")
+        else:
+            self._print_summary(results)
+            failures += self._run_report_hooks(results)
         finally:
             ctx.stop()  # the fork server and the S3 server
             _announce_archive(self.runtime)
+        if failures:
+            # pyATS lists this plugin as ERRORED and the job exits non-zero (3): red means red
+            raise ResultsNotWritten("; ".join(failures) + ": the job's results are incomplete")
 
     # -- helpers -------------------------------------------------------------------
     def _set_testbed(self, path):
@@ -274,13 +287,17 @@ class FaasrPlugin(BasePlugin):
         except Exception:
             pass
         directory = Path(self.runtime.directory)
+        failures = []
         for hook in hooks:
             try:
                 written = hook(results, directory, self.runtime)
                 if written:
                     log.info("faasr-easypy: report %s (in the archive)", written)
-            except Exception:
+            except Exception as exc:
                 log.exception("faasr-easypy: report hook %r failed", hook)
+                failures.append(f"the report hook {getattr(hook, '__qualname__', hook)} failed "
+                                f"({type(exc).__name__}: {exc})")
+        return failures
 
 
 class FaasrTestbedCheck(BasePlugin):

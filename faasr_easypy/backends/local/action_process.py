@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ...layout import instance_label
 from . import function_api
+from .action_env import enter_action_environment
 from .function_api import FunctionContext, FunctionExit, LogBuffer, redirect_output
 from .loader import FunctionNotFound, find_function
 
@@ -47,9 +48,7 @@ def _run(job, clients, started):
     workdir = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=job["workdir_root"]))
     os.chdir(workdir)
     redirect_output(workdir / "console.log")
-    for store_name, store in job["stores"].items():
-        os.environ[f"{store_name}_AccessKey"] = store["access_key"]
-        os.environ[f"{store_name}_SecretKey"] = store["secret_key"]
+    enter_action_environment(job)  # what FaaSr gives a function: no harness credentials
 
     log_store = job["stores"][job["log_store"]]
     log = LogBuffer(clients[job["log_store"]], log_store["bucket"], job["log_key"], started)

@@ -1,0 +1,108 @@
+"""Where a pyATS job writes what it shows, and the job's one Redactor at each place.
+
+pyATS keeps a section's result reason (``self.failed(...)``, an assertion's
+message, the generic testscript's "Last log lines ...") outside of logging: a
+task sends it to the reporter process (``ReportClient._socket_wrapper``), which
+writes results.json, ResultsDetails.xml and the job report after post_job.
+And the archive folder also holds files pyATS copies in (testbed.static.yaml,
+the user's testbed file as it was given). So a job gets:
+
+* mask_reporter_messages: every message a task or the job sends to the
+  reporter has its strings and TestResult reasons redacted before it leaves
+  the process (installed in the job process before tasks fork);
+* mask_archive_folder: right before pyATS zips the archive folder (after the
+  reporter wrote its files), every member is redacted in place: JSON and YAML
+  value by value, other text line by line;
+* the logging filter on every handler (JobContext.mask_secrets_in_logs).
+
+Each uses faasr_easypy.redact; nothing here masks text itself.
+"""
+
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+_current = {"redactor": None}   # the job's Redactor, read when a message is sent
+_patched = []
+
+
+def mask_reporter_messages(redactor):
+    """Redact what this process (and the tasks it forks) sends to pyATS's reporter."""
+    _current["redactor"] = redactor
+    if _patched:
+        return
+    from pyats.reporter.client import ReportClient
+
+    original = ReportClient._socket_wrapper
+
+    def _socket_wrapper(self, _name, **kwargs):
+        active = _current["redactor"]
+        if active:
+            kwargs = {key: _clean(active, value) for key, value in kwargs.items()}
+        return original(self, _name, **kwargs)
+
+    ReportClient._socket_wrapper = _socket_wrapper
+    _patched.append(original)
+
+
+def _clean(redactor, value):
+    """A reporter argument with its secrets masked; TestResult objects keep their type."""
+    reason = getattr(value, "reason", None)
+    if hasattr(value, "clone") and hasattr(value, "value") and (reason is not None or
+                                                                getattr(value, "data", None) is not None):
+        return value.clone(reason=redactor.redact(reason) if isinstance(reason, str) else reason,
+                           data=redactor.redact_value(value.data))
+    return redactor.redact_value(value)
+
+
+def testbed_file_secrets(path):
+    """Values under credential-looking keys of a testbed file, %ENV{VAR} references resolved."""
+    from ..redact import secrets_in_data
+    from .testbed import ENV_REF
+
+    try:
+        import yaml
+
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except Exception:  # noqa: BLE001 -- no file (built-in), or one pyATS will reject itself
+        return []
+    out = []
+    for value in secrets_in_data(raw):
+        names = ENV_REF.findall(value) if isinstance(value, str) else []
+        if names:
+            out.extend(os.environ.get(name) for name in names)
+        else:
+            out.append(value)
+    return [v for v in out if v]
+
+
+def mask_archive_folder(runtime, redactor):
+    """Have pyATS redact its archive folder right before it zips it (runinfo.archive())."""
+    runinfo = getattr(runtime, "runinfo", None)
+    original = getattr(runinfo, "archive", None)
+    if original is None or getattr(original, "_faasr_masks", False):
+        return
+
+    def archive(*args, **kwargs):
+        redact_folder(runtime.directory, redactor)
+        return original(*args, **kwargs)
+
+    archive._faasr_masks = True
+    runinfo.archive = archive
+
+
+def redact_folder(folder, redactor):
+    """Redact every member of `folder` in place; return the paths that changed."""
+    if not folder or not os.path.isdir(folder):
+        return []
+    try:
+        changed = redactor.redact_tree(folder)
+    except Exception:
+        log.exception("faasr-easypy: masking the secrets in the archive folder %s failed", folder)
+        raise
+    if changed:
+        names = ", ".join(sorted(os.path.relpath(p, folder) for p in changed))
+        log.info("faasr-easypy: masked credentials in %d archive file(s): %s", len(changed), names)
+    return changed
