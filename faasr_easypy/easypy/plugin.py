@@ -85,6 +85,7 @@ class FaasrPlugin(BasePlugin):
     # -- job process ---------------------------------------------------------------
     def pre_job(self, job):
         from ..errors import UserError
+        from ..report.mail import install_mail_encoding
         from .context import JobContext, is_faasr_jobfile, project_root
         from .jobs_api import parse_faasr_arg
         from .redaction import mask_archive_folder, mask_reporter_messages
@@ -132,6 +133,7 @@ class FaasrPlugin(BasePlugin):
         # pyATS's own outputs: what tasks send its reporter, and the archive folder before the zip
         mask_reporter_messages(ctx.redactor)
         mask_archive_folder(runtime, ctx.redactor)
+        install_mail_encoding(ctx.redactor)  # long lines survive SMTP; a failed mail says why
         log.info("faasr-easypy: testbed %s (%s)%s", testbed.name, testbed.source,
                  " [built-in]" if testbed.builtin else "")
         ctx.start_s3_background()  # ready by the time the jobfile starts its first task
