@@ -431,3 +431,56 @@ def test_faasr_easypy_run_stream_logs_and_outcome_are_masked(tmp_path):
     values = dict(NAMED, **HIDDEN, s3_access_key=server.access_key, s3_secret_key=server.secret_key)
     assert not find_leaks({"terminal": output}, values)
 
+
+
+# -- the parts, one at a time (fast) ---------------------------------------------------------------
+
+def test_action_environment_is_the_allow_list_the_stores_keys_and_the_named_secrets():
+    from faasr_easypy.backends.local.action_env import action_environment, base_environment, named_secrets
+
+    harness = {"PATH": "/usr/bin", "HOME": "/root", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0",
+               "FAASR_EASYPY_S3_SECRET_KEY": "s3-secret-xyz", "FAASR_EASYPY_S3_ACCESS_KEY": "s3-access",
+               "My_GitHub_PAT": "ghp_x", "Other_Store_SecretKey": "other", "AWS_SECRET_ACCESS_KEY": "aws",
+               "TEST_SECRET": "named-value", "Both_TOKEN": "both-value", "FAASR_EASYPY_TEST_TAG": "tag"}
+    assert base_environment(harness) == {"PATH": "/usr/bin", "HOME": "/root", "LC_ALL": "C.UTF-8",
+                                         "PYTHONHASHSEED": "0", "FAASR_EASYPY_TEST_TAG": "tag"}
+    workflow = {"Secrets": ["Both_TOKEN"],
+                "ActionList": {"a": {"Secrets": ["TEST_SECRET", "Missing_PAT"]}, "b": {}}}
+    assert named_secrets(workflow, "a", environ=harness) == {"TEST_SECRET": "named-value",
+                                                            "Both_TOKEN": "both-value"}
+    assert named_secrets(workflow, "b", given={"Both_TOKEN": "given"}, environ=harness) == {"Both_TOKEN": "given"}
+    job = {"stores": {"S3": {"access_key": "ak-1", "secret_key": "sk-1"}, "Public": {"access_key": "",
+                                                                                    "secret_key": ""}},
+           "secrets": {"TEST_SECRET": "named-value"}}
+    assert action_environment(job, harness) == dict(
+        base_environment(harness), S3_AccessKey="ak-1", S3_SecretKey="sk-1", Public_AccessKey="",
+        Public_SecretKey="", TEST_SECRET="named-value")
+
+
+def test_the_mail_pyats_builds_is_encoded_redacted_and_a_refusal_is_explained(tmp_path):
+    import smtplib
+
+    from pyats.utils.email import EmailMsg
+
+    from faasr_easypy.redact import Redactor
+    from faasr_easypy.report.mail import encoded_message, smtp_failure
+
+    report = tmp_path / "faasr_report.html"
+    report.write_text("<pre>" + "y" * 1200 + " ghp_mailsecret123</pre>\n")
+    msg = EmailMsg(from_email="faasr@example.com", to_email="dev@example.com", subject="pyATS Report",
+                   body="x" * 1200 + " ghp_mailsecret123", html_email=True, html_body="<p>" + "z" * 1200,
+                   attachments=[str(report)])
+    out = encoded_message(msg.message(), Redactor(["ghp_mailsecret123"], include_environment=False))
+    raw = out.as_bytes()
+    assert max(len(line) for line in raw.splitlines()) <= 78
+    assert b"ghp_mailsecret123" not in raw and out["Subject"] == "pyATS Report"
+    parts = {(p.get_content_type(), p.get_filename()): p for p in out.walk() if not p.is_multipart()}
+    assert set(parts) == {("text/plain", None), ("text/html", None), ("text/html", "faasr_report.html")}
+    attached = parts[("text/html", "faasr_report.html")]
+    assert attached["Content-Transfer-Encoding"] == "base64"
+    assert attached.get_payload(decode=True).decode() == "<pre>" + "y" * 1200 + " ***</pre>\n"
+    assert parts[("text/plain", None)].get_content().rstrip("\n") == "x" * 1200 + " ***"
+    assert smtp_failure(smtplib.SMTPDataError(500, b"Line too long"), "mail.example.com", 25) == \
+        "mail.example.com:25 answered 500 Line too long"
+    assert smtp_failure(ConnectionRefusedError(111, "Connection refused"), "127.0.0.1", 9).startswith(
+        "cannot reach 127.0.0.1:9 (ConnectionRefusedError")
