@@ -367,7 +367,7 @@ class Redactor:
                 data = yaml.safe_load(text)
         except (ValueError, UnicodeDecodeError, RecursionError, ImportError):
             return None
-        except Exception:  # noqa: BLE001 -- yaml.YAMLError and friends: handle it as text
+        except Exception:
             return None
         clean = self.redact_value(data)
         if clean == data and self.redact(text) == text:
@@ -450,7 +450,7 @@ class RedactingFilter(logging.Filter):
         redact = self.redactor.redact
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 -- a bad format string: keep what there is, redacted
+        except Exception:  # a bad format string: keep what there is, redacted
             message = f"{record.msg} {record.args}"
         record.msg = redact(message)
         record.args = None

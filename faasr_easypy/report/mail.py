@@ -179,7 +179,7 @@ def report_location(runtime, report_path):
         return None
     try:
         archive = getattr(runtime, "archive", None)
-    except Exception:  # noqa: BLE001 - a pyATS runtime property; the mail must go out regardless
+    except Exception:  # a pyATS runtime property; the mail must go out regardless
         archive = None
     if archive and not getattr(getattr(runtime, "args", None), "no_archive", False):
         return f"{Path(report_path).name} in the archive {archive}"
@@ -317,7 +317,7 @@ def smtp_failure(exc, host=None, port=None):
             from pyats.configuration import configuration as cfg
 
             host, port = cfg.get("email.smtp.host"), cfg.get("email.smtp.port")
-        except Exception:  # noqa: BLE001 - only for the message
+        except Exception:
             pass
     where = f"{host}:{port}" if host else "the SMTP server"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -340,5 +340,5 @@ def _recipients(msg):
         if isinstance(recipients, str):
             return recipients or "?"
         return ", ".join(str(r) for r in recipients) or "?"
-    except Exception:  # noqa: BLE001 - only for the message
+    except Exception:
         return "?"
