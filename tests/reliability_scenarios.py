@@ -218,6 +218,8 @@ def _workflow(name, actions, entry="start"):
         "DataStores": {"S3": {"Endpoint": "https://s3.example.org", "Bucket": "faasr", "Region": "us-east-1"}},
         "ActionList": {a: {"FunctionName": f, "FaaSServer": "GH", "Type": "Python", "Arguments": args,
                            "InvokeNext": nxt} for a, (f, args, nxt) in actions.items()},
+        # named, so a function really gets them (and can leak them): the harness must mask them
+        "Secrets": sorted(PLANTED),
     }
 
 

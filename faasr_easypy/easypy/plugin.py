@@ -86,11 +86,9 @@ class FaasrPlugin(BasePlugin):
     # -- job process ---------------------------------------------------------------
     def pre_job(self, job):
         from ..errors import UserError
-        from ..report.mail import install_mail_encoding
         from .context import JobContext, is_faasr_jobfile, project_root
         from .jobs_api import parse_faasr_arg
         from .pyats_testbed import from_pyats, has_faasr_devices, load_builtin
-        from .redaction import mask_archive_folder, mask_reporter_messages
 
         runtime = self.runtime
         args = runtime.args
@@ -134,10 +132,8 @@ class FaasrPlugin(BasePlugin):
         runtime.faasr = ctx
         ctx.install_sigint_handler()  # before the first line: a signal right after it is handled
         ctx.mask_secrets_in_logs()
-        # pyATS's own outputs: what tasks send its reporter, and the archive folder before the zip
-        mask_reporter_messages(ctx.redactor)
-        mask_archive_folder(runtime, ctx.redactor)
-        install_mail_encoding(ctx.redactor)  # long lines survive SMTP; a failed mail says why
+        # pyATS's own outputs: what tasks send its reporter, the mail, the archive folder before the zip
+        pyats_patches.for_job(runtime, ctx.redactor)
         log.info("faasr-easypy: testbed %s (%s)%s", testbed.name, testbed.source,
                  " [built-in]" if testbed.builtin else "")
         ctx.start_s3_background()  # ready by the time the jobfile starts its first task

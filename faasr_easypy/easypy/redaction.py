@@ -7,43 +7,69 @@ writes results.json, ResultsDetails.xml and the job report after post_job.
 And the archive folder also holds files pyATS copies in (testbed.static.yaml,
 the user's testbed file as it was given). So a job gets:
 
-* mask_reporter_messages: every message a task or the job sends to the
-  reporter has its strings and TestResult reasons redacted before it leaves
-  the process (installed in the job process before tasks fork);
-* mask_archive_folder: right before pyATS zips the archive folder (after the
-  reporter wrote its files), every member is redacted in place: JSON and YAML
-  value by value, other text line by line;
+* install_reporter_masking (a patch installed by pyats_patches, in the job
+  process before tasks fork): every message a task or the job sends to the
+  reporter has its strings and TestResult reasons redacted, with the redactor
+  :func:`use` gave it, before it leaves the process;
+* mask_archive_folder (pre_job, for this job's runtime): right before pyATS
+  zips the archive folder (after the reporter wrote its files), every member
+  is redacted in place: JSON and YAML value by value, other text line by line;
 * the logging filter on every handler (JobContext.mask_secrets_in_logs).
 
 Each uses faasr_easypy.redact; nothing here masks text itself.
 """
 
+import inspect
 import logging
 import os
 
 log = logging.getLogger(__name__)
 
 _current = {"redactor": None}   # the job's Redactor, read when a message is sent
-_patched = []
+_original = []
 
 
-def mask_reporter_messages(redactor):
-    """Redact what this process (and the tasks it forks) sends to pyATS's reporter."""
+def use(redactor):
+    """The job's redactor, applied to every reporter message from now on."""
     _current["redactor"] = redactor
-    if _patched:
-        return
+
+
+def reporter_premise():
+    try:
+        from pyats.reporter.client import ReportClient
+        from pyats.results import Failed
+    except Exception as exc:
+        return f"pyats.reporter.client.ReportClient cannot be imported ({exc})"
+    wrapper = getattr(ReportClient, "_socket_wrapper", None)
+    if not callable(wrapper):
+        return "ReportClient no longer sends its messages through _socket_wrapper"
+    try:
+        params = list(inspect.signature(wrapper).parameters.values())
+    except (TypeError, ValueError):
+        return "the signature of ReportClient._socket_wrapper cannot be read"
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return "ReportClient._socket_wrapper no longer takes the message as **kwargs"
+    if not callable(getattr(Failed, "clone", None)):
+        return "pyATS's TestResult has no clone(reason, data)"
+    return None
+
+
+def install_reporter_masking():
+    """Redact what this process (and the tasks it forks) sends to pyATS's reporter."""
+    if _original:
+        return True
     from pyats.reporter.client import ReportClient
 
-    original = ReportClient._socket_wrapper
+    _original.append(ReportClient._socket_wrapper)
 
     def _socket_wrapper(self, _name, **kwargs):
         active = _current["redactor"]
         if active:
             kwargs = {key: _clean(active, value) for key, value in kwargs.items()}
-        return original(self, _name, **kwargs)
+        return _original[0](self, _name, **kwargs)
 
     ReportClient._socket_wrapper = _socket_wrapper
-    _patched.append(original)
+    return True
 
 
 def _clean(redactor, value):
@@ -82,7 +108,11 @@ def mask_archive_folder(runtime, redactor):
     """Have pyATS redact its archive folder right before it zips it (runinfo.archive())."""
     runinfo = getattr(runtime, "runinfo", None)
     original = getattr(runinfo, "archive", None)
-    if original is None or getattr(original, "_faasr_masks", False):
+    if not callable(original):
+        log.error("faasr-easypy: pyATS's runinfo has no archive() to mask the archive folder before; "
+                  "files pyATS copies into the archive (testbed.static.yaml) keep their credentials")
+        return
+    if getattr(original, "_faasr_masks", False):
         return
 
     def archive(*args, **kwargs):

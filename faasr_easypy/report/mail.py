@@ -19,16 +19,15 @@ real ``pyats run job`` and SMTP server.
 pyATS's EmailMsg attaches a file as a ``message/rfc822`` part holding it
 unencoded ("7bit"), so one log line over 998 characters in the attached
 report makes an SMTP server refuse the whole mail ("500 Line too long"), and
-Easypy then blames "Missing SMTP server configuration".
-:func:`install_mail_encoding` makes EmailMsg build a message whose every part
-is encoded for SMTP (quoted-printable or base64 bodies, base64 attachments,
-lines of at most 78 characters), with the job's redactor over every part, and
-log the SMTP server's own answer when a mail cannot be sent.
+Easypy then blames "Missing SMTP server configuration". :func:`encoded_message`
+rebuilds such a message with every part encoded for SMTP (quoted-printable or
+base64 bodies, base64 attachments, lines of at most 78 characters) and
+redacted; :func:`smtp_failure` words the server's own answer. The Easypy side
+(faasr_easypy/easypy/pyats_mail.py) has EmailMsg use both.
 """
 
 import email.policy
 import html
-import logging
 import mimetypes
 import re
 from email.message import EmailMessage
@@ -36,8 +35,6 @@ from pathlib import Path
 
 from .model import Report, normalise
 from .render import STATUS_COLOURS, VERDICT_COLOURS, environment, fmt_seconds
-
-log = logging.getLogger(__name__)
 
 SECTION = "FaaSr"
 MAX_FAILING_LISTED = 10       # failing functions listed per workflow
@@ -238,34 +235,6 @@ def _attach(mail_report, path, max_attach_bytes):
 #: RFC 5322 line limits: bodies and headers are encoded to lines of at most this many characters
 MAIL_POLICY = email.policy.SMTP.clone(max_line_length=78)
 
-_mail = {"redactor": None, "installed": False}
-
-
-def install_mail_encoding(redactor=None):
-    """Make pyATS's EmailMsg send SMTP-safe, redacted messages and say why a send failed."""
-    _mail["redactor"] = redactor
-    if _mail["installed"]:
-        return
-    from pyats.utils.email import EmailMsg
-
-    build, send = EmailMsg.message, EmailMsg.send
-
-    def message(self):
-        return encoded_message(build(self), _mail["redactor"])
-
-    def send_and_explain(self, *args, **kwargs):
-        try:
-            return send(self, *args, **kwargs)
-        except Exception as exc:
-            log.error("faasr-easypy: the report mail to %s was not sent: %s", _recipients(self),
-                      smtp_failure(exc, kwargs.get("host") or (args[0] if args else None),
-                                   kwargs.get("port") or (args[1] if len(args) > 1 else None)))
-            raise
-
-    EmailMsg.message, EmailMsg.send = message, send_and_explain
-    _mail["installed"] = True
-
-
 def encoded_message(msg, redactor=None):
     """A copy of `msg` with every body and attachment encoded for SMTP (and redacted)."""
     redact = redactor.redact if redactor else (lambda text: text)
@@ -312,33 +281,16 @@ def smtp_failure(exc, host=None, port=None):
     """Why a mail was not sent, in the SMTP server's own words when it answered."""
     import smtplib
 
-    if host is None:
-        try:
-            from pyats.configuration import configuration as cfg
-
-            host, port = cfg.get("email.smtp.host"), cfg.get("email.smtp.port")
-        except Exception:
-            pass
     where = f"{host}:{port}" if host else "the SMTP server"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         answers = "; ".join(f"{rcpt}: {code} {_text(msg)}" for rcpt, (code, msg) in exc.recipients.items())
         return f"{where} refused the recipients ({answers})"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}"
-    if isinstance(exc, (ConnectionError, OSError)) and not isinstance(exc, smtplib.SMTPException):
+    if isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException):
         return f"cannot reach {where} ({type(exc).__name__}: {exc})"
     return f"{type(exc).__name__}: {exc}"
 
 
 def _text(value):
     return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
-
-
-def _recipients(msg):
-    try:
-        recipients = msg.recipients()
-        if isinstance(recipients, str):
-            return recipients or "?"
-        return ", ".join(str(r) for r in recipients) or "?"
-    except Exception:
-        return "?"
