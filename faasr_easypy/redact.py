@@ -465,6 +465,26 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def install_record_factory(redactor):
+    """Redact every log record of this process (and of processes it forks) as it is made,
+    whichever handler later writes it (one a testscript adds, too). Once per process;
+    a second call only changes the redactor."""
+    current = logging.getLogRecordFactory()
+    masking = getattr(current, "faasr_masking", None)
+    if masking is not None:
+        masking.redactor = redactor
+        return
+    masking = RedactingFilter(redactor)
+
+    def factory(*args, **kwargs):
+        record = current(*args, **kwargs)
+        masking.filter(record)
+        return record
+
+    factory.faasr_masking = masking
+    logging.setLogRecordFactory(factory)
+
+
 class RedactingStream:
     """A text stream that redacts what is written to it, line by line (the terminal of
     ``faasr-easypy run``). Text without a newline yet is held until one comes or flush(),
@@ -519,5 +539,6 @@ class redacted_output:
         return False
 
 
-__all__ = ["MASK", "MIN_LENGTH", "RedactingFilter", "RedactingStream", "Redactor", "is_secret_key", "redacted_output",
-           "is_secret_name", "named_secrets_from_environment", "secrets_from_environment", "secrets_in_data"]
+__all__ = ["MASK", "MIN_LENGTH", "RedactingFilter", "RedactingStream", "Redactor", "install_record_factory",
+           "is_secret_key", "is_secret_name", "named_secrets_from_environment", "redacted_output",
+           "secrets_from_environment", "secrets_in_data"]

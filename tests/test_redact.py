@@ -292,3 +292,22 @@ def test_redacting_stream_finds_a_secret_written_in_pieces():
     assert out.getvalue() == "token *** end\n"
     stream.flush()
     assert out.getvalue() == "token *** end\nnext "
+
+
+def test_record_factory_redacts_records_for_handlers_added_later():
+    from faasr_easypy.redact import install_record_factory
+
+    previous = logging.getLogRecordFactory()
+    try:
+        install_record_factory(Redactor([PAT], include_environment=False))
+        install_record_factory(Redactor([AWS_SECRET], include_environment=False))  # swaps the redactor
+        stream = io.StringIO()
+        logger = logging.getLogger("test-redact-factory")
+        logger.propagate = False
+        handler = logging.StreamHandler(stream)   # no filter on it
+        logger.addHandler(handler)
+        logger.warning("key %s", AWS_SECRET)
+        assert stream.getvalue() == "key ***\n"
+        assert logging.getLogRecordFactory() is not previous
+    finally:
+        logging.setLogRecordFactory(previous)

@@ -328,11 +328,13 @@ class JobContext:
 
     def mask_secrets_in_logs(self):
         """Put a redacting filter on every logging handler of this process (screen, job log,
-        task log): streamed function log lines must not carry credentials into them."""
-        from ..redact import RedactingFilter
+        task log), and redact every record as it is made (handlers added later, by pyATS or
+        a testscript): streamed function log lines must not carry credentials into them."""
+        from ..redact import RedactingFilter, install_record_factory
 
         if self._log_filter is None:
             self._log_filter = RedactingFilter(self.redactor)
+            install_record_factory(self.redactor)
         else:
             self.redactor  # noqa: B018 -- picks up S3 keys that arrived since
         handlers = set(logging.root.handlers)
