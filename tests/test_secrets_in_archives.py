@@ -109,6 +109,7 @@ TESTSCRIPT = textwrap.dedent('''
         def reason_with_credentials(self):
             values = [os.environ[n] for n in NAMES]
             log.info("Authorization: Basic %s", base64.b64encode(("ci:" + values[0]).encode()).decode())
+            print("printed " + values[1])
             self.failed("credentials " + " ".join(values))
 
         @aetest.test
@@ -290,6 +291,7 @@ def test_no_form_of_any_secret_in_any_archive_member_report_mail_or_output(leaky
     assert "Last log lines" in pyats_results and "cannot connect with *** *** ***" in pyats_results
     assert "credentials *** *** ***" in pyats_results and "raised with ***" in pyats_results
     assert "credentials *** *** ***" in leaky_job["output"]
+    assert "printed ***" in leaky_job["output"]
 
 
 @pytest.mark.slow
@@ -484,3 +486,27 @@ def test_the_mail_pyats_builds_is_encoded_redacted_and_a_refusal_is_explained(tm
         "mail.example.com:25 answered 500 Line too long"
     assert smtp_failure(ConnectionRefusedError(111, "Connection refused"), "127.0.0.1", 9).startswith(
         "cannot reach 127.0.0.1:9 (ConnectionRefusedError")
+
+
+def test_a_tester_failure_message_masks_what_the_function_printed(tmp_path, monkeypatch):
+    """pytest and plain Python see the tester's messages directly (no pyATS reporter between)."""
+    from faasr_easypy.environment import ENV_ACCESS_KEY, ENV_ENDPOINT, ENV_SECRET_KEY
+    from faasr_easypy.tester import WorkflowTester
+    from faasr_easypy.workflow import load_workflow
+
+    from .easypy_helpers import PROJECT
+
+    for var in (ENV_ENDPOINT, ENV_ACCESS_KEY, ENV_SECRET_KEY):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("Leak_Server_PAT", NAMED["Leak_Server_PAT"])
+    make_project(tmp_path)
+    wf = load_workflow(tmp_path / "workflows" / "Leaky.json")
+    with WorkflowTester(wf, PROJECT / "testbeds" / "local.yaml", timeout=60, check_interval=0.1) as tester:
+        with pytest.raises(AssertionError) as info:
+            tester.assert_function_completed("start")
+        store = tester.runner.data_store
+    message = str(info.value)
+    assert "Last log lines of start" in message and "Authorization: Basic ***" in message, message
+    assert info.value.__context__ is None and info.value.__cause__ is None   # no unmasked original chained
+    values = dict(NAMED, s3_access_key=store.access_key, s3_secret_key=store.secret_key)
+    assert not find_leaks({"tester message": message}, values)

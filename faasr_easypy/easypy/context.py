@@ -344,6 +344,15 @@ class JobContext:
             if self._log_filter not in handler.filters:
                 handler.addFilter(self._log_filter)
 
+    def mask_output(self):
+        """Task process: what a testscript print()s to stdout/stderr is masked too."""
+        from ..redact import RedactingStream
+
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if stream is not None and not isinstance(stream, RedactingStream):
+                setattr(sys, name, RedactingStream(stream, self.redactor))
+
     # -- Ctrl-C and SIGTERM ---------------------------------------------------------
     def install_sigint_handler(self):
         """Job process: on the first Ctrl-C stop starting tasks and pass it to the running

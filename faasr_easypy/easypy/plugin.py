@@ -142,6 +142,7 @@ class FaasrPlugin(BasePlugin):
         ctx = getattr(self.runtime, "faasr", None)
         if ctx is not None:
             ctx.mask_secrets_in_logs()  # the task log handler pyATS just made for this task
+            ctx.mask_output()
 
     def post_job(self, job):
         ctx = getattr(self.runtime, "faasr", None)
