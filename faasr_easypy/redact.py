@@ -192,6 +192,35 @@ def _base64_cores(secret):
     return cores
 
 
+def _literal_pattern(words):
+    """One regex matching any of `words`, the longest where several match at one place
+    (a secret that contains another is masked whole).
+
+    Built as a trie (``ab(?:c|d)`` rather than ``abc|abd``): Python's re tries every
+    alternative at every position, which made a 1,000-character log line cost ~0.2 ms
+    with a dozen secrets; the trie tries one branch per character."""
+    if not words:
+        return None
+    trie = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node):
+        end = "" in node
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if end:  # a word ends here, a longer one may go on: try the longer first (greedy)
+            return f"(?:{body})?"
+        return body
+
+    return re.compile(emit(trie))
+
+
 class Redactor:
     """Replaces known secret values with ``***`` in strings, data, files, folders and log records."""
 
@@ -232,9 +261,7 @@ class Redactor:
                 forms |= _text_forms(value)
                 cores |= _base64_cores(value)
             self._cores = cores
-            # Longest first, so a secret that contains another is masked whole.
-            ordered = sorted(forms | cores, key=lambda v: (-len(v), v))
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+            self._pattern = _literal_pattern(forms | cores)
         return self
 
     def add_from_data(self, data, source=None):
