@@ -311,3 +311,20 @@ def test_record_factory_redacts_records_for_handlers_added_later():
         assert logging.getLogRecordFactory() is not previous
     finally:
         logging.setLogRecordFactory(previous)
+
+
+def test_the_trie_pattern_matches_like_a_longest_first_alternation():
+    import random
+    import re
+
+    from faasr_easypy.redact import _literal_pattern
+
+    rng = random.Random(20)
+    for _ in range(300):
+        words = {"".join(rng.choice("ab.c*") for _ in range(rng.randint(1, 6))) for _ in range(rng.randint(1, 8))}
+        naive = re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda v: (-len(v), v))))
+        trie = _literal_pattern(words)
+        for _ in range(20):
+            text = "".join(rng.choice("ab.c*x") for _ in range(rng.randint(0, 30)))
+            assert [m.span() for m in trie.finditer(text)] == [m.span() for m in naive.finditer(text)], \
+                (words, text)
