@@ -161,6 +161,7 @@ class FaasrPlugin(BasePlugin):
             failures += self._run_report_hooks(results)
         finally:
             ctx.stop()  # the fork server and the S3 server
+            _mask_run_folder(self.runtime, ctx)
             _announce_archive(self.runtime)
         if failures:
             # pyATS lists this plugin as ERRORED and the job exits non-zero (3): red means red
@@ -351,6 +352,17 @@ def _testcases(task):
     except Exception as exc:
         log.debug("could not walk sections of %s: %s", getattr(task, "id", "?"), exc)
     return out
+
+
+def _mask_run_folder(runtime, ctx):
+    """The run folder as it is now, masked (pyATS's copy of the testbed file, what the jobfile
+    wrote): with --no-archive pyATS never calls archive(), which masks it again before the zip."""
+    from .redaction import redact_folder
+
+    try:
+        redact_folder(getattr(runtime, "directory", None), ctx.redactor)
+    except Exception:
+        log.exception("faasr-easypy: masking the credentials in the run folder failed")
 
 
 def _relative(path, root):
