@@ -209,14 +209,18 @@ def _literal_pattern(words):
         node[""] = {}
 
     def emit(node):
-        end = "" in node
+        # A run of single-child nodes is plain text (no recursion: a secret may be kilobytes).
+        run = []
+        while "" not in node and len(node) == 1:
+            (char, node), = node.items()
+            run.append(re.escape(char))
         branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
         if not branches:
-            return ""
+            return "".join(run)
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if end:  # a word ends here, a longer one may go on: try the longer first (greedy)
-            return f"(?:{body})?"
-        return body
+        if "" in node:  # a word ends here, a longer one may go on: try the longer first (greedy)
+            body = f"(?:{body})?"
+        return "".join(run) + body
 
     return re.compile(emit(trie))
 

@@ -328,3 +328,9 @@ def test_the_trie_pattern_matches_like_a_longest_first_alternation():
             text = "".join(rng.choice("ab.c*x") for _ in range(rng.randint(0, 30)))
             assert [m.span() for m in trie.finditer(text)] == [m.span() for m in naive.finditer(text)], \
                 (words, text)
+
+
+def test_a_kilobytes_long_secret_payload_is_masked():
+    payload = json.dumps({"ComputeServers": {"GH": {"Token": "ghp_" + "t" * 20}}, "pad": "p" * 20000})
+    r = Redactor(environ={"SECRET_PAYLOAD": payload})
+    assert r.redact(f"x {payload} y ghp_{'t' * 20} z") == "x *** y *** z"
