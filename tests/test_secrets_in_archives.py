@@ -488,8 +488,10 @@ def test_the_mail_pyats_builds_is_encoded_redacted_and_a_refusal_is_explained(tm
         "cannot reach 127.0.0.1:9 (ConnectionRefusedError")
 
 
-def test_a_tester_failure_message_masks_what_the_function_printed(tmp_path, monkeypatch):
-    """pytest and plain Python see the tester's messages directly (no pyATS reporter between)."""
+def test_a_tester_failure_message_and_streamed_lines_mask_what_the_function_printed(tmp_path, monkeypatch,
+                                                                                      capsys):
+    """pytest and plain Python see the tester's messages and the runner's streamed lines
+    directly (no pyATS reporter or log handler between)."""
     from faasr_easypy.environment import ENV_ACCESS_KEY, ENV_ENDPOINT, ENV_SECRET_KEY
     from faasr_easypy.tester import WorkflowTester
     from faasr_easypy.workflow import load_workflow
@@ -501,7 +503,8 @@ def test_a_tester_failure_message_masks_what_the_function_printed(tmp_path, monk
     monkeypatch.setenv("Leak_Server_PAT", NAMED["Leak_Server_PAT"])
     make_project(tmp_path)
     wf = load_workflow(tmp_path / "workflows" / "Leaky.json")
-    with WorkflowTester(wf, PROJECT / "testbeds" / "local.yaml", timeout=60, check_interval=0.1) as tester:
+    with WorkflowTester(wf, PROJECT / "testbeds" / "local.yaml", timeout=60, check_interval=0.1,
+                        stream_logs=True) as tester:
         with pytest.raises(AssertionError) as info:
             tester.assert_function_completed("start")
         store = tester.runner.data_store
@@ -509,4 +512,6 @@ def test_a_tester_failure_message_masks_what_the_function_printed(tmp_path, monk
     assert "Last log lines of start" in message and "Authorization: Basic ***" in message, message
     assert info.value.__context__ is None and info.value.__cause__ is None   # no unmasked original chained
     values = dict(NAMED, s3_access_key=store.access_key, s3_secret_key=store.secret_key)
-    assert not find_leaks({"tester message": message}, values)
+    streamed = capsys.readouterr().out
+    assert "[start] Authorization: Basic ***" in streamed, streamed[-2000:]
+    assert not find_leaks({"tester message": message, "streamed lines": streamed}, values)
