@@ -1,0 +1,89 @@
+"""The warm R server's owner, inside the fork server.
+
+The fork server keeps Python warm for Python actions; this keeps one R
+process warm for R actions (`r/server.R`: httr, jsonlite and the FaaSr R
+client loaded), started on the first R action and forked once per R action.
+Each job of Type R gets `r_server` (where to ask for a worker, or why R cannot
+run here); the action process does the rest (`r_action.py`).
+
+The R server is a child of the fork server, in its process group (so the
+owner's last-resort kill of that group reaches it), and stops with it.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+R_DIR = Path(__file__).with_name("r")
+FOLDER_PREFIX = "faasr-easypy-r-"
+R_PACKAGES = "r-base-core r-cran-httr r-cran-jsonlite"
+INSTALL_HINT = f"install them with `sudo apt-get install {R_PACKAGES}` (or `bash scripts/install-r`)"
+
+
+def rscript():
+    """The Rscript to run: FAASR_EASYPY_RSCRIPT, or the one on PATH (None when R is missing)."""
+    given = os.environ.get("FAASR_EASYPY_RSCRIPT")
+    if given:
+        return given if os.access(given, os.X_OK) else None
+    return shutil.which("Rscript")
+
+
+class RServer:
+    def __init__(self):
+        self.proc = None
+        self.folder = None
+
+    def info(self):
+        """What an R job needs to reach the server: started now if need be."""
+        if self.proc is None or self.proc.poll() is not None:
+            if self.proc is not None and not os.path.exists(os.path.join(self.folder, "failed")):
+                self._cleanup()  # it died (killed?): start a fresh one
+            if self.proc is None:
+                error = self._start()
+                if error:
+                    return {"error": error}
+        return {"pid": self.proc.pid, "folder": self.folder,
+                "control": os.path.join(self.folder, "control"),
+                "log": os.path.join(self.folder, "server.log")}
+
+    def _start(self):
+        binary = rscript()
+        if binary is None:
+            return ("R is not installed on this machine (no Rscript on PATH): the local backend runs "
+                    f"R actions with Debian's R; {INSTALL_HINT}")
+        self.folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)  # 0700: only this user reaches the FIFO
+        os.mkfifo(os.path.join(self.folder, "control"), 0o600)
+        with open(os.path.join(self.folder, "server.log"), "ab") as log:
+            self.proc = subprocess.Popen([binary, "--no-save", "--no-restore", str(R_DIR / "server.R"),
+                                          self.folder], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         cwd=self.folder)
+        return None
+
+    def stop(self, timeout=5.0):
+        """Ask the server to kill its workers and exit; kill it if it does not."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                fd = os.open(os.path.join(self.folder, "control"), os.O_WRONLY | os.O_NONBLOCK)
+                try:
+                    os.write(fd, (json.dumps({"op": "stop"}) + "\n").encode())
+                finally:
+                    os.close(fd)
+                self.proc.wait(timeout)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(5)
+        self._cleanup()
+
+    def _cleanup(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder = None
