@@ -198,6 +198,8 @@ def test_r_ranks_fan_out_and_fan_in_once(s3, functions, fork_server):
                             "gather": "COMPLETED"}
     for r in (1, 2, 3):
         assert f"rank {r} of 3\n" in run.log("work", r)
+        assert run.log("work", r).count("[WARN] [local_backend.py] faasr_rank() returns list(max_rank, rank) "
+                                        "here, but faasr-py 2.1.0's R client") == 1
     assert "parts: ranks/part-1.txt ranks/part-2.txt ranks/part-3.txt\n" in run.log("gather")
     assert "Local: Successfully invoked: work(3)" in run.log("start")
     assert run.rel_keys().count("gather.txt") == 1

@@ -249,6 +249,8 @@ class ForkServer:
         os.close(child.fd)
         del self.children[child.fd]
         _, status = os.waitpid(child.pid, 0)
+        if child.job.get("type") == "R":
+            self.r_server.action_ended(child.pid)  # its R worker goes with it
         if not child.reported:
             self.report_death(child, status)
         child.client.children.discard(child)

@@ -7,7 +7,11 @@ Each job of Type R gets `r_server` (where to ask for a worker, or why R cannot
 run here); the action process does the rest (`r_action.py`).
 
 The R server is a child of the fork server, in its process group (so the
-owner's last-resort kill of that group reaches it), and stops with it.
+owner's last-resort kill of that group reaches it). This side holds the R
+server's control FIFO open for as long as it lives (so action processes can
+always write their request, even while R is still starting, and the R server
+sees EOF when the fork server is gone), tells it when an R action's process
+was reaped (`action_ended`, so its worker never outlives it), and stops it.
 """
 
 import json
@@ -15,6 +19,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import weakref
 from pathlib import Path
 
 R_DIR = Path(__file__).with_name("r")
@@ -31,10 +36,15 @@ def rscript():
     return shutil.which("Rscript")
 
 
+_servers = weakref.WeakSet()
+
+
 class RServer:
     def __init__(self):
         self.proc = None
         self.folder = None
+        self._control = None  # our O_RDWR end of the control FIFO
+        _servers.add(self)
 
     def info(self):
         """What an R job needs to reach the server: started now if need be."""
@@ -55,31 +65,43 @@ class RServer:
             return ("R is not installed on this machine (no Rscript on PATH): the local backend runs "
                     f"R actions with Debian's R; {INSTALL_HINT}")
         self.folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)  # 0700: only this user reaches the FIFO
-        os.mkfifo(os.path.join(self.folder, "control"), 0o600)
+        control = os.path.join(self.folder, "control")
+        os.mkfifo(control, 0o600)
+        # Read-write, so opening never blocks; non-blocking, so a stuck R server never stalls us.
+        self._control = os.open(control, os.O_RDWR | os.O_NONBLOCK)
         with open(os.path.join(self.folder, "server.log"), "ab") as log:
             self.proc = subprocess.Popen([binary, "--no-save", "--no-restore", str(R_DIR / "server.R"),
                                           self.folder], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          cwd=self.folder)
         return None
 
+    def _say(self, message):
+        if self._control is None:
+            return False
+        try:
+            os.write(self._control, (json.dumps(message) + "\n").encode())
+            return True
+        except OSError:  # pipe full (R stuck) or gone: the kill in stop() still comes
+            return False
+
+    def action_ended(self, pid):
+        """An R action's process was reaped: its R worker must go too."""
+        if self.proc is not None and self.proc.poll() is None:
+            self._say({"op": "ended", "action_pid": pid})
+
     def stop(self, timeout=5.0):
         """Ask the server to kill its workers and exit; kill it if it does not."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
+        if self.proc.poll() is None and self._say({"op": "stop"}):
             try:
-                fd = os.open(os.path.join(self.folder, "control"), os.O_WRONLY | os.O_NONBLOCK)
-                try:
-                    os.write(fd, (json.dumps({"op": "stop"}) + "\n").encode())
-                finally:
-                    os.close(fd)
                 self.proc.wait(timeout)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
         self._cleanup()
 
     def _cleanup(self):
+        self._close_control()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
@@ -87,3 +109,21 @@ class RServer:
         if self.folder:
             shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = None
+
+    def _close_control(self):
+        if self._control is not None:
+            try:
+                os.close(self._control)
+            except OSError:
+                pass
+            self._control = None
+
+
+def _close_in_child():
+    # An action process (forked from the fork server) must not hold the control FIFO open,
+    # or the R server would not see EOF when the fork server dies.
+    for server in list(_servers):
+        server._close_control()
+
+
+os.register_at_fork(after_in_child=_close_in_child)

@@ -11,10 +11,11 @@
 # written when the server cannot start (the reason, for the action's log).
 #
 # A worker lives in a process group of its own. It dies with its action: the
-# action's Python side kills its group when it ends, and this loop kills the
-# group of every worker whose action process is gone (killed by the fork server
-# for its time limit, a cancel, or by anyone). When this server is told to stop,
-# or its parent (the fork server) dies, it kills all its workers and exits.
+# action's Python side kills its group when it ends, and when the fork server
+# reaps an R action's process (finished, or killed for its time limit, a cancel,
+# or by anyone) it says `{"op": "ended", "action_pid": N}` here, and this loop
+# kills that action's worker group. When this server is told to stop, or the
+# fork server is gone (EOF on the FIFO), it kills all its workers and exits.
 
 local({
     args <- commandArgs(trailingOnly = TRUE)
@@ -45,55 +46,54 @@ local({
     sys.source(file.path(here, "worker.R"), envir = client, keep.source = FALSE)
     attach(client, name = "faasr_client", warn.conflicts = FALSE)
 
-    state_of <- function(pid) {  # the /proc state letter, or "" when the process is gone
-        stat <- tryCatch(readLines(sprintf("/proc/%d/stat", pid), warn = FALSE),
-                         error = function(e) "", warning = function(w) "")
-        if (!length(stat) || !nzchar(stat[[1L]])) return("")
-        substr(sub("^.*\\) ", "", stat[[1L]]), 1L, 1L)
-    }
-    alive <- function(pid) !(state_of(pid) %in% c("", "Z", "X"))
-    parent_of_me <- function() {
-        stat <- readLines("/proc/self/stat", warn = FALSE)[[1L]]
-        as.integer(strsplit(sub("^.*\\) ", "", stat), " ")[[1L]][[2L]])
-    }
+    # Pay here, once, for what every worker would otherwise do first: lazy-loaded code of
+    # jsonlite and of the sourcing path is forced, and the heap is collected, so forks start lean.
+    warm <- tempfile(fileext = ".R")
+    writeLines("warm_up <- function(x = 1) x", warm)
+    local({
+        options(keep.source = TRUE)
+        source(warm, local = new.env())
+        options(keep.source = FALSE)
+        jsonlite::fromJSON(jsonlite::toJSON(list(op = "warm", args = list(a = 1, b = "x"), n = NULL),
+                                            auto_unbox = TRUE, null = "null", digits = NA),
+                           simplifyVector = FALSE)
+        jsonlite::fromJSON('{"a": [1, 2], "b": {"c": "d"}}')
+        deparse(quote(f(x = 1)), width.cutoff = 200L, nlines = 3L)
+        .faasr_user_calls(sys.calls())
+    })
+    unlink(warm)
+    invisible(gc(full = TRUE))
+
     kill_group <- function(pid) {
         tools::pskill(-pid, tools::SIGKILL)
         tools::pskill(pid, tools::SIGKILL)
     }
 
-    parent <- parent_of_me()
-    control <- fifo(file.path(folder, "control"), open = "w+", blocking = FALSE)
-    workers <- list()  # worker pid (as name) -> its action's pid
-    stopping <- FALSE
-    idle <- 0L
+    # Blocking reads: an idle server costs no CPU, and a request is seen at once. The fork
+    # server holds the FIFO open for writing as long as it lives, so EOF means it is gone.
+    control <- fifo(file.path(folder, "control"), open = "r", blocking = TRUE)
+    workers <- list()  # its action's pid (as name) -> worker pid
     repeat {
-        lines <- readLines(control, n = -1L, warn = FALSE)
-        for (line in lines) {
-            request <- tryCatch(jsonlite::fromJSON(line), error = function(e) NULL)
-            if (is.null(request)) next
-            if (identical(request$op, "stop")) {
-                stopping <- TRUE
-                break
-            }
-            child <- parallel:::mcfork(estranged = TRUE)
-            if (inherits(child, "masterProcess")) {
-                close(control)
-                .faasr_worker(request$channel)  # never returns
-            }
-            workers[[as.character(child$pid)]] <- as.integer(request$action_pid)
+        line <- readLines(control, n = 1L, warn = FALSE)
+        if (!length(line)) break
+        request <- tryCatch(jsonlite::fromJSON(line), error = function(e) NULL)
+        if (is.null(request)) next
+        action <- as.character(request$action_pid)
+        if (identical(request$op, "stop")) break
+        if (identical(request$op, "ended")) {
+            # The fork server reaped this action process: its worker must not outlive it.
+            if (!is.null(workers[[action]])) kill_group(workers[[action]])
+            workers[[action]] <- NULL
+            next
         }
-        if (stopping || parent_of_me() != parent) break
-        for (pid in names(workers)) {
-            if (!alive(workers[[pid]]) || !alive(as.integer(pid))) {
-                kill_group(as.integer(pid))
-                workers[[pid]] <- NULL
-            }
+        child <- parallel:::mcfork(estranged = TRUE)
+        if (inherits(child, "masterProcess")) {
+            close(control)
+            .faasr_worker(request$channel)  # never returns
         }
-        # Poll: 10 ms while actions arrive, up to 50 ms when idle (R cannot select on a FIFO).
-        idle <- if (length(lines)) 0L else min(idle + 1L, 5L)
-        Sys.sleep(0.01 * idle)
+        workers[[action]] <- child$pid
     }
-    for (pid in names(workers)) kill_group(as.integer(pid))
+    for (pid in workers) kill_group(pid)
     unlink(folder, recursive = TRUE)
     quit(save = "no", status = 0L)
 })
