@@ -39,9 +39,8 @@
 }
 
 .faasr_error_text <- function(e) {
-    call <- conditionCall(e)
-    text <- conditionMessage(e)
-    if (!is.null(call)) text <- paste0("Error in ", paste(deparse(call, nlines = 1L), collapse = ""), ": ", text)
+    # R's own "Error in <call>: <message>", as faasr-py's r_func_helper.R logs it (as.character(e)).
+    text <- sub("\n$", "", paste(as.character(e), collapse = ""))
     if (grepl("unused argument (faasr_prefix", text, fixed = TRUE)) {
         text <- paste0(text, " (FaaSr 2.x renamed faasr_get_folder_list's faasr_prefix to prefix)")
     }
