@@ -289,7 +289,7 @@ def test_a_missing_r_package_names_the_debian_package_or_says_there_is_none(s3, 
     assert run.statuses == {"start": "FAILED"}
 
     run = Run(s3, {"start": r_action("say")}, functions, fork_server,
-              workflow_extra={"FunctionCRANPackage": {"say": ["arrow"]}}).go()
+              workflow_extra={"FunctionCRANPackage": {"say": "arrow"}}).go()  # one name may be a string
     assert run.statuses == {"start": "FAILED"}
     assert ("R package arrow is not installed (it is in FunctionCRANPackage of say); no Debian package "
             "provides it (there is no r-cran-arrow)") in run.log("start")
@@ -352,6 +352,22 @@ def test_an_r_action_killed_mid_run_fails_and_leaves_no_r_worker(s3, functions, 
     finally:
         server.stop()
     assert not any(alive(p) for p in workers + r_servers)
+
+
+def test_r_server_and_workers_listen_on_nothing(s3, functions):
+    from .test_security import listening_addresses
+
+    server = ForkServerProcess().start()
+    try:
+        run = Run(s3, {"start": r_action("sleeper")}, functions, server)
+        run.backend.trigger(run.invocation)
+        _wait_for(lambda: _log_has(run, "sleeping"))
+        workers, r_servers = r_workers_of(server.pid)
+        assert workers and r_servers
+        assert listening_addresses([server.pid] + descendants(server.pid)) == []
+        run.backend.close()
+    finally:
+        server.stop()
 
 
 def _log_has(run, text):

@@ -92,7 +92,7 @@ class _Worker:
         self.send({"op": "run", "workdir": str(workdir), "console": str(Path(workdir) / "console.log"),
                    "functions_dir": str(Path(job["functions_dir"]).resolve()),
                    "function_name": job["function_name"], "arguments": json.dumps(job["arguments"]),
-                   "cran_packages": list(job.get("cran_packages") or []), "env": env})
+                   "cran_packages": _names(job.get("cran_packages")), "env": env})
 
     def _ask_server(self):
         request = (json.dumps({"channel": str(self.channel), "action_pid": os.getpid()}) + "\n").encode()
@@ -254,6 +254,11 @@ def _package_text(job, message):
                    "cannot be reached here, so it cannot be installed on this machine")
         lines.append(f"R package {package} is not installed ({entry}); {install}")
     return "; ".join(lines) or message.get("message", "")
+
+
+def _names(packages):
+    # The schema allows one name as a string (faasr-py would install it letter by letter).
+    return [packages] if isinstance(packages, str) else list(packages or [])
 
 
 def debian_package(r_package):
