@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from faasr_easypy.backends.local import LocalBackend
-from faasr_easypy.backends.local.r_action import PACKAGE_LIST, debian_package
+from faasr_easypy.backends.local.r_packages import PACKAGE_LIST, debian_package
 from faasr_easypy.backends.local.r_server import rscript
 from faasr_easypy.backends.local.server_process import ForkServerProcess
 from faasr_easypy.environment import start_s3
@@ -429,3 +429,22 @@ def test_without_r_r_actions_fail_clearly_and_python_actions_run(s3, functions, 
     log = run.log("r-step")
     assert expected in log
     assert "sudo apt-get install r-base-core r-cran-httr r-cran-jsonlite" in log
+
+
+def test_validate_warns_about_what_r_actions_miss_here(tmp_path, monkeypatch):
+    data = workflow({"start": r_action("say", nxt=["py"]), "py": action(function="py_side")})
+    data["FunctionCRANPackage"] = {"say": ["jsonlite", "arrow"]}
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(data))
+    cli = [sys.executable, "-m", "faasr_easypy.cli", "validate", str(path)]
+    res = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and ": OK - workflow TestFlow" in res.stdout, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"{path}: warning - action start needs R package arrow (FunctionCRANPackage of say), which is not "
+        "installed here; no Debian package provides it (there is no r-cran-arrow) and CRAN cannot be reached "
+        "here, so it cannot be installed on this machine"]
+    res = subprocess.run(cli, capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, FAASR_EASYPY_RSCRIPT="/nonexistent/Rscript"))
+    assert res.returncode == 0
+    assert "actions start are of Type R, but R is not installed here: install with " \
+           "`sudo apt-get install r-base-core r-cran-httr r-cran-jsonlite`" in res.stderr

@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 from ...layout import instance_label
+from .r_packages import how_to_install, package_names
 from .r_server import INSTALL_HINT
 
 RUNTIME_FILE = "local_backend.py"
 R_START_TIMEOUT = 120.0  # a cold R start on a loaded machine takes seconds
-PACKAGE_LIST = Path(__file__).with_name("r") / "debian_r_packages.txt"
 LIMITS = ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_CPU", "RLIMIT_NPROC", "RLIMIT_FSIZE")
 
 
@@ -92,7 +92,7 @@ class _Worker:
         self.send({"op": "run", "workdir": str(workdir), "console": str(Path(workdir) / "console.log"),
                    "functions_dir": str(Path(job["functions_dir"]).resolve()),
                    "function_name": job["function_name"], "arguments": json.dumps(job["arguments"]),
-                   "cran_packages": _names(job.get("cran_packages")), "env": env})
+                   "cran_packages": package_names(job.get("cran_packages")), "env": env})
 
     def _ask_server(self):
         request = (json.dumps({"channel": str(self.channel), "action_pid": os.getpid()}) + "\n").encode()
@@ -248,27 +248,8 @@ def _package_text(job, message):
     for package in message.get("packages") or []:
         entry = (f"it is in FunctionCRANPackage of {job['function_name']}" if message.get("listed")
                  else f"add it to FunctionCRANPackage of {job['function_name']} in the workflow")
-        debian = debian_package(package)
-        install = (f"install it with `sudo apt-get install {debian}`" if debian else
-                   f"no Debian package provides it (there is no r-cran-{package.lower()}) and CRAN "
-                   "cannot be reached here, so it cannot be installed on this machine")
-        lines.append(f"R package {package} is not installed ({entry}); {install}")
+        lines.append(f"R package {package} is not installed ({entry}); {how_to_install(package)}")
     return "; ".join(lines) or message.get("message", "")
-
-
-def _names(packages):
-    # The schema allows one name as a string (faasr-py would install it letter by letter).
-    return [packages] if isinstance(packages, str) else list(packages or [])
-
-
-def debian_package(r_package):
-    """Debian's package for an R package (`r-cran-<lowercase name>`), or None when none exists."""
-    wanted = f"r-cran-{r_package.lower()}"
-    try:
-        with open(PACKAGE_LIST, encoding="utf-8") as fh:
-            return wanted if any(line.strip() == wanted for line in fh) else None
-    except OSError:
-        return None
 
 
 def _alive(pid):

@@ -25,7 +25,7 @@ from pathlib import Path
 R_DIR = Path(__file__).with_name("r")
 FOLDER_PREFIX = "faasr-easypy-r-"
 R_PACKAGES = "r-base-core r-cran-httr r-cran-jsonlite"
-INSTALL_HINT = f"install them with `sudo apt-get install {R_PACKAGES}` (or `bash scripts/install-r`)"
+INSTALL_HINT = f"install with `sudo apt-get install {R_PACKAGES}` (or `bash scripts/install-r`)"
 
 
 def rscript():
