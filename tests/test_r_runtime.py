@@ -354,6 +354,24 @@ def test_an_r_action_killed_mid_run_fails_and_leaves_no_r_worker(s3, functions, 
     assert not any(alive(p) for p in workers + r_servers)
 
 
+def test_an_r_action_past_its_time_limit_is_killed_with_its_r_worker(s3, functions):
+    server = ForkServerProcess().start()
+    try:
+        run = Run(s3, {"start": r_action("sleeper", nxt=["after"]), "after": r_action("say")}, functions, server,
+                  action_timeout=3)
+        run.backend.trigger(run.invocation)
+        _wait_for(lambda: _log_has(run, "sleeping"))
+        workers, _ = r_workers_of(server.pid)
+        assert len(workers) == 1
+        assert run.backend.wait(run.invocation, 60)
+        _wait_for(lambda: not alive(workers[0]), 10)
+        assert "it ran past its time limit of 3 s and was killed" in run.log("start")
+        assert "after.txt" not in run.rel_keys()
+        run.backend.close()
+    finally:
+        server.stop()
+
+
 def test_r_server_and_workers_listen_on_nothing(s3, functions):
     from .test_security import listening_addresses
 
