@@ -187,7 +187,9 @@ def main():
 def faasr_py_fan_seconds(service, width):
     from faasr_easypy.backends.faasr_py import FaaSrPyBackend
 
-    wf = parse_workflow(generated.fan(width, "noop_r", "R"))
+    data = generated.fan(width, "noop_r", "R")
+    data["FunctionGitRepo"] = {"noop_r": "bench/functions/R"}  # faasr-py downloads its functions from there
+    wf = parse_workflow(data)
     backend = FaaSrPyBackend(FUNCTIONS, service.stores_for(wf))
     try:
         inv = Invocation(wf)
