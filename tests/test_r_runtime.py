@@ -85,6 +85,12 @@ old_api <- function() faasr_arrow_s3_bucket()
 renamed_prefix <- function() faasr_get_folder_list(faasr_prefix = "x")
 
 returns_text <- function() "yes"
+
+quits <- function(status) {
+    faasr_log("quitting")
+    quit(status = status)
+    faasr_log("not reached")
+}
 """
 
 PYTHON_ACTIONS = """
@@ -302,6 +308,17 @@ def test_old_faasr_1x_calls_say_what_to_use_instead(s3, functions, fork_server):
     assert "faasr_get_file() and faasr_put_file()" in log and run.statuses == {"start": "FAILED"}
     run = Run(s3, {"start": r_action("renamed_prefix")}, functions, fork_server).go()
     assert "renamed faasr_get_folder_list's faasr_prefix to prefix" in run.log("start")
+
+
+@pytest.mark.parametrize("status, outcome", [(0, "COMPLETED"), (3, "FAILED")])
+def test_quit_in_an_r_function_ends_it_as_rscript_would_end(s3, functions, fork_server, status, outcome):
+    run = Run(s3, {"start": r_action("quits", args={"status": status}, nxt=["after"]), "after": r_action("say")},
+              functions, fork_server).go()
+    assert run.statuses == {"start": outcome, "after": "COMPLETED" if status == 0 else "SKIPPED"}
+    log = run.log("start")
+    assert "quitting\n" in log and "not reached" not in log
+    if status:
+        assert "[ERROR] [local_backend.py] The R function quits called quit(status = 3): a non-zero" in log
 
 
 def test_an_r_function_writing_5_mb_of_log(s3, functions, fork_server):

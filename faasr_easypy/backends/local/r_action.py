@@ -69,7 +69,6 @@ class _Worker:
         self.channel = channel
         self.server = server
         self.pid = None
-        self.reader = None
         self.writer = None
         os.mkfifo(channel / "to_py", 0o600)
         os.mkfifo(channel / "to_r", 0o600)
@@ -165,19 +164,25 @@ class _Worker:
         while True:
             message = self._read_message()
             if message is None:
-                raise RFailure(f"the R process (pid {self.pid}) running function {job['function_name']} "
-                               "ended without a result: it was killed, or R itself crashed")
+                raise RFailure(self._gone(job))
             op = message.get("op")
             if op == "call":
                 if message["procedure"] == "faasr_rank" and not self._rank_warned:
                     self._rank_warned = True
                     log.add("WARN", RUNTIME_FILE, RANK_WARNING)
-                self.send(_answer(ctx, message["procedure"], message.get("args") or {}))
+                try:
+                    self.send(_answer(ctx, message["procedure"], message.get("args") or {}))
+                except OSError:  # it died while we answered
+                    raise RFailure(self._gone(job)) from None
             elif op == "result":
                 return True, message.get("value"), message.get("shown")
             elif op == "error":
                 log.add("ERROR", RUNTIME_FILE, _failure_text(job, message))
                 return False, None, None
+
+    def _gone(self, job):
+        return (f"the R process (pid {self.pid}) running function {job['function_name']} ended without "
+                "a result: it was killed, R itself crashed, or the function called quit()")
 
     def close(self):
         for fd in (self._rfd, self.writer):
@@ -234,6 +239,8 @@ def _failure_text(job, message):
     if kind == "missing":
         files = ", ".join(message.get("files") or []) or "no .R file"
         return f"Cannot run action {job['action']}: {text} (sourced: {files})"
+    if kind == "quit":
+        return f"The R function {name} called {text}: a non-zero status fails the action, as with FaaSr's Rscript"
     if kind == "exit":
         return f"faasr_exit: {text or 'the function exited with an error'}"
     if kind == "internal":

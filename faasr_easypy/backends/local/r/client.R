@@ -95,6 +95,16 @@ faasr_exit <- function(message = NULL, error = TRUE, traceback = NULL) {
     invisible(NULL)
 }
 
+# quit() ends FaaSr's Rscript: status 0 counts as done with no return value, any other
+# status as a failure. A worker must not just exit (its action would only see it vanish).
+quit <- function(save = "default", status = 0, runLast = TRUE) {
+    signalCondition(structure(class = c("faasr_exit", "condition"),
+                              list(message = paste0("quit(status = ", status, ")"), how = "quit",
+                                   call = NULL, error = !identical(as.numeric(status), 0), value = NULL)))
+    base::quit(save = "no", status = status, runLast = FALSE)  # nobody caught it: still end
+}
+q <- quit
+
 # FaaSr 1.x R-package calls that FaaSr 2.x dropped or cannot serve here: each
 # fails with what to use instead, rather than R's bare "could not find function".
 .faasr_gone <- function(name, instead) {

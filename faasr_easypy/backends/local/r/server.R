@@ -27,7 +27,7 @@ local({
     if (length(missing)) {
         writeLines(paste(missing, collapse = " "), file.path(folder, "failed.tmp"))
         file.rename(file.path(folder, "failed.tmp"), file.path(folder, "failed"))
-        quit(save = "no", status = 3L)
+        base::quit(save = "no", status = 3L)
     }
     # Attached as FaaSr's entry script attaches them, so user code may use them without library().
     suppressPackageStartupMessages({
@@ -95,5 +95,5 @@ local({
     }
     for (pid in workers) kill_group(pid)
     unlink(folder, recursive = TRUE)
-    quit(save = "no", status = 0L)
+    base::quit(save = "no", status = 0L)
 })

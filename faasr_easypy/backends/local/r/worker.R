@@ -97,7 +97,8 @@
         faasr_exit = function(c) c,
         error = function(e) e)
     if (inherits(outcome, "faasr_exit")) {
-        if (outcome$error) return(.faasr_fail("exit", outcome$message))
+        if (outcome$error) return(.faasr_fail(if (identical(outcome$how, "quit")) "quit" else "exit", outcome$message))
+        # faasr_return(value) or quit(status = 0): done, with that value
         outcome <- list(value = outcome$value)
     } else if (inherits(outcome, "error")) {
         if (inherits(outcome, "packageNotFoundError")) {
