@@ -128,8 +128,8 @@ class MemorySampler:
             server = backend._proc.pid
             r_servers = [p for p in _children(server) if "server.R" in _cmdline(p)]
             workers = [w for s in r_servers for w in _children(s)]
-            if seen and not workers:
-                break  # the fan is over
+            if seen > 1 and not workers:
+                break  # the fan is over (one worker alone is the entry action's)
             if len(workers) > seen:
                 time.sleep(0.3)  # let them finish starting, then measure
                 actions = [p for p in _children(server) if p not in r_servers]
