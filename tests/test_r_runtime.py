@@ -412,6 +412,7 @@ def _log_has(run, text):
         return False
 
 
+@pytest.mark.slow  # end to end: `faasr-easypy run` with its own S3 server
 def test_ctrl_c_during_an_r_action_leaves_no_r_process(functions, tmp_path):
     marker = f"faasr-r-test-{uuid.uuid4()}"
     wf = tmp_path / "wf.json"
