@@ -82,6 +82,8 @@ chatty <- function() {
 
 old_api <- function() faasr_arrow_s3_bucket()
 
+old_client_call <- function() faasr_invoke_workflow()
+
 renamed_prefix <- function() faasr_get_folder_list(faasr_prefix = "x")
 
 returns_text <- function() "yes"
@@ -294,6 +296,13 @@ def test_a_missing_r_package_names_the_debian_package_or_says_there_is_none(s3, 
             f"workflow); install it with `sudo apt-get install r-cran-{package}`") in log
     assert run.statuses == {"start": "FAILED"}
 
+    (functions / "uses_arrow.R").write_text("library(arrow)\nread_it <- function() NULL\n")  # at top level
+    run = Run(s3, {"start": r_action("say")}, functions, fork_server).go()
+    assert run.statuses == {"start": "FAILED"}
+    assert ("R package arrow is not installed (add it to FunctionCRANPackage of say in the workflow, loaded by "
+            "uses_arrow.R); no Debian package provides it (there is no r-cran-arrow)") in run.log("start")
+    (functions / "uses_arrow.R").unlink()
+
     run = Run(s3, {"start": r_action("say")}, functions, fork_server,
               workflow_extra={"FunctionCRANPackage": {"say": "arrow"}}).go()  # one name may be a string
     assert run.statuses == {"start": "FAILED"}
@@ -304,8 +313,11 @@ def test_a_missing_r_package_names_the_debian_package_or_says_there_is_none(s3, 
 def test_old_faasr_1x_calls_say_what_to_use_instead(s3, functions, fork_server):
     run = Run(s3, {"start": r_action("old_api")}, functions, fork_server).go()
     log = run.log("start")
-    assert "faasr_arrow_s3_bucket() is not available in FaaSr 2.x actions" in log
+    assert "faasr_arrow_s3_bucket() cannot run on this machine: it needs the arrow package" in log
     assert "faasr_get_file() and faasr_put_file()" in log and run.statuses == {"start": "FAILED"}
+    run = Run(s3, {"start": r_action("old_client_call")}, functions, fork_server).go()
+    assert ("faasr_invoke_workflow() is not available in FaaSr 2.x actions: it is a FaaSr 1.x client call "
+            "made from an R session, not from inside an action") in run.log("start")
     run = Run(s3, {"start": r_action("renamed_prefix")}, functions, fork_server).go()
     assert "renamed faasr_get_folder_list's faasr_prefix to prefix" in run.log("start")
 

@@ -255,7 +255,8 @@ def _package_text(job, message):
     for package in message.get("packages") or []:
         entry = (f"it is in FunctionCRANPackage of {job['function_name']}" if message.get("listed")
                  else f"add it to FunctionCRANPackage of {job['function_name']} in the workflow")
-        lines.append(f"R package {package} is not installed ({entry}); {how_to_install(package)}")
+        where = f", loaded by {message['file']}" if message.get("file") else ""
+        lines.append(f"R package {package} is not installed ({entry}{where}); {how_to_install(package)}")
     return "; ".join(lines) or message.get("message", "")
 
 

@@ -107,20 +107,20 @@ q <- quit
 
 # FaaSr 1.x R-package calls that FaaSr 2.x dropped or cannot serve here: each
 # fails with what to use instead, rather than R's bare "could not find function".
-.faasr_gone <- function(name, instead) {
+.faasr_gone <- function(name, instead, why = "is not available in FaaSr 2.x actions") {
     force(name)
     force(instead)
-    function(...) {
-        stop(name, "() is not available in FaaSr 2.x actions (faasr-easypy runs the FaaSr 2.x R API): ",
-             instead, call. = FALSE)
-    }
+    force(why)
+    function(...) stop(name, "() ", why, ": ", instead, call. = FALSE)
 }
 
+# faasr-py 2.1.0 still has it, but it needs arrow, which no registry here provides.
 faasr_arrow_s3_bucket <- .faasr_gone(
     "faasr_arrow_s3_bucket",
-    paste("it needs the arrow package, which neither CRAN (unreachable here) nor Debian provides;",
-          "read and write objects with faasr_get_file() and faasr_put_file(), or build your own",
-          "client from faasr_get_s3_creds()"))
+    paste("read and write objects with faasr_get_file() and faasr_put_file(), or build your own",
+          "client from faasr_get_s3_creds()"),
+    why = paste("cannot run on this machine: it needs the arrow package, which neither CRAN",
+                "(unreachable here) nor Debian provides"))
 for (.name in c("faasr_register_workflow_github_actions", "faasr_register_workflow_aws_lambda",
                 "faasr_register_workflow_openwhisk", "faasr_register_workflow_slurm",
                 "faasr_invoke_workflow", "faasr_set_workflow_timer", "faasr_unset_workflow_timer",
