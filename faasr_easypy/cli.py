@@ -85,6 +85,7 @@ def _usage(parser):
 
 
 def cmd_validate(args):
+    from .backends.local.r_packages import validate_warnings as r_validate_warnings
     from .errors import ValidationError
     from .workflow import load_workflow
 
@@ -99,6 +100,8 @@ def cmd_validate(args):
         ranked = sum(1 for a in wf.actions if wf.is_ranked(a))
         print(f"{path}: OK - workflow {wf.name}, {len(wf.actions)} actions, entry {wf.entry}"
               + (f", {ranked} ranked" if ranked else ""))
+        for warning in r_validate_warnings(wf):  # R actions: what is missing on this machine
+            print(f"{path}: warning - {warning}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -228,12 +228,11 @@ def test_time_limit_kills_the_function(s3, tmp_path):
     assert run.rel_keys() == ["start.txt"]
 
 
-@pytest.mark.parametrize("atype", ["R", "Julia"])
-def test_r_and_julia_actions_fail_clearly(s3, tmp_path, atype):
-    run = run_inline(s3, tmp_path, {"start": action(type=atype, nxt=["after"]),
+def test_julia_actions_fail_clearly(s3, tmp_path):  # R actions: tests/test_r_runtime.py
+    run = run_inline(s3, tmp_path, {"start": action(type="Julia", nxt=["after"]),
                                     "after": action(function="never")}, FAILURES)
     log = run.log("start")
-    assert f"is of Type {atype}, which the local backend does not support" in log
+    assert "is of Type Julia, which the local backend does not support (it runs Python and R" in log
     assert "[ERROR]" in log
 
 

@@ -309,6 +309,7 @@ class LocalBackend(Backend):
             "secrets": named_secrets(wf.data, action, self.secrets),  # only those the workflow names
             "functions_dir": self.functions_dir,
             "local_file": (wf.data.get("FunctionLocalFile") or {}).get(spec.function_name),
+            "cran_packages": (wf.data.get("FunctionCRANPackage") or {}).get(spec.function_name) or [],
             "time_limit": self.action_timeout,
             "workdir_root": self.workdir_root,
             "own_root": self._own_root and not self.keep_workdirs,  # the server may remove it
