@@ -5,6 +5,7 @@ stop everything the command started and exit 130 / 143.
 """
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from .defaults import DEFAULT_BUCKET, DEFAULTS
 from .defaults import RUNTIMES as MACHINE_BACKENDS
 from .errors import UserError
+from .redact import Redactor, redacted_output
 
 
 class Terminated(BaseException):
@@ -95,6 +97,7 @@ def _usage(parser):
 
 
 def cmd_validate(args):
+    from .backends.local.r_packages import validate_warnings as r_validate_warnings
     from .errors import ValidationError
     from .workflow import load_workflow
 
@@ -109,6 +112,8 @@ def cmd_validate(args):
         ranked = sum(1 for a in wf.actions if wf.is_ranked(a))
         print(f"{path}: OK - workflow {wf.name}, {len(wf.actions)} actions, entry {wf.entry}"
               + (f", {ranked} ranked" if ranked else ""))
+        for warning in r_validate_warnings(wf):  # R actions: what is missing on this machine
+            print(f"{path}: warning - {warning}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -132,7 +137,7 @@ def cmd_run(args):
                             "Fix: give its devices' Runtime / MaxParallel in the testbed, or leave --testbed out.")
         runner = WorkflowRunner.from_testbed(wf, args.testbed, functions=args.functions,
                                              action_timeout=args.action_timeout, **options)
-        return _watch(wf, runner, table, f"testbed {args.testbed}")
+        return _watch(wf, runner, table, f"testbed {args.testbed}", getattr(args, "redactor", None))
     from .environment import LocalEnvironment
 
     functions = Path(args.functions) if args.functions else default_functions_dir(args.workflow, wf.name)
@@ -143,12 +148,15 @@ def cmd_run(args):
                           action_timeout=args.action_timeout or DEFAULTS["action_timeout"],
                           keep_workdirs=args.keep_workdirs, backend=args.backend or MACHINE_BACKENDS[0]) as env:
         return _watch(wf, WorkflowRunner(wf, env.backend, env.logging_store, **options), table,
-                      f"S3: {env.s3.endpoint}")
+                      f"S3: {env.s3.endpoint}", getattr(args, "redactor", None))
 
 
-def _watch(wf, runner, table, where):
+def _watch(wf, runner, table, where, redactor=None):
     """Print where the run is, then start it (the table draws from the first status on)."""
     try:
+        if redactor is not None:  # the S3 keys of this run (an embedded server makes new ones)
+            store = runner.data_store
+            redactor.add(*[k for k in (store.access_key, store.secret_key) if k], source="the S3 server")
         print(f"{where} bucket {runner.data_store.bucket}")
         print(f"Invocation folder: {runner.invocation.folder}", flush=True)
         started = time.monotonic()
@@ -211,17 +219,23 @@ def main(argv=None):
         parser.print_help(sys.stderr)
         return 2
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # Everything a command prints (streamed function logs, reasons, errors) is masked,
+    # except by `s3 serve`, whose job is to print its keys.
+    args.redactor = Redactor()
+    masked = redacted_output(args.redactor) if args.func is not cmd_s3_serve else contextlib.nullcontext()
     try:
-        return args.func(args)
-    except UserError as exc:
-        print(f"faasr-easypy: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("faasr-easypy: interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("faasr-easypy: terminated; everything it started has been stopped", file=sys.stderr)
-        return 143
+        with masked:
+            try:
+                return args.func(args)
+            except UserError as exc:
+                print(f"faasr-easypy: {exc}", file=sys.stderr)
+                return exc.exit_code
+            except KeyboardInterrupt:
+                print("faasr-easypy: interrupted; everything it started has been stopped", file=sys.stderr)
+                return 130
+            except Terminated:
+                print("faasr-easypy: terminated; everything it started has been stopped", file=sys.stderr)
+                return 143
     finally:
         signal.signal(signal.SIGTERM, previous)
 

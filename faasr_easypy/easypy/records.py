@@ -106,7 +106,7 @@ def fill_outputs(records, ctx, directory=None):
         record["s3_objects"] = found
         if directory is not None:
             try:
-                write_record(directory, taskid, record, redact=ctx.redact)
+                write_record(directory, taskid, record, redact=ctx.redact_data)
             except Exception:
                 log.exception("faasr-easypy: updating the record of task %s failed", taskid)
 

@@ -241,7 +241,7 @@ class WorkflowSession:
         if not directory:
             return
         try:
-            write_record(directory, self.taskid, self._record(error), redact=self.ctx.redact)
+            write_record(directory, self.taskid, self._record(error), redact=self.ctx.redact_data)
         except Exception:
             log.exception("faasr-easypy: writing the record of task %s failed", self.taskid)
 

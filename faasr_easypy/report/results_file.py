@@ -3,7 +3,8 @@
 A task writes its record (``faasr/<taskid>.json`` in the run directory), the job
 completes the records (fill_outputs) and post_job writes faasr_results.json from them;
 report/archive.py and report/model.py read it (docs/RESULTS_SCHEMA.md).
-Everything written here has been redacted by the caller's `redact` (text -> text).
+Everything written here passes the caller's `redact` first (JSON data -> the same data with
+its strings masked value by value: JobContext.redact_data).
 """
 
 import json
@@ -23,7 +24,7 @@ def write_json(path, data):
 
 
 def _redacted(data, redact):
-    return json.loads(redact(json.dumps(data, default=str))) if redact else data
+    return redact(data) if redact else data
 
 
 def record_path(directory, taskid):
