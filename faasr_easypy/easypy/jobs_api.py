@@ -209,6 +209,7 @@ class WorkflowSession:
         self.interrupted = False
 
     def open(self):
+        from ..function_check import check_before_run
         from ..runner import WorkflowRunner
         from ..tester import WorkflowTester
         from ..workflow import default_functions_dir, load_workflow
@@ -221,9 +222,10 @@ class WorkflowSession:
         resolved = ctx.testbed.resolve(wf)
         default = default_functions_dir(task.workflow_path, wf.name)
         functions = Path(ctx.options.get("cli_functions") or task.functions or default)
-        check_functions_folder(wf, resolved, functions, fix=(
-            f"put the workflow's Python files in {default}, "
-            "or pass --faasr-functions DIR (or functions=DIR to run_workflow)."))
+        fix = (f"put the workflow's Python files in {default}, "
+               "or pass --faasr-functions DIR (or functions=DIR to run_workflow).")
+        check_functions_folder(wf, resolved, functions, fix=fix)
+        check_before_run(wf, functions, resolved=resolved, fix_folder=fix)  # before anything triggers
         overrides = {a: dict(args) for a, args in task.arguments.items()}
         unknown = [a for a in overrides if a not in wf.actions]
         if unknown:
