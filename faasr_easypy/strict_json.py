@@ -22,6 +22,14 @@ MAX_DEPTH = 100
 MAX_INT_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 4300)() or 4300
 
 
+class NotJSON(ValidationError):
+    """The text is not JSON at all (a syntax error), as opposed to JSON that is refused."""
+
+    def __init__(self, source, problems, reason=""):
+        super().__init__(source, problems)
+        self.reason = reason  # the parser's words, e.g. "Expecting ',' delimiter: line 1 column 9"
+
+
 class _Refused:
     """Stands in the parsed value for a number or constant that is refused."""
 
@@ -38,8 +46,10 @@ class _DuplicateKeys(dict):
     duplicates = ()
 
 
-def loads(text, source="<json>"):
-    """Parse `text` (str or bytes); ValidationError naming `source` and the JSON path on any problem."""
+def loads(text, source="<json>", strict=True):
+    """Parse `text` (str or bytes); ValidationError naming `source` and the JSON path on any
+    problem (NotJSON for a syntax error). strict=False (files the harness wrote itself, such
+    as faasr_results.json) only refuses what would crash a reader: depth and unreadable numbers."""
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8-sig", "replace")
     flagged = []
@@ -75,13 +85,14 @@ def loads(text, source="<json>"):
             return _Refused(digits, "is too large for a floating-point number (it reads as Infinity)")
         return value
 
+    hooks = dict(object_pairs_hook=pairs, parse_constant=constant, parse_float=number) if strict else {}
     try:
-        value = json.loads(text, object_pairs_hook=pairs, parse_constant=constant,
-                           parse_int=integer, parse_float=number)
+        value = json.loads(text, parse_int=integer, **hooks)
     except json.JSONDecodeError as exc:
-        raise ValidationError(source, [Problem(
+        raise NotJSON(source, [Problem(
             source, f"line {exc.lineno} column {exc.colno}", f"is not valid JSON ({exc.msg})",
-            "correct the JSON syntax there (a missing comma, quote or bracket is the usual cause)")]) from None
+            "correct the JSON syntax there (a missing comma, quote or bracket is the usual cause)")],
+            reason=str(exc)) from None
     except RecursionError:
         raise _too_deep(source, "$") from None
     problems = _walk(value, source, bool(flagged))
