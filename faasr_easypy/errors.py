@@ -25,7 +25,9 @@ class Problem:
         self.fix = fix
 
     def __str__(self):
-        where = f"{self.source}: {_clip(self.path, 120)}" if self.path else str(self.source)
+        # A key may hold a newline ("start\n"): shown escaped, the problem stays one line.
+        path = str(self.path).encode("unicode_escape").decode("ascii") if self.path else ""
+        where = f"{self.source}: {_clip(path, 120)}" if path else str(self.source)
         return f"{where}: {_clip(self.message, 300)}. Fix: {_clip(self.fix, 300)}."
 
     def __repr__(self):

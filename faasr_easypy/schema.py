@@ -21,6 +21,9 @@ SCHEMA_FILE = Path(__file__).with_name("schemas") / "FaaSr.schema.json"
 SCHEMA_SHA256 = "bd074ebc40ac575f522096ea9cbfe2cbe79ec8f0d8498c113759573e3aa843bb"
 
 
+UNKNOWN_KEY = "is not a key FaaSr's schema allows here"
+
+
 @functools.lru_cache(maxsize=1)
 def schema() -> dict:
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
@@ -69,7 +72,7 @@ def _translate(error, source):
     if kind == "additionalProperties" and isinstance(instance, dict):
         allowed = list((error.schema.get("properties") or {}))
         extra = [k for k in instance if k not in allowed]
-        return [Problem(source, f"{path}.{key}", "is not a key FaaSr's schema allows here",
+        return [Problem(source, f"{path}.{key}", UNKNOWN_KEY,
                         _key_fix(key, allowed, path)) for key in extra]
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"

@@ -269,16 +269,19 @@ def validate(data, source="<workflow>") -> List[Problem]:
     problems = _graph_problems(data, source)
     if isinstance(data, dict):
         problems.extend(_top_level_typos(data, source))
-    from .schema import schema_problems
+    from .schema import UNKNOWN_KEY, schema_problems
 
     covered = {p.path for p in problems}
+    renamed = {p.message.split(" ")[3] for p in problems if p.message.startswith("is missing, but ")}
+    typos, others = [], []
     for problem in schema_problems(data, source):
         # One paragraph per mistake: the graph checks' wording wins where both found it.
-        if problem.path in covered or any(_inside(c, problem.path) for c in covered):
+        if problem.path in covered or problem.path in renamed or any(_inside(c, problem.path) for c in covered):
             continue
         covered.add(problem.path)
-        problems.append(problem)
-    return problems
+        (typos if problem.message == UNKNOWN_KEY else others).append(problem)
+    # A misspelled key first: the graph problems after it are often its consequence.
+    return typos + problems + others
 
 
 def _inside(path, parent):
@@ -313,9 +316,7 @@ def _graph_problems(data, source):
         return problems
 
     def missing(key, hint):
-        near = did_you_mean(key, [k for k in data if k not in REQUIRED_KEYS])
-        bad(f"$.{key}", f"is missing, but $.{near} is there (did you mean \"{key}\"?)" if near else "is missing",
-            f"rename {near!r} to \"{key}\"" if near else hint)
+        bad(f"$.{key}", *_missing("$", key, [k for k in data if k not in REQUIRED_KEYS], hint))
 
     for key in REQUIRED_KEYS:
         if key not in data:
@@ -399,14 +400,15 @@ def _graph_problems(data, source):
             continue
         fname = spec.get("FunctionName")
         if "FunctionName" not in spec:
-            bad(f"{path}.FunctionName", "is missing", "name the Python function this action calls")
+            bad(f"{path}.FunctionName", *_missing(path, "FunctionName", spec, "name the function this action calls"))
         elif not _is_name(fname, FUNCTION_NAME):
             bad(f"{path}.FunctionName", f"{_show(fname)} is not a valid function name",
                 "use a Python identifier: letters, digits and '_', not starting with a digit, "
                 f"at most {MAX_NAME_LENGTH} characters")
         server = spec.get("FaaSServer")
         if "FaaSServer" not in spec:
-            bad(f"{path}.FaaSServer", "is missing", f"name one of ComputeServers ({_names(server_names)})")
+            bad(f"{path}.FaaSServer", *_missing(path, "FaaSServer", spec,
+                                                 f"name one of ComputeServers ({_names(server_names)})"))
         elif not isinstance(server, str):
             bad(f"{path}.FaaSServer", f"is {_describe(server)}", "make it the name of a compute server")
         elif server_names and server not in server_names:
@@ -414,7 +416,7 @@ def _graph_problems(data, source):
                 _name_fix(server, server_names, "ComputeServers"))
         atype = spec.get("Type")
         if "Type" not in spec:
-            bad(f"{path}.Type", "is missing", "add \"Type\": \"Python\" (or \"R\" / \"Julia\")")
+            bad(f"{path}.Type", *_missing(path, "Type", spec, "add \"Type\": \"Python\" (or \"R\" / \"Julia\")"))
         elif atype not in ACTION_TYPES:
             near = did_you_mean(atype, ACTION_TYPES)
             bad(f"{path}.Type", f"{_show(atype)} is not a FaaSr function type",
@@ -522,6 +524,9 @@ def _check_server(name, spec, bad):
         bad(path, f"is {_describe(spec)}", "make it an object with at least \"FaaSType\"")
         return
     ftype = spec.get("FaaSType")
+    if "FaaSType" not in spec:
+        bad(f"{path}.FaaSType", *_missing(path, "FaaSType", spec, f"add \"FaaSType\", one of {_names(FAAS_TYPES)}"))
+        return
     if ftype == "Local":
         bad(f"{path}.FaaSType", "'Local' is faasr-easypy's, not a FaaSr compute type (FaaSr rejects it)",
             LOCAL_FIX)
@@ -547,13 +552,15 @@ def _check_store(name, spec, bad):
         bad(path, f"is {_describe(spec)}", "make it an object with Endpoint, Bucket and Region")
         return
     bucket = spec.get("Bucket")
-    if not isinstance(bucket, str) or not BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
-        bad(f"{path}.Bucket", "is missing" if bucket is None else f"{_show(bucket)} is not an S3 bucket name",
+    if "Bucket" not in spec:
+        bad(f"{path}.Bucket", *_missing(path, "Bucket", spec, "name the S3 bucket, e.g. \"faasr\""))
+    elif not isinstance(bucket, str) or not BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+        bad(f"{path}.Bucket", f"{_show(bucket)} is not an S3 bucket name",
             "name the S3 bucket, e.g. \"faasr\": 3 to 63 lower-case letters, digits, '.' or '-', "
             "starting and ending with a letter or digit")
     if "Region" not in spec:
-        bad(f"{path}.Region", "is missing (FaaSr needs it to build its S3 client)",
-            "add \"Region\", e.g. \"us-east-1\"")
+        bad(f"{path}.Region", *_missing(path, "Region", spec, "add \"Region\" (FaaSr needs it to build its S3 "
+                                        "client), e.g. \"us-east-1\""))
     endpoint = spec.get("Endpoint", "")
     if endpoint not in ("", None) and not (isinstance(endpoint, str) and re.match(r"^https?://", endpoint)):
         bad(f"{path}.Endpoint", f"{_show(endpoint)} is not an http(s) URL",
@@ -584,8 +591,10 @@ def _parse_invoke_next(source_name, items, problems, source="<workflow>", path="
             seen_object = True
             for key, targets in item.items():
                 if key not in ("True", "False"):
+                    near = did_you_mean(key, ("True", "False"))
                     problems.append(Problem(source, f"{where}.{key}", "is not a branch name",
-                                            "use only the keys \"True\" and \"False\""))
+                                            (f"did you mean {near!r}? " if near else "")
+                                            + "use only the keys \"True\" and \"False\""))
                     continue
                 if isinstance(targets, str):
                     targets = [targets]
@@ -624,6 +633,15 @@ def _parse_target(source_name, text, condition, problems, source, where):
                                 "(the most ranks FaaSr can run and the harness can watch)"))
         return None
     return Edge(source_name, name, int(count), True, condition)
+
+
+def _missing(parent, key, present, hint):
+    """(message, fix) for `key` missing from the object at `parent` that holds `present` keys:
+    when one of them is a misspelling of it, the message names it and the fix is the rename."""
+    near = did_you_mean(key, [k for k in present if isinstance(k, str)])
+    if near:
+        return f"is missing, but {parent}.{near} is there (did you mean \"{key}\"?)", f"rename {near!r} to \"{key}\""
+    return "is missing", hint
 
 
 def _is_name(value, pattern):
