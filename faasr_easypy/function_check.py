@@ -244,7 +244,7 @@ def _check_imports(workflow, index, interpreter):
     siblings = {p.name[:-3] if p.name.endswith(".py") else p.name
                 for p in index.folder.iterdir() if (p.suffix == ".py" or p.is_dir())} \
         if index.folder.is_dir() else set()
-    for key, parsed in sorted(index.files.items()):
+    for _, parsed in sorted(index.files.items()):
         if parsed.error:
             continue
         for line, module, level, names in parsed.imports:
