@@ -18,10 +18,9 @@ from faasr_easypy.function_check import require_functions
 from faasr_easypy.workflow import default_functions_dir, load_workflow
 
 from .bad_input_corpus import CASES, PROJECT
-from .easypy_helpers import run_job
 
 BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.reliability]
 
 
 def test_the_corpus_has_at_least_100_cases():
@@ -151,18 +150,3 @@ def test_report_refuses_a_200000_deep_results_file(tmp_path):
     path = tmp_path / "faasr_results.json"
     path.write_bytes(b'{"a":' * 200000 + b"1" + b"}" * 200000)
     _assert_clear(_cli("report", path), [str(path), "levels deep"])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("argv, expected", [
-    (["jobs/faasr_job.py", "--faasr-timout", "5"], "did you mean --faasr-timeout?"),
-    (["jobs/regression_job.py", "--workflow-dir", "workflows"], "did you mean --workflows-dir?"),
-    (["jobs/faasr_job.py", "--faasr-arg", "a.b=" + "[" * 50000 + "]" * 50000], "levels deep"),
-    (["jobs/faasr_job.py", "--faasr-arg", "a.b=NaN"], "write a plain number"),
-])
-def test_pyats_refuses_a_sample_before_any_task(argv, expected):
-    rc, out, _, _ = run_job(*argv, "--no-archive", timeout=180)
-    assert rc == 2, out[-3000:]
-    assert expected in out and "Traceback" not in out
-    assert "%FAASR_EASYPY-ERROR" in out
-    assert "Task-" not in out and "faasr-easypy: workflow " not in out  # no task started
