@@ -44,6 +44,22 @@ PYPI_NAMES = {
 R_DEFINITION = r"^[ \t]*`?{name}`?[ \t]*(<<-|<-|=)[ \t]*function\b"
 
 
+SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules", ".tox"}
+
+
+def python_files(folder):
+    """The .py files of a functions folder that FaaSr imports (relative paths, sorted; the
+    local backend's loader imports the same ones)."""
+    folder = Path(folder)
+    out = []
+    for path in sorted(folder.rglob("*.py")):
+        rel = path.relative_to(folder)
+        if any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts[:-1]):
+            continue
+        out.append(rel)
+    return out
+
+
 class ParsedFile:
     """One .py file: its top-level names and imports, or the syntax error that stops it."""
 
@@ -89,8 +105,6 @@ class FolderIndex:
     """What the functions folder holds, parsed once for all actions."""
 
     def __init__(self, folder):
-        from .backends.local.loader import python_files
-
         self.folder = Path(folder)
         self.files: Dict[str, ParsedFile] = {}
         for rel in python_files(self.folder):
