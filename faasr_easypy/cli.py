@@ -22,8 +22,11 @@ def _on_sigterm(signum, frame):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="faasr-easypy",
-                                     description="Test FaaSr workflows on this machine or on FaaSr's platforms.")
+    from .arguments import StrictParser
+
+    # Strict: `run --timout 5` is refused with "did you mean --timeout?" (subcommands too).
+    parser = StrictParser(prog="faasr-easypy",
+                          description="Test FaaSr workflows on this machine or on FaaSr's platforms.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check workflow JSON files and report every problem")
@@ -190,7 +193,11 @@ def cmd_s3_serve(args):
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UserError as exc:
+        print(f"{exc} (see {parser.prog} --help)", file=sys.stderr)
+        return exc.exit_code
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

@@ -9,6 +9,7 @@ Kinds of row:
   jobargs    regression_job.py's own arguments (`argv`)
   faasr      what pyATS leaves in sys.argv, checked for unknown --faasr-* (`argv`)
   faasr-arg  one --faasr-arg value (`argv[0]`)
+  cli        a `faasr-easypy` command line (`argv`)
 
 `expect` are substrings the one-paragraph error must contain: the field (JSON path or
 file:line) and the fix.
@@ -265,3 +266,11 @@ for value, expect in [("a.b=NaN", "write a plain number"), ("a.b=" + "[" * 50000
                       ("noequals", "is not ACTION.KEY=VALUE"), (".key=1", "is not ACTION.KEY=VALUE"),
                       ("a.=1", "is not ACTION.KEY=VALUE")]:
     case(f"faasr-arg-{value[:12]}", "faasr-arg", expect, argv=[value])
+for argv, meant in [(["run", "wf.json", "--timout", "5"], "--timeout"),
+                    (["run", "wf.json", "--functons", "d"], "--functions"),  # "--function" is an abbreviation
+                    (["run", "wf.json", "--max-paralel", "2"], "--max-parallel"),
+                    (["validate", "wf.json", "--funtions"], "--functions"),
+                    (["report", "a.zip", "--ouput", "r.html"], "--output"),
+                    (["s3", "serve", "--prot", "9000"], "--port")]:
+    flag = next(a for a in argv if a.startswith("--"))
+    case(f"cli-{argv[0]}-{flag}", "cli", f"unrecognized argument {flag}", f"did you mean {meant}?", argv=argv)

@@ -76,6 +76,12 @@ def error_of(case, tmp_path, caplog):
         lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
         assert info.value.code == 2 and len(lines) == 1 and "\n" not in lines[0], lines
         return UserError(lines[0]), ["pyats run job"]
+    if case.kind == "cli":
+        from faasr_easypy.cli import build_parser
+
+        with pytest.raises(UserError) as info:
+            build_parser().parse_args(case.argv)
+        return info.value, ["faasr-easypy"]
     if case.kind == "faasr-arg":
         with pytest.raises(UserError) as info:
             parse_faasr_arg(case.argv[0])
@@ -144,6 +150,13 @@ def test_run_refuses_a_sample_before_starting_anything(case_id, tmp_path):
     res = _cli("run", path)
     _assert_clear(res, case.expect)
     assert "S3:" not in res.stdout and "Invocation folder" not in res.stdout
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.kind == "cli"], ids=lambda c: c.id)
+def test_the_command_line_refuses_a_misspelled_flag_with_did_you_mean(case):
+    res = _cli(*case.argv)
+    _assert_clear(res, case.expect)
+    assert len(res.stderr.strip().splitlines()) == 1  # one line, not argparse's usage block
 
 
 def test_report_refuses_a_200000_deep_results_file(tmp_path):

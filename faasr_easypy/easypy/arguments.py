@@ -14,21 +14,18 @@ Both end the job the same way: one line naming the argument and the closest
 known one, exit code 2, no traceback (:func:`refuse`).
 """
 
-import argparse
 import logging
 import sys
 
-from ..errors import UserError, did_you_mean
+from ..arguments import ArgumentError, StrictParser, parse_args_strictly, unknown_argument
 
 log = logging.getLogger(__name__)
+
+__all__ = ["ArgumentError", "StrictParser", "parse_job_args", "refuse", "refuse_unknown_faasr"]
 
 FAASR_PREFIX = "--faasr-"
 # pyATS reads -C/--configuration FILE on its own and leaves it in sys.argv for everyone.
 PYATS_LEFTOVERS = ("-C", "--configuration")
-
-
-class ArgumentError(UserError):
-    """An argument nobody knows, or a bad value for one."""
 
 
 def refuse(exc):
@@ -36,13 +33,6 @@ def refuse(exc):
     for any other exception from a plugin or a jobfile; SystemExit passes through it)."""
     log.error("faasr-easypy: %s", exc)
     raise SystemExit(exc.exit_code)
-
-
-def unknown_argument(option, known, where="pyats run job"):
-    """ArgumentError for `option`, with the closest of `known` option strings."""
-    near = did_you_mean(option, known, cutoff=0.6)
-    hint = f" (did you mean {near}?)" if near else f" (known: {', '.join(sorted(known))})"
-    return ArgumentError(f"{where}: unrecognized argument {option}{hint}")
 
 
 def unknown_faasr_args(argv, known):
@@ -60,14 +50,7 @@ def refuse_unknown_faasr(known, argv=None):
     argv = sys.argv[1:] if argv is None else argv
     unknown = unknown_faasr_args(argv, known)
     if unknown:
-        refuse(unknown_argument(unknown[0], known))
-
-
-class StrictParser(argparse.ArgumentParser):
-    """argparse whose errors are ArgumentErrors (one line, exit 2) instead of usage + exit."""
-
-    def error(self, message):
-        raise ArgumentError(f"{self.prog}: {message}")
+        refuse(unknown_argument(unknown[0], known, "pyats run job"))
 
 
 def without_pyats_leftovers(argv):
@@ -85,19 +68,10 @@ def without_pyats_leftovers(argv):
     return out
 
 
-def parse_args_strictly(parser, argv):
-    """parse_args that refuses unknown arguments with a "did you mean" (ArgumentError)."""
-    args, unknown = parser.parse_known_args(without_pyats_leftovers(argv))
-    if unknown:
-        known = [o for action in parser._actions for o in action.option_strings]
-        raise unknown_argument(unknown[0].split("=", 1)[0], known, where=parser.prog)
-    return args
-
-
 def parse_job_args(parser, argv=None):
     """In a jobfile: its own arguments from what pyATS left in sys.argv; anything unknown
     or malformed ends the job before it starts a task (exit 2, one line)."""
     try:
-        return parse_args_strictly(parser, sys.argv[1:] if argv is None else argv)
+        return parse_args_strictly(parser, without_pyats_leftovers(sys.argv[1:] if argv is None else argv))
     except ArgumentError as exc:
         refuse(exc)
