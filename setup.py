@@ -13,6 +13,8 @@ setup(
         "faasr_easypy": [
             "backends/local/shim/FaaSr_py/*.py",
             "backends/local/shim/FaaSr_py/client/*.py",
+            "backends/local/r/*.R",
+            "backends/local/r/*.txt",
             "report/templates/*",
             "easypy/*.yaml",
             "schemas/*",

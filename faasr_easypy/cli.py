@@ -5,12 +5,14 @@ stop everything the command started and exit 130 / 143.
 """
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
 from pathlib import Path
 
 from .errors import UserError
+from .redact import Redactor, redacted_output
 
 
 class Terminated(BaseException):
@@ -90,6 +92,7 @@ def _usage(parser):
 
 
 def cmd_validate(args):
+    from .backends.local.r_packages import validate_warnings as r_validate_warnings
     from .errors import ValidationError
     from .function_check import require_functions
     from .workflow import default_functions_dir, load_workflow
@@ -110,6 +113,8 @@ def cmd_validate(args):
         ranked = sum(1 for a in wf.actions if wf.is_ranked(a))
         print(f"{path}: OK - workflow {wf.name}, {len(wf.actions)} actions, entry {wf.entry}"
               + (f", {ranked} ranked" if ranked else "") + checked)
+        for warning in r_validate_warnings(wf):  # R actions: what is missing on this machine
+            print(f"{path}: warning - {warning}", file=sys.stderr)
     # The exit code of every user mistake (run gives the same for the same file).
     return ValidationError.exit_code if failed else 0
 
@@ -133,6 +138,9 @@ def cmd_run(args):
     with LocalEnvironment(wf, functions, max_parallel=args.max_parallel,
                           action_timeout=args.action_timeout, keep_workdirs=args.keep_workdirs,
                           backend=args.backend) as env:
+        redactor = getattr(args, "redactor", None)
+        if redactor is not None:  # the S3 keys of this run (an embedded server makes new ones)
+            redactor.add(*env.s3.secrets(), source="the S3 server")
         table = StatusTable(wf)
         # Watched through S3 alone, exactly as a run on GitHub Actions would be.
         runner = WorkflowRunner(wf, env.backend, env.logging_store, timeout=args.timeout,
@@ -202,17 +210,23 @@ def main(argv=None):
         parser.print_help(sys.stderr)
         return 2
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # Everything a command prints (streamed function logs, reasons, errors) is masked,
+    # except by `s3 serve`, whose job is to print its keys.
+    args.redactor = Redactor()
+    masked = redacted_output(args.redactor) if args.func is not cmd_s3_serve else contextlib.nullcontext()
     try:
-        return args.func(args)
-    except UserError as exc:
-        print(f"faasr-easypy: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("faasr-easypy: interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("faasr-easypy: terminated; everything it started has been stopped", file=sys.stderr)
-        return 143
+        with masked:
+            try:
+                return args.func(args)
+            except UserError as exc:
+                print(f"faasr-easypy: {exc}", file=sys.stderr)
+                return exc.exit_code
+            except KeyboardInterrupt:
+                print("faasr-easypy: interrupted; everything it started has been stopped", file=sys.stderr)
+                return 130
+            except Terminated:
+                print("faasr-easypy: terminated; everything it started has been stopped", file=sys.stderr)
+                return 143
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -331,8 +331,7 @@ class WorkflowSession:
             return
         try:
             record = self._record(error)
-            text = self.ctx.redact(json.dumps(record, default=str))
-            write_json(Path(directory) / RECORDS / f"{self.taskid}.json", json.loads(text))
+            write_json(Path(directory) / RECORDS / f"{self.taskid}.json", self.ctx.redact_data(record))
         except Exception:
             log.exception("faasr-easypy: writing the record of task %s failed", self.taskid)
 
@@ -475,7 +474,7 @@ def fill_outputs(records, ctx, folder=None):
         record["s3_objects"] = found
         if folder is not None:
             try:
-                write_json(Path(folder) / f"{taskid}.json", json.loads(ctx.redact(json.dumps(record, default=str))))
+                write_json(Path(folder) / f"{taskid}.json", ctx.redact_data(record))
             except Exception:
                 log.exception("faasr-easypy: updating the record of task %s failed", taskid)
 
