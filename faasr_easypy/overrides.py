@@ -6,7 +6,6 @@ overrides as {action: {key: value}}.
 """
 
 import itertools
-import json
 
 from .errors import UserError
 
@@ -19,10 +18,13 @@ def parse_faasr_arg(text):
         raise UserError(f"--faasr-arg {text!r} is not ACTION.KEY=VALUE. Fix: write e.g. "
                         "--faasr-arg create-input.count=50, or create-input.count=[10,20] for a batch "
                         "of one task per value.")
+    from .strict_json import NotJSON, loads
+
     try:
-        value = json.loads(raw)
-    except ValueError:
-        value = raw
+        # Strict: a NaN, a duplicate key or a 50,000-deep list is refused (exit 2), not a traceback.
+        value = loads(raw, f"--faasr-arg {head.strip()}")
+    except NotJSON:
+        value = raw  # not JSON: the plain string
     return action.strip(), key.strip(), value
 
 

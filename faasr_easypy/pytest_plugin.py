@@ -76,6 +76,7 @@ def faasr_workflow(request):
     from faasr_easypy._deprecation import renamed_keyword
     from faasr_easypy.defaults import setting
     from faasr_easypy.environment import LocalEnvironment
+    from faasr_easypy.function_check import check_before_run
     from faasr_easypy.overrides import check_actions
     from faasr_easypy.tester import WorkflowTester
     from faasr_easypy.workflow import Workflow, default_functions_dir, load_workflow
@@ -111,6 +112,7 @@ def faasr_workflow(request):
         check_actions(merged, workflow)
         folder = functions or config.getoption("faasr_functions") or \
             default_functions_dir(workflow.source, workflow.name)
+        check_before_run(workflow, folder, testbed=testbed)  # a missing function fails before the trigger
         place = on_testbed if testbed is not None else embedded_default
         with place(workflow, folder) as (backend, logging_store):
             runner_kwargs.setdefault("check_interval", setting(

@@ -120,6 +120,7 @@ class WorkflowRunner:
 
     def _place(self, testbed, functions, action_timeout=None):
         from .environment import start_s3
+        from .function_check import check_before_run
         from .placement.model import FaasrTestbed
         from .placement.place import placed
         from .placement.testbed_file import load_file
@@ -131,6 +132,9 @@ class WorkflowRunner:
         self._testbed = testbed
         if functions is None:
             functions = default_functions_dir(self.workflow.source, self.workflow.name)
+        # Before S3 starts: a missing function or package fails here, not after the trigger.
+        check_before_run(self.workflow, functions, testbed=testbed,
+                         fix_folder="put the workflow's Python files there, or pass functions=DIR.")
         embedded = None
         if testbed.needs_embedded_s3:
             embedded = start_s3()

@@ -30,10 +30,10 @@ from ..overrides import expand_batch, parse_faasr_arg
 from .context import get_context
 from .pool import NOT_RERUN, WorkflowPool
 from .records import fill_outputs
-from .task import GENERIC_TESTSCRIPT, WorkflowTask, find_testscript
+from .task import GENERIC_TESTSCRIPT, WorkflowTask, find_testscript, safe_taskid
 
 __all__ = ["GENERIC_TESTSCRIPT", "NOT_RERUN", "WorkflowPool", "WorkflowTask", "expand_batch", "fill_outputs",
-           "find_testscript", "parse_faasr_arg", "run_workflow", "run_workflows", "workflow_statuses"]
+           "find_testscript", "parse_faasr_arg", "run_workflow", "run_workflows", "safe_taskid", "workflow_statuses"]
 
 
 def run_workflow(workflow, testscript=None, runtime=None, taskid=None, **params):

@@ -10,7 +10,7 @@ from .._deprecation import renamed, renamed_keyword
 from ..errors import UserError
 from ..overrides import expand_batch
 from .context import get_context
-from .task import WorkflowTask, find_testscript
+from .task import WorkflowTask, find_testscript, safe_taskid
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class WorkflowPool:
                 overrides.setdefault(action, {})[key] = value
                 self.ctx.used_args.add(index)
         combos = expand_batch(overrides)
-        base = taskid or path.stem
+        base = safe_taskid(taskid or path.stem)
         ids = []
         for i, combo in enumerate(combos, 1):
             tid = self._unique(f"{base}-{i}" if len(combos) > 1 else base)

@@ -4,6 +4,7 @@
 import gc
 import json
 import logging
+import re
 import signal
 import time
 from pathlib import Path
@@ -22,6 +23,20 @@ log = logging.getLogger(__name__)
 
 GENERIC_TESTSCRIPT = Path(__file__).with_name("generic_testscript.py")
 SETTLE_SECONDS = 10.0             # after the testscript, how long unfinished functions may still finish
+# pyATS names a task's log and result files after its id: a '/' in it made a phantom ERRORED
+# task while the job exited 0. Ids are kept to what a file name can hold.
+TASK_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def safe_taskid(taskid):
+    """`taskid` if pyATS can use it, else the same with every other character as '_' (logged)."""
+    taskid = str(taskid)
+    if TASK_ID.fullmatch(taskid):
+        return taskid
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", taskid).lstrip(".")[:100] or "task"
+    log.warning("faasr-easypy: task id %r holds characters pyATS cannot put in a file name; "
+                "it runs as %r", taskid[:200], safe)
+    return safe
 
 
 def find_testscript(workflow_path, testscripts_dir=None):
@@ -73,7 +88,7 @@ class WorkflowTask(Task):
         self.max_runtime = max_runtime or (self.timeout + ctx.options["runtime_margin"])
         self.started_at = None
         self.session = None
-        taskid = taskid or self.workflow_path.stem
+        taskid = safe_taskid(taskid or self.workflow_path.stem)
         super().__init__(testscript=str(script), taskid=taskid, runtime=runtime, **params)
         if not ctx.known(self.taskid):
             ctx.publish(self.taskid, workflow_file=str(self.workflow_path), testscript=str(script),
@@ -145,6 +160,7 @@ class WorkflowSession:
         self.interrupted = False
 
     def open(self):
+        from ..function_check import check_before_run
         from ..placement.place import check_functions_folder, data_stores, make_backend
         from ..runner import WorkflowRunner
         from ..tester import WorkflowTester
@@ -157,9 +173,10 @@ class WorkflowSession:
         resolved = ctx.testbed.resolve(wf)
         default = default_functions_dir(task.workflow_path, wf.name)
         functions = Path(ctx.options.get("cli_functions") or task.functions or default)
-        check_functions_folder(wf, resolved, functions, fix=(
-            f"put the workflow's Python files in {default}, "
-            "or pass --faasr-functions DIR (or functions=DIR to run_workflow)."))
+        fix = (f"put the workflow's Python files in {default}, "
+               "or pass --faasr-functions DIR (or functions=DIR to run_workflow).")
+        check_functions_folder(wf, resolved, functions, fix=fix)
+        check_before_run(wf, functions, resolved=resolved, fix_folder=fix)  # before anything triggers
         overrides = {a: dict(args) for a, args in task.arguments.items()}
         check_actions(overrides, wf, task.workflow_path)
         self.stores = data_stores(wf, resolved, embedded_s3=ctx.s3, ensured_buckets=ctx.ensured_buckets)

@@ -35,7 +35,7 @@ import math
 import os
 import re
 
-from .. import defaults
+from .. import defaults, workflow
 from ..errors import Problem, ValidationError
 from ..workflow import FAAS_TYPES
 from .model import (
@@ -67,8 +67,8 @@ OPTIONAL_COMPUTE = ("ApiUrl", "Endpoint", "UseSecretStore", "PayloadUrl")
 TESTBED_KEYS = tuple(defaults.TESTBED_KEYS.values())
 ENV_REF = re.compile(r"%ENV\{([A-Za-z_][A-Za-z0-9_]*)\}")
 CREDENTIAL_KEYS = ("AccessKey", "SecretKey", "Token")  # their missing variables have their own message
-# S3 bucket naming rules (3-63 lowercase letters, digits, dots, hyphens)
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+BUCKET_NAME = workflow.BUCKET_NAME  # S3's rules, as the workflow JSON's Bucket is checked
 # DataStores / ComputeServers names a workflow can use (no paths, no spaces)
 SERVED_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -170,7 +170,7 @@ def _store(name, section, path, bad, env):
     embedded = _flag(section, "Embedded", False, path, bad)
     serves = _serves(section.get("DataStores", WILDCARD), f"{path}.DataStores", bad)
     bucket = _text(section, "Bucket", path, bad)
-    if bucket and not (BUCKET_NAME.match(bucket) and ".." not in bucket):
+    if bucket and not (BUCKET_NAME.fullmatch(bucket) and ".." not in bucket):
         bad(f"{path}.Bucket", f"{_clip_line(bucket, 80)!r} is not a valid S3 bucket name",
             "use 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or "
             "digit (e.g. faasr), or leave Bucket out to keep the workflow's bucket")
