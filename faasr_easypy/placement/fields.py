@@ -55,8 +55,10 @@ STORE_KEYS = ("Embedded", "Endpoint", "Bucket", "Region", "AccessKey", "SecretKe
 # FaaSType -> the credential a testbed device of that type needs.
 COMPUTE_CREDENTIALS = {"Local": None, "GitHubActions": "Token", "Lambda": "AccessKey", "OpenWhisk": "Token",
                        "GoogleCloud": None, "SLURM": "Token", "Kubernetes": None}
-# FaaSType -> fields it needs (the workflow JSON's, workflow.FAAS_TYPES) and the credential it needs.
-COMPUTE_TYPES = {ftype: (FAAS_TYPES[ftype], credential) for ftype, credential in COMPUTE_CREDENTIALS.items()}
+# FaaSType -> fields it needs (the workflow JSON's, workflow.FAAS_TYPES; Local is the testbed's own,
+# which a workflow may not name) and the credential it needs.
+COMPUTE_TYPES = {ftype: (() if ftype == "Local" else FAAS_TYPES[ftype], credential)
+                 for ftype, credential in COMPUTE_CREDENTIALS.items()}
 COMPUTE_KEYS = ("FaaSType", "ComputeServers", "UserName", "ActionRepoName", "Branch", "Region",
                 "Endpoint", "Namespace", "APIVersion", "Partition", "Token", "AccessKey", "SecretKey",
                 "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl", "Runtime")
