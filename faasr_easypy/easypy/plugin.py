@@ -203,8 +203,8 @@ class FaasrPlugin(BasePlugin):
         try:
             for task in runtime.details().tasks:
                 if task.result is not None:  # None: the task was stopped before it reported
-                    verdicts[task.id] = str(task.result)
-                testcases[task.id] = _testcases(task)
+                    verdicts[task.id] = getattr(task.result, "value", None) or str(task.result)
+                testcases[task.id] = _testcases(task, ctx.project_root)
             details_read = True
         except Exception as exc:
             log.debug("could not read task details: %s", exc)
@@ -225,7 +225,9 @@ class FaasrPlugin(BasePlugin):
             record["testcases"] = testcases.get(taskid, [])
             if status.get("reason") and not record.get("error"):
                 record["error"] = status.get("reason")
-            stopped = status.get("state") == "interrupted" or record["verdict"] == "aborted"
+            # An aborted verdict alone is no interruption: a testscript section may end aborted.
+            stopped = status.get("state") in ("interrupted", "not started") or \
+                (ctx.interrupted and record["verdict"] == "aborted")
             if stopped and record["verdict"] != "passed" and not record.get("error"):
                 record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             workflows.append(record)
@@ -313,24 +315,75 @@ def _refuse(exc):
     raise SystemExit(exc.exit_code)
 
 
-def _testcases(task):
-    """[{name, result, reason}] of a task's sections (runtime.details() objects)."""
+def _testcases(task, project_root=None):
+    """The sections of a task as pyATS's reporter recorded them (runtime.details() objects),
+    depth first: see testcase_record."""
     out = []
 
-    def walk(section, prefix=""):
+    def walk(section, prefix="", parent=None, depth=0):
         for child in getattr(section, "sections", None) or []:
             name = getattr(child, "id", None) or getattr(child, "name", None) or "?"
-            result = getattr(child, "result", None)
-            reason = getattr(result, "reason", None)
-            out.append({"name": f"{prefix}{name}", "result": str(result or ""),
-                        "reason": reason if isinstance(reason, str) and reason else None})
-            walk(child, f"{prefix}{name}.")
+            out.append(testcase_record(child, f"{prefix}{name}", parent, depth, project_root))
+            walk(child, f"{prefix}{name}.", f"{prefix}{name}", depth + 1)
 
     try:
         walk(task)
     except Exception as exc:
         log.debug("could not walk sections of %s: %s", getattr(task, "id", "?"), exc)
     return out
+
+
+def testcase_record(section, name, parent=None, depth=0, project_root=None):
+    """One section of faasr_results.json's "testcases": the result by its pyATS name (a Failed
+    result object is falsy, so never `str(result or "")`), pyATS's reason, the failure's own
+    message and testscript line (from the traceback the reporter keeps), duration and log span."""
+    from ..report.failures import failure_of
+
+    result = getattr(section, "result", None)
+    value = getattr(result, "value", None) or (str(result) if result is not None else None)
+    reason = getattr(result, "reason", None)
+    data = getattr(result, "data", None)
+    traceback = data.get("traceback") if isinstance(data, dict) else None
+    xref = getattr(section, "xref", None) or {}
+    logs = getattr(section, "logs", None) or {}
+    failure = failure_of(traceback, script=xref.get("file"))
+    record = {
+        "name": name, "id": getattr(section, "id", None), "parent": parent, "depth": depth,
+        "type": getattr(section, "type", None),
+        "result": value or "unknown",
+        "reason": reason if isinstance(reason, str) and reason else None,
+        "message": failure.message, "location": failure.location(project_root), "code": failure.code,
+        "traceback": traceback if isinstance(traceback, str) and traceback else None,
+        "started": _epoch(getattr(section, "starttime", None)),
+        "duration": _seconds(getattr(section, "runtime", None)),
+        "script_line": xref.get("line") if isinstance(xref.get("line"), int) else None,
+        "log": {k: logs[k] for k in ("file", "begin", "size") if k in logs} or None,
+    }
+    if not record["message"] and record["result"] not in ("passed", "unknown"):
+        # self.failed("why") / self.skipped("why") / a skip decorator: the reason is the message
+        details = [d for d in (getattr(section, "details", None) or []) if isinstance(d, str)]
+        record["message"] = record["reason"] or (details[0] if details else None)
+    return record
+
+
+def _epoch(value):
+    """pyATS's '2026-12-03 13:08:54.810610+00:00' (or a datetime) -> epoch seconds."""
+    import datetime
+
+    if value is None:
+        return None
+    try:
+        moment = value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(str(value))
+        return moment.timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _seconds(value):
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _relative(path, root):
