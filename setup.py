@@ -14,6 +14,7 @@ setup(
             "backends/local/shim/FaaSr_py/*.py",
             "backends/local/shim/FaaSr_py/client/*.py",
             "report/templates/*",
+            "report/schemas/*",
             "easypy/*.yaml",
         ],
     },

@@ -7,6 +7,7 @@ say the same for every section, with the failure's own message, testscript line 
 
 import shutil
 import textwrap
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def job(tmp_path_factory):
             f"[email]\nsmtp.host = 127.0.0.1\nsmtp.port = {port}\ndefault_domain = example.com\n")
         rc, out, archive, tag = run_job(
             root / "jobs" / "truth_job.py", "--archive-dir", root / "archives", "--mail-to", "dev@example.com",
-            "--mail-html", "--pyats-configuration", root / "pyats.conf", cwd=root, timeout=300)
+            "--mail-html", "--pyats-configuration", root / "pyats.conf", cwd=root, timeout=300,
+            env={"GITHUB_STEP_SUMMARY": str(root / "step_summary.md")})
         wait_for_mail(received, timeout=20)
     assert archive is not None and archive.is_file(), out[-4000:]
     assert not leftovers(tag)
@@ -178,3 +180,51 @@ def test_the_mail_says_the_same(job):
         assert f"<code>{name}</code>: <b" in html, name
     assert "UNKNOWN" not in text and "UNKNOWN" not in html
     assert "Caught an assertion failure" not in text   # the failure's own words instead
+
+
+def test_junit_xml_in_the_archive_is_valid_and_says_the_same(job):
+    from faasr_easypy.report.junit import JUNIT_FILE, validate
+
+    _, _, archive, _, root = job
+    sections = pyats_sections(archive)
+    with zipfile.ZipFile(archive) as zf:
+        xml = zf.read(JUNIT_FILE).decode("utf-8")
+    assert validate(xml) == []
+    tree = ET.fromstring(xml)
+    [suite] = tree.findall("testsuite")
+    assert suite.get("name") == "every_result"
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["verdict"] == "aborted" and props["workflow"] == "DataPipeline"
+    assert {k: v for k, v in props.items() if k.startswith("function:") and k.count(":") == 1} == {
+        "function:create-input": "COMPLETED", "function:compute-sum": "COMPLETED", "function:publish": "COMPLETED"}
+    cases = {f"{c.get('classname')}.{c.get('name')}": c for c in suite.iter("testcase")}
+    leaves = {n for n in sections if not any(o.startswith(n + ".") for o in sections)}
+    assert set(cases) == {f"every_result.{n}" for n in leaves}
+    passing = cases["every_result.Passing.completed"]
+    assert list(passing) == []
+    assert float(passing.get("time")) == pytest.approx(sections["Passing.completed"][3], abs=1e-3)
+    [failure] = cases["every_result.Failing.sum_is_wrong"]
+    assert failure.tag == "failure" and failure.get("type") == "AssertionError"
+    assert failure.get("message") == ("AssertionError: sum mismatch: expected 211, found 210 "
+                                      "(at testscripts/every_result.py:25)")
+    assert failure.text == sections["Failing.sum_is_wrong"][2]          # pyATS's traceback
+    [error] = cases["every_result.Erroring.explodes"]
+    assert error.tag == "error" and error.get("type") == "RuntimeError"
+    assert error.get("message").startswith("RuntimeError: boom from an erroring section")
+    [skipped] = cases["every_result.Skipped"]
+    assert skipped.tag == "skipped" and "not applicable to this workflow" in skipped.get("message")
+    assert [e.get("type") for e in cases["every_result.Others.blocked_one"]] == ["blocked"]
+    assert [e.get("type") for e in cases["every_result.Others.aborted_one"]] == ["aborted"]
+    assert [e.tag for e in cases["every_result.Others.passx_one"]] == ["system-out"]
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == \
+        (str(len(leaves)), "2", "3", "1")
+
+
+def test_github_step_summary_is_appended(job):
+    _, _, _, _, root = job
+    text = (root / "step_summary.md").read_text()
+    assert "FaaSr job `truth_job`: ABORTED" in text
+    assert "| every_result | DataPipeline | ⛔ ABORTED |" in text
+    assert ("`Failing.sum_is_wrong` FAILED: AssertionError: sum mismatch: expected 211, found 210 "
+            "(`testscripts/every_result.py:25`)") in text
+    assert "`Erroring.explodes` ERRORED: RuntimeError: boom from an erroring section" in text

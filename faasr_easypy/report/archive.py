@@ -101,13 +101,28 @@ def report_from_archive(source, output=None, **options):
 
 
 def report_hook(results, directory, runtime=None):
-    """Easypy plugin hook: faasr_report.html into the run directory, FaaSr section into the mail.
+    """Easypy plugin hook: faasr_report.html and faasr_junit.xml into the run directory, the
+    FaaSr section into the mail, a Markdown summary into $GITHUB_STEP_SUMMARY when it is set.
 
     Register with ``faasr_easypy.easypy.plugin.register_report_hook(report_hook)``.
     Returns the report's path. The mail section is best effort: a failure there is
     logged and the report is still returned.
     """
+    from .junit import JUNIT_FILE, write_junit
+    from .step_summary import append_step_summary
+
     path = write_report(results, Path(directory) / REPORT_FILE)
+    try:
+        junit = write_junit(results, Path(directory) / JUNIT_FILE)
+        log.info("faasr-easypy: JUnit XML %s (in the archive)", junit)
+    except Exception:
+        log.exception("faasr-easypy: writing the JUnit XML failed")
+    try:
+        summary = append_step_summary(results, report_name=f"{REPORT_FILE} in the archive")
+        if summary:
+            log.info("faasr-easypy: summary appended to %s", summary)
+    except Exception:
+        log.exception("faasr-easypy: appending the step summary failed")
     if runtime is not None:
         try:
             from .mail import attach_to_mail_report

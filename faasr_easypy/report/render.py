@@ -358,12 +358,18 @@ def render_html(results, max_log_bytes=MAX_LOG_BYTES, log_budget=None, target_by
 def write_html(results, path, **options):
     """Render and write atomically (a temporary file renamed into place); return the Path."""
     path = Path(path)
-    html = render_html(results, report_name=path.name, **options)
+    return write_atomic(path, render_html(results, report_name=path.name, **options))
+
+
+def write_atomic(path, text):
+    """Write `text` (UTF-8) to `path` through a temporary file renamed into place: a reader never
+    sees half a file. Returns the Path."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
+            fh.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
