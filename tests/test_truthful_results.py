@@ -5,6 +5,7 @@ archive's faasr_results.json, the report's DOM in headless Chromium and the mail
 say the same for every section, with the failure's own message, testscript line and duration.
 """
 
+import os
 import shutil
 import textwrap
 import xml.etree.ElementTree as ET
@@ -46,10 +47,12 @@ def job(tmp_path_factory):
     with smtp_server() as (port, received):
         (root / "pyats.conf").write_text(
             f"[email]\nsmtp.host = 127.0.0.1\nsmtp.port = {port}\ndefault_domain = example.com\n")
+        # No --archive-dir: the archive goes to the project's archives/ (the project is `root`,
+        # the current folder) and gets a link where `pyats logs view` looks, under HOME.
         rc, out, archive, tag = run_job(
-            root / "jobs" / "truth_job.py", "--archive-dir", root / "archives", "--mail-to", "dev@example.com",
+            root / "jobs" / "truth_job.py", "--mail-to", "dev@example.com",
             "--mail-html", "--pyats-configuration", root / "pyats.conf", cwd=root, timeout=300,
-            env={"GITHUB_STEP_SUMMARY": str(root / "step_summary.md")})
+            env={"GITHUB_STEP_SUMMARY": str(root / "step_summary.md"), "HOME": str(root / "home")})
         wait_for_mail(received, timeout=20)
     assert archive is not None and archive.is_file(), out[-4000:]
     assert not leftovers(tag)
@@ -228,3 +231,18 @@ def test_github_step_summary_is_appended(job):
     assert ("`Failing.sum_is_wrong` FAILED: AssertionError: sum mismatch: expected 211, found 210 "
             "(`testscripts/every_result.py:25`)") in text
     assert "`Erroring.explodes` ERRORED: RuntimeError: boom from an erroring section" in text
+
+
+def test_pyats_logs_view_latest_finds_the_archive(job):
+    """`pyats logs view` lists (and --latest opens) the newest **/*.zip under ~/.pyats/archive;
+    the plugin keeps archives in the project's archives/ and links each one there."""
+    import subprocess
+    import sys
+
+    _, _, archive, _, root = job
+    assert archive.parent.parent == root / "archives"
+    probe = ("from pyats.log.commands.archive_manager import find_all_archives; "
+             "print(find_all_archives()[0].resolve())")
+    found = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "HOME": str(root / "home")},
+                           capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert found == str(archive.resolve())

@@ -148,7 +148,7 @@ class FaasrPlugin(BasePlugin):
             log.exception("faasr-easypy: writing the FaaSr results failed")
         finally:
             ctx.stop()  # the fork server and the S3 server
-            _announce_archive(self.runtime)
+            _announce_archive(self.runtime, link=getattr(self, "_moved_archive", False))
 
     # -- helpers -------------------------------------------------------------------
     def _set_testbed(self, path):
@@ -179,6 +179,7 @@ class FaasrPlugin(BasePlugin):
             new_dir = base if getattr(runinfo, "no_archive_subdir", False) else base / old_dir.name
             runinfo.archive_dir = str(new_dir)
             runinfo.archive_file = str(new_dir / Path(runinfo.archive_file).name)
+            self._moved_archive = True  # pyats logs view looks elsewhere: link it there at exit
         except Exception as exc:
             log.warning("faasr-easypy: could not move the archive to %s/archives: %s", root, exc)
 
@@ -396,8 +397,9 @@ def _relative(path, root):
 _announced = []
 
 
-def _announce_archive(runtime):
-    """Say where the archive is, now and once more as the very last line of the job."""
+def _announce_archive(runtime, link=False):
+    """Say where the archive is, now and once more as the very last line of the job; with
+    `link`, also make `pyats logs view` (--latest) find it (see _link_for_log_viewer)."""
     try:
         archive = runtime.archive
     except Exception:
@@ -413,12 +415,41 @@ def _announce_archive(runtime):
         if os.path.exists(archive):
             print(f"faasr-easypy: archive {archive}", flush=True)
             report = _report_beside(archive)
+            if link:
+                _link_for_log_viewer(archive)
             if report:
                 print(f"faasr-easypy: report  {report}", flush=True)
         else:
             print(f"faasr-easypy: no archive was written (expected {archive})", flush=True)
 
     atexit.register(last_words)
+
+
+def _viewer_archives():
+    """Where `pyats logs view` looks for archives (it globs **/*.zip there)."""
+    try:
+        from pyats.log.commands.settings import USER_ARCHIVES_DIRECTORY
+
+        return Path(USER_ARCHIVES_DIRECTORY) / "archive"
+    except Exception:
+        return Path.home() / ".pyats" / "archive"
+
+
+def _link_for_log_viewer(archive):
+    """A symlink to the archive in pyATS's own archive folder: the plugin keeps archives in the
+    project's archives/, where `pyats logs view --latest` would never look. Our links whose
+    archive was deleted since are removed (the viewer fails on a dangling one)."""
+    folder = _viewer_archives() / "faasr-easypy"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.zip"):
+            if old.is_symlink() and not old.exists():
+                old.unlink()
+        target = folder / Path(archive).name
+        if not target.exists():
+            target.symlink_to(Path(archive).resolve())
+    except OSError as exc:
+        log.debug("could not link %s for pyats logs view: %s", archive, exc)
 
 
 def _report_beside(archive):
