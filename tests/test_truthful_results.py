@@ -5,7 +5,9 @@ archive's faasr_results.json, the report's DOM in headless Chromium and the mail
 say the same for every section, with the failure's own message, testscript line and duration.
 """
 
+import json
 import os
+import re
 import shutil
 import textwrap
 import xml.etree.ElementTree as ET
@@ -24,14 +26,20 @@ SCRIPT = Path(__file__).with_name("testscripts") / "every_result.py"
 JOBFILE = textwrap.dedent('''\
     from pathlib import Path
 
-    from faasr_easypy.easypy import run_workflow
+    from faasr_easypy.easypy import WorkflowPool
 
     ROOT = Path(__file__).resolve().parent.parent
+    PROJECT = Path({project!r})
 
 
     def main(runtime):
-        run_workflow(Path({workflow!r}), ROOT / "testscripts" / "every_result.py",
-                     runtime=runtime, taskid="every_result")
+        pool = WorkflowPool(runtime)
+        pool.submit(workflow=PROJECT / "workflows" / "data_pipeline.json",
+                    testscript=ROOT / "testscripts" / "every_result.py", taskid="every_result")
+        # a passing one beside it, whose sections name functions by rank and output objects
+        pool.submit(workflow=PROJECT / "workflows" / "fan_out_fan_in.json",
+                    testscript=PROJECT / "testscripts" / "fan_out_fan_in.py", taskid="fan")
+        pool.run()
     ''')
 
 
@@ -43,7 +51,7 @@ def job(tmp_path_factory):
     (root / "testscripts").mkdir()
     shutil.copy(SCRIPT, root / "testscripts" / "every_result.py")
     (root / "jobs" / "truth_job.py").write_text(
-        JOBFILE.format(workflow=str(PROJECT / "workflows" / "data_pipeline.json")))
+        JOBFILE.format(project=str(PROJECT)))
     with smtp_server() as (port, received):
         (root / "pyats.conf").write_text(
             f"[email]\nsmtp.host = 127.0.0.1\nsmtp.port = {port}\ndefault_domain = example.com\n")
@@ -61,9 +69,9 @@ def job(tmp_path_factory):
     return rc, out, archive, mail, root
 
 
-def pyats_sections(archive):
+def pyats_sections(archive, task_id="every_result"):
     """{dotted name: (result, reason, traceback, runtime)} of every section in results.json."""
-    task = read_json(archive, "results.json")["report"]["tasks"][0]
+    [task] = [t for t in read_json(archive, "results.json")["report"]["tasks"] if t["id"] == task_id]
     out = {}
 
     def walk(section, prefix=""):
@@ -119,7 +127,7 @@ def test_faasr_results_record_every_result_by_name_with_its_own_message(job):
     _, _, archive, _, _ = job
     sections = pyats_sections(archive)
     data = read_json(archive, "faasr_results.json")
-    [workflow] = data["workflows"]
+    [workflow] = [w for w in data["workflows"] if w["task_id"] == "every_result"]
     assert workflow["verdict"] == "aborted"                      # as pyATS's task result
     assert workflow["error"] is None, workflow["error"]         # an aborted section is no Ctrl-C
     testcases = {t["name"]: t for t in workflow["testcases"]}
@@ -148,7 +156,9 @@ def test_the_report_dom_in_chromium_shows_the_same(job, chromium, tmp_path):  # 
     proc = run_chromium(chromium, tmp_path, "--dump-dom", page.as_uri())
     dom = DomParser()
     dom.feed(proc.stdout.decode("utf-8"))
-    rows = dom.select("tr", "tc")
+    section = next(e for e in dom.elements if e["tag"] == "section" and e["attrs"].get("data-task") == "every_result")
+    rows = [r for r in dom.select("tr", "tc") if dom.elements.index(r) > dom.elements.index(section)]
+    rows = rows[:len(sections)]
     shown = {r["attrs"]["data-name"]: r["attrs"]["data-result"] for r in rows}
     assert shown == {name: v[0] for name, v in sections.items()}
     badges = [e["text"] for e in dom.select("span", "badge")]
@@ -169,7 +179,8 @@ def test_the_mail_says_the_same(job):
     _, _, archive, mail, _ = job
     text, html = mail["text"], mail["html"]
     assert "FaaSr job truth_job: ABORTED" in text
-    summary = read_json(archive, "results.json")["report"]["tasks"][0]["summary"]
+    [task] = [t for t in read_json(archive, "results.json")["report"]["tasks"] if t["id"] == "every_result"]
+    summary = task["summary"]
     counts = {k: summary[k] for k in ("errored", "failed", "aborted", "blocked", "skipped", "passx", "passed")
               if summary[k]}
     line = "testcases: " + ", ".join(f"{n} {k}" for k, n in counts.items())
@@ -194,7 +205,7 @@ def test_junit_xml_in_the_archive_is_valid_and_says_the_same(job):
         xml = zf.read(JUNIT_FILE).decode("utf-8")
     assert validate(xml) == []
     tree = ET.fromstring(xml)
-    [suite] = tree.findall("testsuite")
+    [suite] = [x for x in tree.findall("testsuite") if x.get("name") == "every_result"]
     assert suite.get("name") == "every_result"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["verdict"] == "aborted" and props["workflow"] == "DataPipeline"
@@ -227,6 +238,7 @@ def test_github_step_summary_is_appended(job):
     _, _, _, _, root = job
     text = (root / "step_summary.md").read_text()
     assert "FaaSr job `truth_job`: ABORTED" in text
+    assert "| fan | FanOutFanIn | ✅ PASSED |" in text
     assert "| every_result | DataPipeline | ⛔ ABORTED |" in text
     assert ("`Failing.sum_is_wrong` FAILED: AssertionError: sum mismatch: expected 211, found 210 "
             "(`testscripts/every_result.py:25`)") in text
@@ -246,3 +258,131 @@ def test_pyats_logs_view_latest_finds_the_archive(job):
     found = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "HOME": str(root / "home")},
                            capture_output=True, text=True, timeout=60, check=True).stdout.strip()
     assert found == str(archive.resolve())
+
+
+# -- the report's search, filters, sorting and links, driven in Chromium --------------------------
+
+DRIVER = """<script>
+(function () {
+  "use strict";
+  function all(sel) { return Array.prototype.slice.call(document.querySelectorAll(sel)); }
+  function shown(sel, attr) {
+    return all(sel).filter(function (e) { return e.offsetParent !== null; })
+                   .map(function (e) { return e.getAttribute(attr); });
+  }
+  function set(id, value) {
+    var el = document.getElementById(id);
+    el.value = value;
+    el.dispatchEvent(new Event(el.tagName === "INPUT" ? "input" : "change"));
+  }
+  var out = {};
+  set("search", "boom from an erroring");
+  out.search = {workflows: shown("section.workflow", "data-task"), testcases: shown("tr.tc", "data-name"),
+                count: document.getElementById("shown-count").textContent};
+  set("search", "2^2 = 4");   // text of square(2)'s log only
+  out.logSearch = {workflows: shown("section.workflow", "data-task"),
+                   opened: all("details.log.hit").map(function (d) { return d.getAttribute("data-label"); })};
+  set("search", "no workflow has this text");
+  out.nothing = {workflows: shown("section.workflow", "data-task"),
+                 message: document.getElementById("no-match").offsetParent !== null};
+  set("search", "");
+  set("verdict-filter", "bad");
+  out.bad = shown("section.workflow", "data-task");
+  set("verdict-filter", "");
+  set("workflow-filter", "FanOutFanIn");
+  out.workflow = {workflows: shown("section.workflow", "data-task"), overview: shown("tr.wf-row", "data-task")};
+  set("workflow-filter", "");
+  var fan = document.querySelector('section[data-task="fan"] table.functions');
+  var duration = Array.prototype.slice.call(fan.tHead.rows[0].cells).findIndex(function (th) {
+    return th.textContent.trim() === "Duration"; });
+  function order() {
+    return Array.prototype.slice.call(fan.tBodies[0].rows).map(function (r) {
+      return [r.getAttribute("data-label"), parseFloat(r.cells[duration].getAttribute("data-sort"))]; });
+  }
+  fan.tHead.rows[0].cells[duration].click();
+  out.ascending = order();
+  fan.tHead.rows[0].cells[duration].click();
+  out.descending = order();
+  document.body.setAttribute("data-test", JSON.stringify(out));
+}());
+</script>
+"""
+
+
+def report_page(archive, folder):
+    page = folder / "faasr_report.html"
+    with zipfile.ZipFile(archive) as zf:
+        page.write_bytes(zf.read("faasr_report.html"))
+    return page
+
+
+def dom_of(chromium, folder, url):  # noqa: F811 - chromium is the fixture's value
+    proc = run_chromium(chromium, folder, "--dump-dom", url)
+    dom = DomParser()
+    dom.feed(proc.stdout.decode("utf-8"))
+    return dom
+
+
+def test_search_filters_and_sorting_in_chromium(job, chromium, tmp_path):  # noqa: F811 - fixture
+    _, _, archive, _, _ = job
+    page = report_page(archive, tmp_path)
+    driven = tmp_path / "driven.html"
+    driven.write_text(page.read_text().replace("</body>", DRIVER + "</body>"))
+    dom = dom_of(chromium, tmp_path, driven.as_uri())
+    [body] = dom.select("body")
+    assert body["attrs"]["data-js"] == "ready"
+    out = json.loads(body["attrs"]["data-test"])
+    assert out["search"]["workflows"] == ["every_result"]
+    assert out["search"]["testcases"] == ["Erroring.explodes"]      # the matching row, not its siblings
+    assert out["search"]["count"] == "1 of 2 workflows shown"
+    assert out["logSearch"] == {"workflows": ["fan"], "opened": ["square(2)"]}
+    assert out["nothing"] == {"workflows": [], "message": True}
+    assert out["bad"] == ["every_result"]
+    assert out["workflow"] == {"workflows": ["fan"], "overview": ["fan"]}
+    durations = [d for _, d in out["ascending"]]
+    assert durations == sorted(durations) and len(durations) == 7
+    assert [d for _, d in out["descending"]] == sorted(durations, reverse=True)
+
+
+def test_filters_come_from_the_address_and_the_page_reads_without_javascript(job, chromium, tmp_path):  # noqa: F811
+    _, _, archive, _, _ = job
+    page = report_page(archive, tmp_path)
+    dom = dom_of(chromium, tmp_path, page.as_uri() + "?q=boom&verdict=bad")
+    hidden = {e["attrs"]["data-task"]: "hidden" in e["attrs"] for e in dom.select("section", "workflow")}
+    assert hidden == {"every_result": False, "fan": True}
+    # without JavaScript: no control, nothing hidden, every section there
+    raw = page.read_text()
+    assert '<div class="controls" id="controls" hidden>' in raw
+    assert not re.search(r"<section [^>]*\bhidden\b", raw) and not re.search(r"<tr [^>]*\bhidden\b", raw)
+
+
+def test_testcases_link_to_the_logs_and_objects_they_name(job, chromium, tmp_path):  # noqa: F811
+    _, _, archive, _, _ = job
+    page = report_page(archive, tmp_path)
+    dom = dom_of(chromium, tmp_path, page.as_uri())
+    by_id = {e["attrs"]["id"]: e for e in dom.elements if e["attrs"].get("id")}
+    links = {}
+    current = None
+    for e in dom.elements:
+        if e["tag"] == "tr" and "tc" in (e["attrs"].get("class") or "").split():
+            current = (e["attrs"]["data-name"], dom.elements.index(e))
+        elif e["tag"] == "a" and (e["attrs"].get("class") or "") in ("tc-fn", "tc-obj") and current:
+            links.setdefault(current, []).append((e["attrs"]["class"], e["text"], e["attrs"]["href"]))
+    assert links, "no testcase links"
+    for (name, _), items in links.items():
+        for kind, text, href in items:
+            target = by_id.get(href[1:])
+            assert target is not None, (name, href)                      # every link lands
+            if kind == "tc-fn":
+                assert target["attrs"].get("data-label") == text, (name, text, target)
+            else:
+                assert target["attrs"]["data-key"].endswith(text), (name, text, target)
+    named = {name: sorted(t for _, t, _ in items) for (name, _), items in links.items()}
+    assert named["square_2.completed"] == ["square(2)"]
+    assert named["square_2.part_written"] == ["part-2.txt"]
+    assert named["Gather.total_is_sum_of_squares"] == ["total.txt"]
+    assert named["Passing.completed"] == ["publish"]                # the every_result workflow
+    # a small output object's text is previewed beside its size
+    total = next(e for e in dom.elements if e["tag"] == "tr" and e["attrs"].get("data-key", "").endswith("/total.txt"))
+    row = dom.elements[dom.elements.index(total):dom.elements.index(total) + 12]
+    assert any(e["tag"] == "code" and "preview" in e["attrs"].get("class", "") and e["text"] == "55" for e in row)

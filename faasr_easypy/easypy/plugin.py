@@ -186,6 +186,7 @@ class FaasrPlugin(BasePlugin):
     def _collect(self, ctx):
         import json
 
+        from ..report.links import add_links
         from .jobs_api import NOT_RERUN, RECORDS, fill_outputs
 
         runtime = self.runtime
@@ -223,7 +224,7 @@ class FaasrPlugin(BasePlugin):
             record["verdict"] = _verdict(verdicts.get(taskid) if details_read else status.get("result"),
                                          status.get("state"), ctx.interrupted)
             record["state"] = status.get("state")
-            record["testcases"] = testcases.get(taskid, [])
+            record["testcases"] = add_links(record, testcases.get(taskid, []))
             if status.get("reason") and not record.get("error"):
                 record["error"] = status.get("reason")
             # An aborted verdict alone is no interruption: a testscript section may end aborted.
@@ -232,6 +233,7 @@ class FaasrPlugin(BasePlugin):
             if stopped and record["verdict"] != "passed" and not record.get("error"):
                 record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             workflows.append(record)
+        _fill_previews(workflows, ctx)
         complete = not ctx.interrupted and all(w.get("state") == "finished" for w in workflows)
         return {
             "schema": 1,
@@ -358,6 +360,7 @@ def testcase_record(section, name, parent=None, depth=0, project_root=None):
         "started": _epoch(getattr(section, "starttime", None)),
         "duration": _seconds(getattr(section, "runtime", None)),
         "script_line": xref.get("line") if isinstance(xref.get("line"), int) else None,
+        "xref_file": xref.get("file"),  # for report.links, dropped once links are found
         "log": {k: logs[k] for k in ("file", "begin", "size") if k in logs} or None,
     }
     if not record["message"] and record["result"] not in ("passed", "unknown"):
@@ -365,6 +368,42 @@ def testcase_record(section, name, parent=None, depth=0, project_root=None):
         details = [d for d in (getattr(section, "details", None) or []) if isinstance(d, str)]
         record["message"] = record["reason"] or (details[0] if details else None)
     return record
+
+
+PREVIEW_BYTES = 2048         # objects up to this size get a preview in the report ...
+PREVIEWS_PER_TASK = 20       # ... at most this many per workflow task
+PREVIEWS_PER_JOB = 400
+
+
+def _fill_previews(workflows, ctx):
+    """The text of small output objects on the job's embedded S3 (where the job holds the keys),
+    for the report's previews. Binary content gets no preview."""
+    service = getattr(getattr(ctx, "s3", None), "service", None)
+    if service is None:
+        return
+    client = None
+    budget = PREVIEWS_PER_JOB
+    for w in workflows:
+        if w.get("endpoint") and ctx.s3 and w.get("endpoint") != getattr(ctx.s3, "endpoint", None):
+            continue  # an external S3: the job has no client for it
+        small = [o for o in w.get("s3_objects") or [] if isinstance(o.get("size"), int) and o["size"] <= PREVIEW_BYTES]
+        for obj in small[:min(PREVIEWS_PER_TASK, budget)]:
+            budget -= 1
+            try:
+                if client is None:
+                    from ..s3.client import make_client
+
+                    client = make_client(service().store("previews", obj.get("bucket") or "faasr"))
+                data = client.get_object(Bucket=obj.get("bucket") or w.get("bucket"), Key=obj["key"])["Body"].read()
+            except Exception as exc:
+                log.debug("no preview of %s: %s", obj.get("key"), exc)
+                continue
+            if b"\0" in data:
+                continue
+            try:
+                obj["preview"] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
 
 
 def _epoch(value):

@@ -176,6 +176,8 @@ class TestcaseView:
     section_type: str | None = None       # CommonSetup, Testcase, TestSection, SetupSection ...
     parent: str | None = None             # name of the enclosing section
     children: int = 0                     # sections directly inside this one
+    functions: list = field(default_factory=list)   # labels its source names (report/links.py)
+    objects: list = field(default_factory=list)     # S3 keys its source names
 
     @property
     def bad(self):
@@ -196,6 +198,7 @@ class S3ObjectView:
     key: str
     size: int | None
     bucket: str | None
+    preview: str | None = None            # the text of a small object (the writer fetched it)
 
 
 @dataclass
@@ -263,6 +266,19 @@ class WorkflowView:
     @property
     def anchor(self):
         return f"wf-{self.index}"
+
+    def function_anchor(self, label):
+        """Where a link to function `label` goes: its log when there is one, else its row."""
+        for i, f in enumerate(self.functions):
+            if f.label == label:
+                return f"log-{self.index}-{i}" if f.log is not None else f"fn-{self.index}-{i}"
+        return None
+
+    def object_anchor(self, key):
+        for j, o in enumerate(self.s3_objects):
+            if o.key == key:
+                return f"obj-{self.index}-{j}"
+        return None
 
 
 @dataclass
@@ -442,8 +458,10 @@ def _workflow(index, w, scrub, job_ended=None):
     for o in raw_objects:
         size = _int(o.get("size"))
         total_bytes += size or 0
+        preview = o.get("preview")
         objects.append(S3ObjectView(key=_str(o.get("key"), scrub, 1024) or "?", size=size,
-                                    bucket=_str(o.get("bucket"), scrub, 200)))
+                                    bucket=_str(o.get("bucket"), scrub, 200),
+                                    preview=_str(preview, scrub, 4096) if isinstance(preview, str) else None))
     objects.sort(key=lambda o: o.key)
     monitor = {k: v for k, v in _dict(w.get("monitor")).items()
                if k in ("requests", "bytes_downloaded", "check_interval", "timed_out")}
@@ -505,7 +523,9 @@ def _testcases(raw, scrub):
             location=_str(t.get("location"), scrub, 1000), code=_str(t.get("code"), scrub, 1000),
             traceback=_str(t.get("traceback"), scrub, 20000), duration=_num(t.get("duration")),
             depth=max(0, min(depth, 20)), section_type=_str(t.get("type"), scrub, 100),
-            parent=_str(parent, scrub, 300))
+            parent=_str(parent, scrub, 300),
+            functions=[_str(x, scrub, 300) for x in _list(t.get("functions")) if isinstance(x, str)],
+            objects=[_str(x, scrub, 1024) for x in _list(t.get("objects")) if isinstance(x, str)])
         if parent and parent in by_name:
             by_name[parent].children += 1
         by_name[name] = view

@@ -214,9 +214,9 @@ def structure_estimate(report, max_s3_objects=MAX_S3_OBJECTS):
     """Bytes of the report without logs (calibrated on benchmarks/bench_report.py's job)."""
     size = 16_000
     for w in report.workflows:
-        size += 3_800 + len(w.arguments or "") + len(w.error or "") + 2 * len(w.invocation_folder or "")
-        size += sum(950 + 3 * len(f.reason or "") + 2 * len(f.label) for f in w.functions)
-        size += sum(130 + len(o.key) for o in w.s3_objects[:max_s3_objects])
+        size += 4_400 + len(w.arguments or "") + len(w.error or "") + 2 * len(w.invocation_folder or "")
+        size += sum(1_150 + 3 * len(f.reason or "") + 2 * len(f.label) for f in w.functions)
+        size += sum(230 + 2 * len(o.key) + 2 * len(o.preview or "") for o in w.s3_objects[:max_s3_objects])
         size += sum(260 + len(t.name) + len(t.reason or "") + len(t.message or "") + 2 * len(t.traceback or "")
                     for t in w.testcases)
     return size
