@@ -102,7 +102,7 @@ class StatusTable:
         if self._source is not None:
             try:
                 states.update(self._source())
-            except Exception:  # noqa: BLE001 - a redraw must never break the run
+            except Exception:  # a redraw must never break the run
                 pass
         return states
 

@@ -53,7 +53,7 @@ def _seconds(value):
 def _timestamp(epoch):
     if epoch is None:
         return None
-    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).strftime(  # noqa: UP017 - 3.10
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%S")
 
 
