@@ -386,3 +386,71 @@ def test_testcases_link_to_the_logs_and_objects_they_name(job, chromium, tmp_pat
     total = next(e for e in dom.elements if e["tag"] == "tr" and e["attrs"].get("data-key", "").endswith("/total.txt"))
     row = dom.elements[dom.elements.index(total):dom.elements.index(total) + 12]
     assert any(e["tag"] == "code" and "preview" in e["attrs"].get("class", "") and e["text"] == "55" for e in row)
+
+
+# -- history over archives made by real jobs ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def second_job(job):
+    """The same job again in the same project, same code, but compute-sum reads a file that is
+    not there: compute-sum FAILED, publish SKIPPED, Passing.completed a new failure."""
+    _, _, first, _, root = job
+    rc, out, archive, tag = run_job(root / "jobs" / "truth_job.py", "--no-mail", "--faasr-arg",
+                                    "compute-sum.input=missing.csv", cwd=root, timeout=300,
+                                    env={"HOME": str(root / "home")})
+    assert archive is not None and archive.is_file() and archive != first, out[-4000:]
+    assert not leftovers(tag)
+    return first, archive, root
+
+
+def test_each_report_has_the_history_of_the_runs_before_it(second_job):
+    first, second, _ = second_job
+    summary = read_json(second, "faasr_summary.json")
+    assert summary["workflows"]["every_result"]["functions"] == {
+        "create-input": "COMPLETED", "compute-sum": "FAILED", "publish": "SKIPPED"}
+    assert summary["workflows"]["every_result"]["code_hash"] == \
+        read_json(first, "faasr_summary.json")["workflows"]["every_result"]["code_hash"]
+    with zipfile.ZipFile(second) as zf:
+        html = zf.read("faasr_report.html").decode()
+    page = DomParser()
+    page.feed(html)
+    rows = {(r["attrs"]["data-task"], r["attrs"]["data-name"]): r for r in page.select("tr")
+            if r["attrs"].get("class", "").startswith("h-")}
+    cells = [c for c in page.select("td", "hcell")]
+    assert len(cells) == 2 * len(rows)                                  # two runs, one cell each
+    assert ("every_result", "Passing.completed") in rows and ("fan", "") in rows
+    new = {(li["attrs"]["data-task"], li["attrs"]["data-name"]) for li in page.elements
+           if li["tag"] == "li" and li["attrs"].get("data-name") is not None
+           and "new-failures" in _list_class(page, li)}
+    assert ("every_result", "Passing.completed") in new, new
+    flaky = {(li["attrs"]["data-task"], li["attrs"]["data-label"]) for li in page.elements
+             if li["tag"] == "li" and li["attrs"].get("data-label")}
+    assert flaky == {("every_result", "compute-sum")}                   # same code, COMPLETED then FAILED
+
+
+def _list_class(page, li):
+    """Class of the <ul> an <li> belongs to."""
+    index = page.elements.index(li)
+    for e in reversed(page.elements[:index]):
+        if e["tag"] == "ul":
+            return e["attrs"].get("class", "")
+    return ""
+
+
+def test_report_history_command_over_the_archives_folder(second_job):
+    import subprocess
+    import sys
+
+    first, second, root = second_job
+    out = root / "history.html"
+    cli = Path(sys.executable).parent / "faasr-easypy"
+    proc = subprocess.run([str(cli), "report", "--history", str(root / "archives"), "-o", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 run(s)" in proc.stdout and "1 flaky function(s)" in proc.stdout, proc.stdout
+    html = out.read_text()
+    assert f"Runs: 1 <code>{first.name}</code>, 2 <code>{second.name}</code>." in html   # oldest first
+    assert "every_result" in html and "compute-sum" in html
+    bad = subprocess.run([str(cli), "report", "--history", str(root / "nowhere")], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert bad.returncode == 2 and "no such folder" in bad.stderr and "Traceback" not in bad.stderr

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pyats.easypy.plugins.bases import BasePlugin
 
-from ..cli import positive_seconds
+from ..cli import positive_count, positive_seconds
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class FaasrPlugin(BasePlugin):
         group.add_argument("--faasr-check-interval", dest="faasr_check_interval", metavar="SECONDS",
                            type=positive_seconds, default=None,
                            help="seconds between S3 polls (default: testbed CheckInterval, else 0.5)")
-        group.add_argument("--faasr-parallel", dest="faasr_parallel", metavar="N", type=_count, default=None,
+        group.add_argument("--faasr-parallel", dest="faasr_parallel", metavar="N", type=positive_count, default=None,
                            help="workflow tasks running at once (default 16)")
         group.add_argument("--faasr-stream-logs", dest="faasr_stream_logs", action="store_true", default=None,
                            help="copy each function's log lines into the task log as they arrive")
@@ -229,6 +229,8 @@ class FaasrPlugin(BasePlugin):
                                          status.get("state"), ctx.interrupted)
             record["state"] = status.get("state")
             record["testcases"] = add_links(record, testcases.get(taskid, []))
+            record["code_hash"] = _code_hash(status.get("workflow_file"), record.get("workflow"),
+                                             ctx.options.get("cli_functions"))
             if status.get("reason") and not record.get("error"):
                 record["error"] = status.get("reason")
             # An aborted verdict alone is no interruption: a testscript section may end aborted.
@@ -374,6 +376,24 @@ def testcase_record(section, name, parent=None, depth=0, project_root=None):
     return record
 
 
+def _code_hash(workflow_file, workflow_name, functions=None):
+    """sha256 of the workflow JSON and every file of its functions folder: runs with the same
+    hash ran the same code, so a function whose status differs between them is flaky."""
+    import hashlib
+
+    from ..workflow import default_functions_dir
+
+    if not workflow_file or not Path(workflow_file).is_file():
+        return None
+    digest = hashlib.sha256(Path(workflow_file).read_bytes())
+    folder = Path(functions) if functions else default_functions_dir(workflow_file, workflow_name or "")
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 PREVIEW_BYTES = 2048         # objects up to this size get a preview in the report ...
 PREVIEWS_PER_TASK = 20       # ... at most this many per workflow task
 PREVIEWS_PER_JOB = 400
@@ -515,18 +535,6 @@ def _faasr_args_given(args):
     return any(getattr(args, name, None) not in (None, False, [])
                for name in ("faasr_functions", "faasr_timeout", "faasr_check_interval", "faasr_parallel",
                             "faasr_stream_logs", "faasr_keep_s3", "faasr_arg", "faasr_task_grace"))
-
-
-def _count(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
 
 
 def _verdict(reported, state, job_interrupted=False):

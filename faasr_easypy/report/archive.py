@@ -100,6 +100,33 @@ def report_from_archive(source, output=None, **options):
         raise UserError(f"cannot write the report to {out}: {exc.strerror or exc}.") from None
 
 
+HISTORY_RUNS = 20
+
+
+def archives_folder(archive):
+    """The folder whose archives make a job's history: the archive's own folder, or its
+    parent when pyATS put it in a month subfolder (archives/26-12/x.zip -> archives/)."""
+    import re
+
+    folder = Path(archive).parent
+    return folder.parent if re.fullmatch(r"\d\d-\d\d", folder.name) else folder
+
+
+def _history_for(results, directory, runtime):
+    """faasr_summary.json into the run directory (so it lands in the archive), and the history
+    of the last runs in the archives folder with this one as the newest."""
+    from .history import SUMMARY_FILE, analyse, load_runs, summary_of
+    from .render import write_atomic
+
+    archive = getattr(runtime, "archive", None) if runtime is not None else None
+    summary = summary_of(results, archive=str(archive) if archive else None)
+    write_atomic(Path(directory) / SUMMARY_FILE, json.dumps(summary, indent=1))
+    if not archive or getattr(getattr(runtime, "args", None), "no_archive", False):
+        return None
+    earlier = load_runs(archives_folder(archive), limit=HISTORY_RUNS - 1, exclude=[archive])
+    return analyse(earlier + [summary])
+
+
 def report_hook(results, directory, runtime=None):
     """Easypy plugin hook: faasr_report.html and faasr_junit.xml into the run directory, the
     FaaSr section into the mail, a Markdown summary into $GITHUB_STEP_SUMMARY when it is set.
@@ -111,7 +138,12 @@ def report_hook(results, directory, runtime=None):
     from .junit import JUNIT_FILE, write_junit
     from .step_summary import append_step_summary
 
-    path = write_report(results, Path(directory) / REPORT_FILE)
+    history = None
+    try:
+        history = _history_for(results, directory, runtime)
+    except Exception:
+        log.exception("faasr-easypy: reading the history of earlier runs failed")
+    path = write_report(results, Path(directory) / REPORT_FILE, history=history)
     try:
         junit = write_junit(results, Path(directory) / JUNIT_FILE)
         log.info("faasr-easypy: JUnit XML %s (in the archive)", junit)

@@ -222,6 +222,14 @@ def structure_estimate(report, max_s3_objects=MAX_S3_OBJECTS):
     return size
 
 
+def history_estimate(view):
+    """Bytes of the history section (0 without one)."""
+    if view is None:
+        return 0
+    return 4_000 + sum(150 + 2 * len(row.task_id) + 2 * len(row.name) + 130 * len(row.cells) for row in view.rows) \
+        + 200 * (len(view.new_failures) + len(view.fixed) + len(view.flaky)) + 60 * len(view.runs)
+
+
 def log_budget_for(report, target=TARGET_BYTES, max_s3_objects=MAX_S3_OBJECTS):
     """Bytes all logs (as written into the page: UTF-8, HTML-escaped) may take so the
     report stays under `target` bytes."""
@@ -341,18 +349,28 @@ def environment():
 
 
 def render_html(results, max_log_bytes=MAX_LOG_BYTES, log_budget=None, target_bytes=TARGET_BYTES,
-                max_s3_objects=MAX_S3_OBJECTS, report_name="faasr_report.html"):
+                max_s3_objects=MAX_S3_OBJECTS, report_name="faasr_report.html", history=None):
     """The report as one HTML string. `results`: the faasr_results.json dict (or a Report).
 
     Logs are cut to `max_log_bytes` each and share `log_budget` characters (default:
-    what keeps the page under `target_bytes`)."""
+    what keeps the page under `target_bytes`). `history`: a report.history.HistoryView
+    shown as a section of the report (None: no section)."""
     report = results if isinstance(results, Report) else normalise(results)
     if log_budget is None:
-        log_budget = log_budget_for(report, target_bytes, max_s3_objects)
+        log_budget = log_budget_for(report, target_bytes - history_estimate(history), max_s3_objects)
     cap = prepare_logs(report, max_log_bytes=max_log_bytes, log_budget=log_budget)
     template = environment().get_template("report.html.j2")
     return template.render(report=report, job=report.job, workflows=report.workflows,
-                           log_cap=cap, max_s3_objects=max_s3_objects, report_name=report_name)
+                           log_cap=cap, max_s3_objects=max_s3_objects, report_name=report_name,
+                           history=history)
+
+
+def render_history_html(view, folder, now=None):
+    """The history page of `view` (report.history.analyse) on its own."""
+    import time
+
+    return environment().get_template("history.html.j2").render(
+        h=view, folder=str(folder), generated=time.time() if now is None else now)
 
 
 def write_html(results, path, **options):
