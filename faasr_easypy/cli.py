@@ -95,17 +95,6 @@ def positive_seconds(text):
     return value
 
 
-def positive_count(text):
-    """argparse type: a whole number of at least 1 (also used by the Easypy plugin and `report`)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
 def _usage(parser):
     parser.print_help(sys.stderr)
     return 2

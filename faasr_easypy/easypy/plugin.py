@@ -31,7 +31,8 @@ from pathlib import Path
 
 from pyats.easypy.plugins.bases import BasePlugin
 
-from ..cli import positive_count, positive_seconds
+from ..arguments import positive_count
+from ..cli import positive_seconds
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ or call ``main(argv)`` with the arguments after ``report``.
 import argparse
 import sys
 
-from ..cli import positive_count
+from ..arguments import positive_count
 from ..errors import UserError
 
 HELP = "write the HTML report of a pyATS job from its archive"
