@@ -451,6 +451,9 @@ def test_action_environment_is_the_allow_list_the_stores_keys_and_the_named_secr
     assert named_secrets(workflow, "a", environ=harness) == {"TEST_SECRET": "named-value",
                                                             "Both_TOKEN": "both-value"}
     assert named_secrets(workflow, "b", given={"Both_TOKEN": "given"}, environ=harness) == {"Both_TOKEN": "given"}
+    # what the caller hands the backend itself goes to every action, named or not
+    assert named_secrets(workflow, "b", given={"Own": "own-value"}, environ=harness) == \
+        {"Own": "own-value", "Both_TOKEN": "both-value"}
     job = {"stores": {"S3": {"access_key": "ak-1", "secret_key": "sk-1"}, "Public": {"access_key": "",
                                                                                     "secret_key": ""}},
            "secrets": {"TEST_SECRET": "named-value"}}

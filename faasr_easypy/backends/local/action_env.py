@@ -21,8 +21,9 @@ ALLOWED_NAMES = frozenset({
     "PWD", "HOSTNAME", "LD_LIBRARY_PATH", "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR",
     "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "AWS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
     "http_proxy", "https_proxy", "no_proxy", "R_HOME", "R_LIBS", "R_LIBS_USER", "R_LIBS_SITE",
-    # not a credential: the test suite's tag that finds processes a test left behind
-    "FAASR_EASYPY_TEST_TAG",
+    # not credentials: the Rscript the fork server's R server runs, and the test suite's tag
+    # that finds processes a test left behind
+    "FAASR_EASYPY_RSCRIPT", "FAASR_EASYPY_TEST_TAG",
 })
 #: prefixes of variables every process may keep (locale, interpreter and coverage settings)
 ALLOWED_PREFIXES = ("LC_", "PYTHON", "COVERAGE_", "COV_CORE_", "XDG_")
@@ -49,15 +50,14 @@ def secret_names(workflow_data, action):
 
 
 def named_secrets(workflow_data, action, given=None, environ=None):
-    """{name: value} of the secrets `action` may read (faasr_secret, os.environ), from `given`
-    (the backend's own) or the harness's environment; names with no value are left out."""
+    """{name: value} of the secrets `action` may read (faasr_secret, os.environ): all those
+    given to the backend (``LocalBackend(secrets=...)``, the caller's own secret store), and
+    those the workflow names, from the harness's environment (names with no value left out)."""
     environ = os.environ if environ is None else environ
-    given = given or {}
-    out = {}
+    out = dict(given or {})
     for name in secret_names(workflow_data, action):
-        value = given.get(name, environ.get(name))
-        if value is not None:
-            out[name] = value
+        if name not in out and environ.get(name) is not None:
+            out[name] = environ[name]
     return out
 
 
