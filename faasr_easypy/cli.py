@@ -24,12 +24,19 @@ def _on_sigterm(signum, frame):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="faasr-easypy",
-                                     description="Test FaaSr workflows on this machine or on FaaSr's platforms.")
+    from .arguments import StrictParser
+
+    # Strict: `run --timout 5` is refused with "did you mean --timeout?" (subcommands too).
+    parser = StrictParser(prog="faasr-easypy",
+                          description="Test FaaSr workflows on this machine or on FaaSr's platforms.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check workflow JSON files and report every problem")
     p.add_argument("workflows", nargs="+", metavar="WORKFLOW.json")
+    p.add_argument("--functions", nargs="?", const="", default=None, metavar="DIR",
+                   help="also check the functions folder, as run does before it starts: every .py "
+                        "file compiles, every FunctionName is defined, imports resolve (DIR default: "
+                        "functions/<WorkflowName> next to each workflow file)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("run", help="run a workflow on the embedded default (local S3 + local backend)")
@@ -87,35 +94,47 @@ def _usage(parser):
 def cmd_validate(args):
     from .backends.local.r_packages import validate_warnings as r_validate_warnings
     from .errors import ValidationError
-    from .workflow import load_workflow
+    from .function_check import require_functions
+    from .workflow import default_functions_dir, load_workflow
 
     failed = 0
     for path in args.workflows:
         try:
             wf = load_workflow(path)
+            checked = ""
+            if args.functions is not None:
+                folder = Path(args.functions) if args.functions else default_functions_dir(path, wf.name)
+                require_functions(wf, folder, fix_folder=_functions_fix(path))
+                checked = f", functions in {folder} OK"
         except ValidationError as exc:
             failed += 1
             print(exc, file=sys.stderr)
             continue
         ranked = sum(1 for a in wf.actions if wf.is_ranked(a))
         print(f"{path}: OK - workflow {wf.name}, {len(wf.actions)} actions, entry {wf.entry}"
-              + (f", {ranked} ranked" if ranked else ""))
+              + (f", {ranked} ranked" if ranked else "") + checked)
         for warning in r_validate_warnings(wf):  # R actions: what is missing on this machine
             print(f"{path}: warning - {warning}", file=sys.stderr)
-    return 1 if failed else 0
+    # The exit code of every user mistake (run gives the same for the same file).
+    return ValidationError.exit_code if failed else 0
+
+
+def _functions_fix(workflow_path):
+    return f"pass --functions DIR naming the folder that holds the Python functions of {workflow_path}"
 
 
 def cmd_run(args):
     from .environment import LocalEnvironment
+    from .function_check import actions_interpreter, require_functions
     from .runner import WorkflowRunner
     from .status_table import StatusTable
     from .workflow import default_functions_dir, load_workflow
 
     wf = load_workflow(args.workflow)
     functions = Path(args.functions) if args.functions else default_functions_dir(args.workflow, wf.name)
-    if not functions.is_dir():
-        raise UserError(f"The functions folder {functions} does not exist: pass --functions DIR naming "
-                        f"the folder that holds the Python functions of {args.workflow}.")
+    # Before S3 starts: a missing function or package fails here, not after the trigger.
+    require_functions(wf, functions, interpreter=actions_interpreter(args.backend),
+                      fix_folder=_functions_fix(args.workflow))
     with LocalEnvironment(wf, functions, max_parallel=args.max_parallel,
                           action_timeout=args.action_timeout, keep_workdirs=args.keep_workdirs,
                           backend=args.backend) as env:
@@ -182,7 +201,11 @@ def cmd_s3_serve(args):
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UserError as exc:
+        print(f"{exc} (see {parser.prog} --help)", file=sys.stderr)
+        return exc.exit_code
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

@@ -327,11 +327,32 @@ class FaasrTestbedCheck(BasePlugin):
             _refuse(exc)
 
 
+class FaasrArgumentCheck(BasePlugin):
+    """Refuses an unknown ``--faasr-*`` argument before the job starts (order 58).
+
+    pyATS leaves arguments it does not know in sys.argv for the jobfile and the tasks, so
+    ``--faasr-timout 5`` ran with the default timeout and exited 0. Here it ends the job:
+    one line with the closest known argument, exit code 2. (Unique abbreviations such as
+    ``--faasr-time`` are argparse's and pyATS's, and mean the full name.)"""
+
+    def pre_job(self, job):
+        from .arguments import refuse_unknown_faasr
+
+        refuse_unknown_faasr(faasr_options())
+
+
+def faasr_options():
+    """Every --faasr-* option string the plugin defines."""
+    import argparse
+
+    parser = FaasrPlugin.configure_parser(argparse.ArgumentParser(add_help=False))
+    return [o for action in parser._actions for o in action.option_strings]
+
+
 def _refuse(exc):
-    """End the job on a user mistake: the paragraph, exit code 2, no traceback (pyATS prints one
-    for any exception a plugin raises; SystemExit passes through it)."""
-    log.error("faasr-easypy: %s", exc)
-    raise SystemExit(exc.exit_code)
+    from .arguments import refuse
+
+    refuse(exc)
 
 
 def _testcases(task):
@@ -479,6 +500,14 @@ def default_config_plugins(argv=None, environ=None):
 
 def _registration():
     plugins = default_config_plugins()
+    plugins["FaasrArgumentCheck"] = {
+        "class": FaasrArgumentCheck,
+        "enabled": True,
+        "kwargs": {},
+        "module": "faasr_easypy.easypy.plugin",
+        "name": "FaasrArgumentCheck",
+        "order": 58,  # first of ours: a mistyped argument is refused before anything starts
+    }
     plugins["FaasrTestbedCheck"] = {
         "class": FaasrTestbedCheck,
         "enabled": True,
