@@ -232,7 +232,8 @@ def leaky_job(tmp_path_factory):
     token = "ghp_testbed" + secrets.token_hex(10)
     tmp = root / "tmp"
     tmp.mkdir()
-    env = dict(NAMED, **HIDDEN, **SHORT, TMPDIR=str(tmp))
+    step_summary = root / "step_summary.md"   # as GitHub Actions gives every step
+    env = dict(NAMED, **HIDDEN, **SHORT, TMPDIR=str(tmp), GITHUB_STEP_SUMMARY=str(step_summary))
     server = EmbeddedS3Server(data_dir=root / "s3", port=free_ports(1)[0]).start()
     try:
         testbed = write_testbed(root, server, token)
@@ -269,6 +270,8 @@ def leaky_job(tmp_path_factory):
             texts["report beside the archive"] = beside.read_text(errors="replace")
     for i, raw in enumerate(mails):
         texts.update(mail_texts(raw, i))
+    if step_summary.is_file():
+        texts["GitHub step summary"] = step_summary.read_text(errors="replace")
     return {"rc": rc, "output": output, "archive": archive, "members": members, "texts": texts,
             "mails": mails, "secrets": secret_values, "tag": proc.tag, "tmp": tmp}
 
@@ -278,8 +281,9 @@ def test_no_form_of_any_secret_in_any_archive_member_report_mail_or_output(leaky
     members = leaky_job["members"]
     assert leaky_job["archive"] is not None, leaky_job["output"][-4000:]
     for name in ("results.json", "ResultsDetails.xml", "testbed.static.yaml", "faasr_results.json",
-                 "faasr_report.html", "TaskLog.generic", "TaskLog.careless", "JobLog.leak_job"):
+                 "faasr_report.html", "faasr_junit.xml", "TaskLog.generic", "TaskLog.careless", "JobLog.leak_job"):
         assert name in members, sorted(members)
+    assert "GitHub step summary" in leaky_job["texts"], "no step summary was written"
     assert leaky_job["mails"], "no mail arrived"
     assert all(len(v) >= MIN_LENGTH for v in leaky_job["secrets"].values())
     leaks = find_leaks(leaky_job["texts"], leaky_job["secrets"])
