@@ -21,6 +21,7 @@ ALLOWED_NAMES = frozenset({
     "PWD", "HOSTNAME", "LD_LIBRARY_PATH", "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR",
     "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "AWS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
     "http_proxy", "https_proxy", "no_proxy", "R_HOME", "R_LIBS", "R_LIBS_USER", "R_LIBS_SITE",
+    "FAASR_EASYPY_RSCRIPT",  # which Rscript the R server runs (r_server.py)
     # not a credential: the test suite's tag that finds processes a test left behind
     "FAASR_EASYPY_TEST_TAG",
 })
