@@ -72,10 +72,16 @@ def make_backend(workflow, resolved, functions, stores, action_timeout=None, for
         if timeout:
             options["action_timeout"] = timeout
         return machine_backend(compute.runtime, Path(functions), stores, **options)
+    options = {k: v for k, v in compute.backend_options().items() if v}
+    if compute.faas_type == "SLURM":
+        options["data_stores"] = stores  # SLURM jobs get the data stores in OVERWRITTEN (no secret store)
+        if compute.github_standin:
+            from ..backends.faasr_py.on_slurm import FaaSrPyOnSlurmBackend
+
+            return FaaSrPyOnSlurmBackend(workflow, server, Path(functions), server=compute.server(), **options)
     from ..backends.registry import backend_for
 
-    return backend_for(workflow, server, server=compute.server(),
-                       **{k: v for k, v in compute.backend_options().items() if v})
+    return backend_for(workflow, server, server=compute.server(), **options)
 
 
 @contextmanager

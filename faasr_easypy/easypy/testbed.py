@@ -54,14 +54,15 @@ COMPUTE_TYPES = {
 }
 COMPUTE_KEYS = ("FaaSType", "ComputeServers", "UserName", "ActionRepoName", "Branch", "Region",
                 "Endpoint", "Namespace", "APIVersion", "Partition", "Token", "AccessKey", "SecretKey",
-                "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl", "Runtime")
+                "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl", "Runtime",
+                "GitHubStandIn", "WorkingDirectory", "TimeLimit")
 # Local compute only: which backend runs the actions on this machine (environment.MACHINE_BACKENDS)
 RUNTIMES = ("local", "faasr-py")
 # Optional compute fields passed through to the remote backends (API endpoints for tests or
 # private deployments, the runtime's secret-store flag, where the runtime finds the JSON).
-OPTIONAL_COMPUTE = ("ApiUrl", "Endpoint", "UseSecretStore", "PayloadUrl")
+OPTIONAL_COMPUTE = ("ApiUrl", "Endpoint", "UseSecretStore", "PayloadUrl", "WorkingDirectory", "TimeLimit")
 TESTBED_KEYS = ("Timeout", "CheckInterval", "ActionTimeout")
-AVAILABLE_COMPUTE = ("Local", "GitHubActions", "Lambda", "OpenWhisk")
+AVAILABLE_COMPUTE = ("Local", "GitHubActions", "Lambda", "OpenWhisk", "SLURM")
 
 BUILTIN_LOCAL = Path(__file__).with_name("local_testbed.yaml")
 
@@ -109,6 +110,7 @@ class ComputeSpec:
     action_timeout: float | None = None
     serves: list[str] = field(default_factory=lambda: [WILDCARD])
     runtime: str = "local"
+    github_standin: bool = False  # SLURM: serve PAYLOAD_URL and functions from a loopback GitHub
 
     @property
     def available(self):
@@ -134,6 +136,8 @@ class ComputeSpec:
                     "endpoint_url": self.fields.get("Endpoint"), "payload_url": self.fields.get("PayloadUrl")}
         if self.faas_type == "OpenWhisk":
             return {"api_key": self.token or None, "payload_url": self.fields.get("PayloadUrl")}
+        if self.faas_type == "SLURM":
+            return {"token": self.token or None, "payload_url": self.fields.get("PayloadUrl")}
         return {}
 
 
@@ -571,6 +575,11 @@ def _compute(name, section, path, bad, env):
                 "give a URL such as https://api.github.com")
     if "UseSecretStore" in section:
         _flag(section, "UseSecretStore", False, path, bad)
+    # SLURM on this machine only: GitHub (PAYLOAD_URL, FunctionGitRepo) played by a loopback stand-in
+    github_standin = _flag(section, "GitHubStandIn", False, path, bad) if "GitHubStandIn" in section else False
+    if github_standin and ftype != "SLURM":
+        bad(f"{path}.GitHubStandIn", f"is set on a {ftype} compute server",
+            "remove it: only a SLURM test cluster on this machine fetches from the GitHub stand-in")
     if credential and not section.get(credential):
         var = env.get(credential)
         bad(f"{path}.{credential}", (f"is empty: the environment variable {var} is not set" if var
@@ -602,7 +611,8 @@ def _compute(name, section, path, bad, env):
                        runtime=runtime,
                        token=str(section.get(credential) or "") if credential else "",
                        secret_key=str(section.get("SecretKey") or "") if ftype == "Lambda" else "",
-                       max_parallel=max_parallel, action_timeout=action_timeout)
+                       max_parallel=max_parallel, action_timeout=action_timeout,
+                       github_standin=bool(github_standin))
 
 
 def _serves(value, path, bad):
