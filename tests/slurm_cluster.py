@@ -45,6 +45,13 @@ class SlurmCluster:
         rows = [tuple(line.split("|")) for line in out.splitlines() if line.strip()]
         return [r for r in rows if r[1].startswith(name_prefix)]
 
+    def last_job_id(self):
+        return max((int(r[0]) for r in self.jobs()), default=0)
+
+    def jobs_after(self, job_id, name_prefix=""):
+        """Our jobs submitted after job `job_id` (the cluster keeps finished jobs for MinJobAge)."""
+        return [r for r in self.jobs(name_prefix) if int(r[0]) > job_id]
+
     def active_jobs(self, name_prefix=""):
         return [r for r in self.jobs(name_prefix) if r[2] in ("PENDING", "RUNNING", "CONFIGURING",
                                                                 "COMPLETING", "SUSPENDED", "REQUEUED")]
