@@ -87,3 +87,22 @@ def test_fan_out_and_fan_in_across_jobs(on_slurm):
     assert cluster.wait_idle("FanOutFanIn-") == []
     assert not standin_processes()
     assert os.path.isdir(cluster.dir)
+
+
+def test_the_example_job_passes_on_the_slurm_testbed(on_slurm, tmp_path):
+    """jobs/faasr_job.py and its testscripts, unchanged, on testbeds/slurm_local.yaml."""
+    from .easypy_helpers import all_text, leftovers, read_json, run_job, task_results
+
+    cluster, token = on_slurm
+    rc, out, archive, tag = run_job("jobs/faasr_job.py", "--testbed-file", TESTBED, "--archive-dir", tmp_path,
+                                    timeout=400, env={"FAASR_EASYPY_SLURM_TOKEN": token,
+                                                      "FAASR_EASYPY_SLURM_ENDPOINT": cluster.endpoint})
+    assert rc == 0, out[-4000:]
+    examples = ["data_pipeline", "conditional", "fan_out_fan_in", "failing_function"]
+    assert {t: r["result"] for t, r in task_results(archive).items()} == {t: "passed" for t in examples}
+    data = read_json(archive, "faasr_results.json")
+    assert {w["platform"] for w in data["workflows"]} == {"SLURM"}
+    assert token not in out and token not in all_text(archive)
+    assert not leftovers(tag)
+    assert cluster.wait_idle() == []
+    assert not standin_processes()
