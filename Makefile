@@ -19,9 +19,11 @@ demo: $(STAMP)
 	$(BIN)/pyats run job jobs/faasr_job.py --testbed-file testbeds/local.yaml \
 		-C faasr_easypy/easypy/easypy_config.yaml --no-mail
 
-# The browser test needs Debian's chromium; the script installs it once (as root).
+# The browser test needs Debian's chromium, the SLURM tests Debian's SLURM and munge; the
+# scripts install them once (as root). The SLURM tests start and stop their cluster themselves.
 test: $(STAMP)
 	bash scripts/install-browser
+	bash scripts/slurm-cluster install
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
