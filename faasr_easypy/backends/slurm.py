@@ -223,7 +223,7 @@ class SlurmBackend(RemoteBackend):
                 keys = (store.access_key, store.secret_key)
             else:
                 keys = tuple((self.environ.get(f"{name}_{k}") or "").strip() for k in ("AccessKey", "SecretKey"))
-            for field, value in zip(("AccessKey", "SecretKey"), keys):
+            for field, value in zip(("AccessKey", "SecretKey"), keys, strict=True):
                 if value:
                     spec[field] = value
                     self._remember_secret(value)
