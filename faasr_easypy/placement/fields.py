@@ -260,13 +260,15 @@ def _compute(name, section, path, bad, env):
         action_timeout = _positive(action_timeout)
         if action_timeout is None:
             bad(f"{path}.ActionTimeout", "is not a positive number of seconds", "give seconds, e.g. 600")
-    runtime = section.get("Runtime", "local")
+    # SLURM: faasr-py (FaaSr's own job and container, the default) or local (our runtime, one job
+    # per action: the cluster executor)
+    runtime = section.get("Runtime", "faasr-py" if ftype == "SLURM" else "local")
     if runtime not in RUNTIMES:
         bad(f"{path}.Runtime", f"{runtime!r} is not a runtime", f"use one of {', '.join(RUNTIMES)}")
         runtime = "local"
-    elif runtime != "local" and ftype != "Local":
+    elif runtime != "local" and ftype not in ("Local", "SLURM"):
         bad(f"{path}.Runtime", f"is set on a {ftype} compute server",
-            "remove it: Runtime chooses how FaaSType Local runs actions on this machine")
+            "remove it: Runtime chooses how FaaSType Local (or SLURM) runs actions")
     fields = {k: str(section[k]) for k in needed + OPTIONAL_COMPUTE
               if section.get(k) not in (None, "") and not isinstance(section[k], (dict, list))}
     return ComputeSpec(device=name, faas_type=ftype, fields=fields, serves=serves or [WILDCARD],
