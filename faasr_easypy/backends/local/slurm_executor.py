@@ -111,9 +111,10 @@ class SlurmExecutor:
         self._wait_ended(left, timeout)
         self._stop.set()
         try:
-            self._listener.close()
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
         except OSError:
             pass
+        self._listener.close()
         for t in self._threads:
             t.join(5)
         self._session.close()
