@@ -183,3 +183,24 @@ def test_slurmrestd_stopped_mid_run_the_running_action_finishes_the_next_fails(c
     assert got["start"][0] == Status.COMPLETED, got  # its report came through S3, not slurmrestd
     assert got["next"][0] == Status.FAILED and "did not accept its job" in got["next"][1], got
     settled(cluster_env)
+
+
+def test_the_example_job_passes_on_the_cluster_executor(cluster_env, tmp_path):
+    """jobs/faasr_job.py and its testscripts, unchanged, with every action a SLURM job."""
+    from .easypy_helpers import all_text, leftovers, run_job, task_results
+
+    token = cluster_env.env.get("FAASR_EASYPY_SLURM_TOKEN") or cluster_env.token()
+    rc, out, archive, tag = run_job("jobs/faasr_job.py", "--testbed-file", TESTBED, "--archive-dir", tmp_path,
+                                    timeout=300, env={"FAASR_EASYPY_SLURM_TOKEN": token,
+                                                      "FAASR_EASYPY_SLURM_ENDPOINT": cluster_env.endpoint})
+    assert rc == 0, out[-4000:]
+    examples = ["data_pipeline", "conditional", "fan_out_fan_in", "failing_function"]
+    assert {t: r["result"] for t, r in task_results(archive).items()} == {t: "passed" for t in examples}
+    jobs = cluster_env.jobs_after(cluster_env.baseline, "faasr-")
+    assert {name.split("-")[1] for _, name, _, _ in jobs} == {
+        "DataPipeline", "ConditionalCheck", "FanOutFanIn", "FailingStep"}
+    assert token not in out and token not in all_text(archive)
+    outputs = "".join(p.read_text(errors="replace") for p in (cluster_env.dir / "jobs").glob("faasr-easypy-*.out"))
+    assert token not in outputs
+    assert not leftovers(tag)
+    settled(cluster_env)
