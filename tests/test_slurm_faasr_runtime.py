@@ -4,6 +4,7 @@ docker stand-in), and faasr-py submits the successors itself, ranks and fan-in i
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,6 @@ import pytest
 from faasr_easypy.environment import ENV_ACCESS_KEY, ENV_ENDPOINT, ENV_SECRET_KEY
 from faasr_easypy.monitor.statuses import Status
 from faasr_easypy.runner import WorkflowRunner
-from faasr_easypy.tester import WorkflowTester
 from faasr_easypy.workflow import load_workflow
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,7 @@ def on_slurm(slurm_cluster, faasr_python, monkeypatch):
     jobs_dir = slurm_cluster.dir / "jobs"
     before = set(jobs_dir.iterdir())
     slurm_cluster.baseline = slurm_cluster.last_job_id()
+    slurm_cluster.outputs_before = before
     yield slurm_cluster, token
     for path in set(jobs_dir.iterdir()) - before:  # the jobs' output files (FaaSr: <name>-<id>.out)
         path.unlink()
@@ -43,32 +44,6 @@ def job_outputs(cluster, since):
 def standin_processes():
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if "docker_standin" in line or "faasr_entry.py" in line]
-
-
-def test_data_pipeline_runs_as_slurm_jobs_and_faasr_py_submits_the_successors(on_slurm):
-    cluster, token = on_slurm
-    before = set((cluster.dir / "jobs").iterdir())
-    wf = load_workflow(PROJECT / "workflows" / "data_pipeline.json")
-    with WorkflowTester(wf, TESTBED, timeout=180, check_interval=0.3) as tester:
-        tester.wait_for("publish")
-        tester.assert_content_equals(f"pipeline/{tester.invocation_id}/sum.txt", "210")
-        secret = tester.runner.data_store.secret_key
-        log = tester.runner.get_function_statuses()
-    assert {label: s.status for label, s in log.items()} == {
-        "create-input": Status.COMPLETED, "compute-sum": Status.COMPLETED, "publish": Status.COMPLETED}
-    jobs = cluster.jobs_after(cluster.baseline, "DataPipeline-")
-    names = [name for _, name, _, _ in jobs]
-    for action in ("create-input", "compute-sum", "publish"):
-        assert f"DataPipeline-{action}" in names, jobs  # one SLURM job per action
-    assert {node for *_, node in jobs} == {"n1", "n2"}, f"jobs spread over both nodes: {jobs}"
-    assert cluster.wait_idle("DataPipeline-") == []
-    outputs = job_outputs(cluster, before)
-    assert len(outputs) >= 3
-    text = "\n".join(outputs.values())
-    assert "running faasr/slurm-r:latest as faasr-py 2.1.0" in text
-    assert "SLURM: Successfully submitted job: compute-sum" in text  # faasr-py's own invoker line
-    assert token not in text and secret not in text  # the job's output shows only OVERWRITTEN's length
-    assert not standin_processes()
 
 
 def test_fan_out_and_fan_in_across_jobs(on_slurm):
@@ -105,4 +80,29 @@ def test_the_example_job_passes_on_the_slurm_testbed(on_slurm, tmp_path):
     assert token not in out and token not in all_text(archive)
     assert not leftovers(tag)
     assert cluster.wait_idle() == []
+    assert not standin_processes()
+    jobs = cluster.jobs_after(cluster.baseline, "DataPipeline-")
+    assert sorted(name for _, name, _, _ in jobs) == sorted(
+        f"DataPipeline-{a}" for a in ("create-input", "compute-sum", "publish"))  # one job per action
+    assert {node for *_, node in cluster.jobs_after(cluster.baseline) if node} == {"n1", "n2"}  # both nodes
+    text = "\n".join(job_outputs(cluster, cluster.outputs_before).values())
+    assert "running faasr/slurm-r:latest as faasr-py 2.1.0" in text  # each job's docker run: the stand-in
+    assert "SLURM: Successfully submitted job: compute-sum" in text  # faasr-py submitted the successor
+    # OVERWRITTEN carries the credentials into the job's environment; its output shows only the length
+    assert token not in text and "OVERWRITTEN length:" in text and '"SecretKey"' not in text
+
+
+def test_a_run_that_times_out_leaves_no_job_of_its_invocation(on_slurm):
+    """The workflow's timeout ends the run: close() cancels what faasr-py still has queued or running."""
+    cluster, _ = on_slurm
+    wf = load_workflow(PROJECT / "workflows" / "fan_out_fan_in.json")
+    with WorkflowRunner(wf, TESTBED, timeout=8, check_interval=0.3) as runner:
+        runner.wait(8)
+        statuses = {label: s.status for label, s in runner.get_function_statuses().items()}
+    assert set(statuses) >= {"split", "gather"}  # every action has a verdict
+    assert Status.COMPLETED not in (statuses["gather"],)
+    assert cluster.wait_idle("FanOutFanIn-", timeout=20) == []
+    deadline = time.monotonic() + 10
+    while standin_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert not standin_processes()

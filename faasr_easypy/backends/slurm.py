@@ -271,6 +271,7 @@ class SlurmBackend(RemoteBackend):
         body = self.job_request(invocation, action)
         headers = {"X-SLURM-USER-TOKEN": self.token, "X-SLURM-USER-NAME": self.user,
                    "Accept": "application/json"}
+        sent_at = self._clock()
         response, attempts = self._send(self._session, "POST", self.submit_url(), json=body, headers=headers)
         job_id = _job_id(response) if response.status_code in (200, 201, 202) else None
         if job_id is not None:
@@ -278,7 +279,7 @@ class SlurmBackend(RemoteBackend):
                      body["job"]["partition"], invocation.invocation_id)
             self.triggered.append((action, invocation.invocation_id))
             self.job_ids.append((action, job_id))
-            self._submitted_at.setdefault(invocation.invocation_id, self._clock())
+            self._submitted_at.setdefault(invocation.invocation_id, sent_at)
             return {"platform": self.platform, "action": action, "function": function,
                     "status": response.status_code, "job_id": job_id}
         raise BackendError(self._clean(self._explain(response, attempts, function, body["job"]["partition"])))

@@ -37,7 +37,7 @@ class FaaSrPyOnSlurmBackend(Backend):
         self.functions_dir = functions_dir
         self._gh_token = "ghp_" + secrets.token_hex(18)  # what the stand-in accepts; never logged
         self._api = GitHubAPIStandIn(self._gh_token, lambda dispatch: "Not Found: SLURM runs no GitHub jobs")
-        self._published = []  # (invocation id, path)
+        self._published = []  # (invocation, path of its JSON in the stand-in)
         try:
             self.slurm = SlurmBackend(workflow, server_name, gh_pat=self._gh_token,
                                       payload_url=github_payload_url(OWNER, REPO, BRANCH, "placeholder.json"),
@@ -62,7 +62,7 @@ class FaaSrPyOnSlurmBackend(Backend):
         path = f".faasr-easypy/{invocation.invocation_id}/{default_payload_path(wf)}"
         self._api.publish_file(OWNER, REPO, BRANCH, path, json.dumps(self._publishable()).encode())
         publish_functions(self._api, wf, self.functions_dir)
-        self._published.append((invocation.invocation_id, path))
+        self._published.append((invocation, path))
         register(invocation.invocation_id, self._api.url)
         self.slurm.payload_url = github_payload_url(OWNER, REPO, BRANCH, path)
         # successors must also go to SLURM: OVERWRITTEN's ComputeServers are the published ones + Token
@@ -73,8 +73,9 @@ class FaaSrPyOnSlurmBackend(Backend):
         self.slurm.cancel(invocation)
 
     def close(self):
-        for invocation_id, path in self._published:
-            unregister(invocation_id)
+        for invocation, path in self._published:
+            self.slurm.cancel(invocation)  # whatever of it SLURM still has (none after a normal end)
+            unregister(invocation.invocation_id)
             self._api.unpublish_file(OWNER, REPO, BRANCH, path)
         self._published.clear()
         self._api.close()
