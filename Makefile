@@ -14,15 +14,18 @@ $(STAMP): setup.py pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-# Runs the main job on the embedded default and prints where the archive and report are.
+# Runs the main job on the embedded default and prints where the archive and report are
+# (its MixedRPython workflow needs R: scripts/install-r installs it once, as root).
 demo: $(STAMP)
+	bash scripts/install-r
 	$(BIN)/pyats run job jobs/faasr_job.py --testbed-file testbeds/local.yaml \
 		-C faasr_easypy/easypy/easypy_config.yaml --no-mail
 
-# The browser test needs Debian's chromium, the SLURM tests Debian's SLURM and munge; the
-# scripts install them once (as root). The SLURM tests start and stop their cluster themselves.
+# The browser test needs Debian's chromium, R actions Debian's R, the SLURM tests Debian's SLURM
+# and munge; the scripts install them once (as root). The SLURM tests start and stop their cluster.
 test: $(STAMP)
 	bash scripts/install-browser
+	bash scripts/install-r
 	bash scripts/slurm-cluster install
 	$(BIN)/python -m pytest
 
