@@ -179,11 +179,13 @@ def test_the_example_job_passes_on_the_cluster_executor(cluster_env, tmp_path):
     rc, out, archive, tag = run_job("jobs/faasr_job.py", "--testbed-file", TESTBED, "--archive-dir", tmp_path,
                                     timeout=300, env={"FAASR_EASYPY_SLURM_TOKEN": token,
                                                       "FAASR_EASYPY_SLURM_ENDPOINT": cluster_env.endpoint})
-    assert rc == 0, out[-4000:]
-    examples = ["data_pipeline", "conditional", "fan_out_fan_in", "failing_function"]
-    assert {t: r["result"] for t, r in task_results(archive).items()} == {t: "passed" for t in examples}
+    assert rc == 1, out[-4000:]  # the R example: R actions need the fork server's R server
+    python_examples = ["data_pipeline", "conditional", "fan_out_fan_in", "failing_function"]
+    results = {t: r["result"] for t, r in task_results(archive).items()}
+    assert results == dict({t: "passed" for t in python_examples}, mixed_r_python="failed")
+    assert "the SLURM cluster executor does not run R actions yet" in out
     jobs = cluster_env.jobs_after(cluster_env.baseline, "faasr-")
-    assert {name.split("-")[1] for _, name, _, _ in jobs} == {
+    assert {name.split("-")[1] for _, name, _, _ in jobs} >= {
         "DataPipeline", "ConditionalCheck", "FanOutFanIn", "FailingStep"}
     pipeline = [name for _, name, _, _ in jobs if name.startswith("faasr-DataPipeline-")]
     invocation = pipeline[0][-36:]  # faasr-<workflow>-<action>-<InvocationID> (a UUID)

@@ -73,7 +73,7 @@ def test_the_example_job_passes_on_the_slurm_testbed(on_slurm, tmp_path):
                                     timeout=400, env={"FAASR_EASYPY_SLURM_TOKEN": token,
                                                       "FAASR_EASYPY_SLURM_ENDPOINT": cluster.endpoint})
     assert rc == 0, out[-4000:]
-    examples = ["data_pipeline", "conditional", "fan_out_fan_in", "failing_function"]
+    examples = ["data_pipeline", "conditional", "fan_out_fan_in", "failing_function", "mixed_r_python"]
     assert {t: r["result"] for t, r in task_results(archive).items()} == {t: "passed" for t in examples}
     data = read_json(archive, "faasr_results.json")
     assert {w["platform"] for w in data["workflows"]} == {"SLURM"}

@@ -35,6 +35,10 @@ def main():
     # the harness's workdir root is on its own machine: each job works in a folder of the node's
     root = tempfile.mkdtemp(prefix="faasr-easypy-slurm-action-")
     job.update(workdir_root=root, own_root=True)
+    # R actions run in the fork server's warm R server, which a node does not have (yet)
+    job.setdefault("r_server", {"error": "the SLURM cluster executor does not run R actions yet; run this "
+                                         "workflow on the local fork server (testbeds/local.yaml) or in "
+                                         "FaaSr's own runtime on SLURM (testbeds/slurm_local.yaml)"})
     clients = clients_for(job["stores"])
     from faasr_easypy.backends.local.action_process import _run
 
