@@ -429,7 +429,8 @@ def test_ctrl_c_during_an_r_action_leaves_no_r_process(functions, tmp_path):
     marker = f"faasr-r-test-{uuid.uuid4()}"
     wf = tmp_path / "wf.json"
     wf.write_text(json.dumps(workflow({"start": r_action("sleeper")})))
-    env = dict(os.environ, FAASR_R_TEST_MARK=marker)
+    # the tag variable every process of the harness keeps (action_env.ALLOWED_NAMES)
+    env = dict(os.environ, FAASR_EASYPY_TEST_TAG=marker)
     proc = subprocess.Popen([sys.executable, "-m", "faasr_easypy.cli", "run", str(wf), "--functions",
                              str(functions), "--stream-logs"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)

@@ -309,7 +309,7 @@ class LocalBackend(Backend):
             "log_key": layout.log_key(action, rank),
             "done_key": layout.done_key(action, rank),
             "stores": stores,
-            "secrets": named_secrets(wf.data, action, self.secrets),  # only those the workflow names
+            "secrets": named_secrets(wf.data, self.secrets),  # only those the workflow names
             "functions_dir": self.functions_dir,
             "local_file": (wf.data.get("FunctionLocalFile") or {}).get(spec.function_name),
             "cran_packages": (wf.data.get("FunctionCRANPackage") or {}).get(spec.function_name) or [],
