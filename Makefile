@@ -21,10 +21,12 @@ demo: $(STAMP)
 	$(BIN)/pyats run job jobs/faasr_job.py --testbed-file testbeds/local.yaml \
 		-C faasr_easypy/easypy/easypy_config.yaml --no-mail
 
-# The browser test needs Debian's chromium, R actions Debian's R; the scripts install them once (as root).
+# The browser test needs Debian's chromium, R actions Debian's R, the SLURM tests Debian's SLURM
+# and munge; the scripts install them once (as root). The SLURM tests start and stop their cluster.
 test: $(STAMP)
 	bash scripts/install-browser
 	bash scripts/install-r
+	bash scripts/slurm-cluster install
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

@@ -81,8 +81,7 @@ def test_unsupported_compute_type_is_refused(tmp_path):
             type: faas
             connections: {}
             custom:
-              faasr: {FaaSType: SLURM, Endpoint: "http://127.0.0.1:1", UserName: u, APIVersion: v0.0.40,
-                      Partition: p, Token: t0ken-value}
+              faasr: {FaaSType: Kubernetes, Endpoint: "http://127.0.0.1:1", Token: t0ken-value}
           s3:
             os: linux
             type: s3
@@ -91,7 +90,7 @@ def test_unsupported_compute_type_is_refused(tmp_path):
               faasr: {Embedded: true}
     """)
     tb = testbed.load_file(path)
-    with pytest.raises(UserError, match="SLURM is not supported by faasr-easypy yet"):
+    with pytest.raises(UserError, match="Kubernetes is not supported by faasr-easypy yet"):
         tb.check_available()
 
 

@@ -294,9 +294,10 @@ def ranked():
 def test_every_api_call(s3, tmp_path):
     os.environ["FAASR_TEST_SECRET"] = "s3cr3t-value"
     try:
-        start = dict(action(function="api", args={"folder": "apitest"}, nxt=["r(3)"]),
-                     Secrets=["FAASR_TEST_SECRET"])  # faasr_secret reads only the secrets named so
-        run = run_inline(s3, tmp_path, {"start": start, "r": action(function="ranked")}, API)
+        data = workflow({"start": action(function="api", args={"folder": "apitest"}, nxt=["r(3)"]),
+                         "r": action(function="ranked")})
+        data["Secrets"] = ["FAASR_TEST_SECRET"]  # faasr_secret reads only the secrets named so
+        run = Run(s3, parse_workflow(data), write_functions(tmp_path, API)).go()
     finally:
         del os.environ["FAASR_TEST_SECRET"]
     iid = run.invocation.invocation_id

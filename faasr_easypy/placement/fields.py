@@ -61,11 +61,12 @@ COMPUTE_TYPES = {ftype: (() if ftype == "Local" else FAAS_TYPES[ftype], credenti
                  for ftype, credential in COMPUTE_CREDENTIALS.items()}
 COMPUTE_KEYS = ("FaaSType", "ComputeServers", "UserName", "ActionRepoName", "Branch", "Region",
                 "Endpoint", "Namespace", "APIVersion", "Partition", "Token", "AccessKey", "SecretKey",
-                "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl", "Runtime")
+                "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl", "Runtime",
+                "GitHubStandIn", "WorkingDirectory", "TimeLimit")
 RUNTIMES = defaults.RUNTIMES  # Local compute only: which backend runs the actions on this machine
 # Optional compute fields passed through to the remote backends (API endpoints for tests or
 # private deployments, the runtime's secret-store flag, where the runtime finds the JSON).
-OPTIONAL_COMPUTE = ("ApiUrl", "Endpoint", "UseSecretStore", "PayloadUrl")
+OPTIONAL_COMPUTE = ("ApiUrl", "Endpoint", "UseSecretStore", "PayloadUrl", "WorkingDirectory", "TimeLimit")
 TESTBED_KEYS = tuple(defaults.TESTBED_KEYS.values())
 ENV_REF = re.compile(r"%ENV\{([A-Za-z_][A-Za-z0-9_]*)\}")
 CREDENTIAL_KEYS = ("AccessKey", "SecretKey", "Token")  # their missing variables have their own message
@@ -234,6 +235,11 @@ def _compute(name, section, path, bad, env):
                 "give a URL such as https://api.github.com")
     if "UseSecretStore" in section:
         _flag(section, "UseSecretStore", False, path, bad)
+    # SLURM on this machine only: GitHub (PAYLOAD_URL, FunctionGitRepo) played by a loopback stand-in
+    github_standin = _flag(section, "GitHubStandIn", False, path, bad) if "GitHubStandIn" in section else False
+    if github_standin and ftype != "SLURM":
+        bad(f"{path}.GitHubStandIn", f"is set on a {ftype} compute server",
+            "remove it: only a SLURM test cluster on this machine fetches from the GitHub stand-in")
     if credential and not section.get(credential):
         var = env.get(credential)
         bad(f"{path}.{credential}", (f"is empty: the environment variable {var} is not set" if var
@@ -252,20 +258,23 @@ def _compute(name, section, path, bad, env):
         action_timeout = _positive(action_timeout)
         if action_timeout is None:
             bad(f"{path}.ActionTimeout", "is not a positive number of seconds", "give seconds, e.g. 600")
-    runtime = section.get("Runtime", "local")
+    # SLURM: faasr-py (FaaSr's own job and container, the default) or local (our runtime, one job
+    # per action: the cluster executor)
+    runtime = section.get("Runtime", "faasr-py" if ftype == "SLURM" else "local")
     if runtime not in RUNTIMES:
         bad(f"{path}.Runtime", f"{runtime!r} is not a runtime", f"use one of {', '.join(RUNTIMES)}")
         runtime = "local"
-    elif runtime != "local" and ftype != "Local":
+    elif runtime != "local" and ftype not in ("Local", "SLURM"):
         bad(f"{path}.Runtime", f"is set on a {ftype} compute server",
-            "remove it: Runtime chooses how FaaSType Local runs actions on this machine")
+            "remove it: Runtime chooses how FaaSType Local (or SLURM) runs actions")
     fields = {k: str(section[k]) for k in needed + OPTIONAL_COMPUTE
               if section.get(k) not in (None, "") and not isinstance(section[k], (dict, list))}
     return ComputeSpec(device=name, faas_type=ftype, fields=fields, serves=serves or [WILDCARD],
                        runtime=runtime,
                        token=str(section.get(credential) or "") if credential else "",
                        secret_key=str(section.get("SecretKey") or "") if ftype == "Lambda" else "",
-                       max_parallel=max_parallel, action_timeout=action_timeout)
+                       max_parallel=max_parallel, action_timeout=action_timeout,
+                       github_standin=bool(github_standin))
 
 
 def _serves(value, path, bad):

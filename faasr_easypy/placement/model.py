@@ -13,7 +13,7 @@ STORE_TYPE = "s3"
 COMPUTE_TYPE = "faas"
 WILDCARD = "*"
 
-AVAILABLE_COMPUTE = ("Local", "GitHubActions", "Lambda", "OpenWhisk")
+AVAILABLE_COMPUTE = ("Local", "GitHubActions", "Lambda", "OpenWhisk", "SLURM")
 
 
 @dataclass
@@ -48,6 +48,7 @@ class ComputeSpec:
     action_timeout: float | None = None
     serves: list[str] = field(default_factory=lambda: [WILDCARD])
     runtime: str = "local"
+    github_standin: bool = False  # SLURM: serve PAYLOAD_URL and functions from a loopback GitHub
 
     @property
     def available(self):
@@ -73,6 +74,8 @@ class ComputeSpec:
                     "endpoint_url": self.fields.get("Endpoint"), "payload_url": self.fields.get("PayloadUrl")}
         if self.faas_type == "OpenWhisk":
             return {"api_key": self.token or None, "payload_url": self.fields.get("PayloadUrl")}
+        if self.faas_type == "SLURM":
+            return {"token": self.token or None, "payload_url": self.fields.get("PayloadUrl")}
         return {}
 
 

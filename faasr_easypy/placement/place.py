@@ -61,7 +61,8 @@ def entry_compute(workflow, resolved):
 def check_functions_folder(workflow, resolved, functions, fix):
     """UserError when actions run here and their functions folder is missing."""
     _, compute = entry_compute(workflow, resolved)
-    if compute.faas_type == "Local" and not Path(functions).is_dir():
+    runs_our_runtime = compute.faas_type == "Local" or (compute.faas_type == "SLURM" and compute.runtime == "local")
+    if runs_our_runtime and not Path(functions).is_dir():
         raise UserError(f"The functions folder {functions} of workflow {workflow.name} ({workflow.source}) "
                         f"does not exist. Fix: {fix}")
 
@@ -79,10 +80,38 @@ def make_backend(workflow, resolved, functions, stores, action_timeout=None, for
         if timeout:
             options["action_timeout"] = timeout
         return machine_backend(compute.runtime, Path(functions), stores, **options)
+    if compute.faas_type == "SLURM" and compute.runtime == "local":
+        return _cluster_backend(compute, resolved, functions, stores, action_timeout)
+    options = {k: v for k, v in compute.backend_options().items() if v}
+    if compute.faas_type == "SLURM":
+        options["data_stores"] = stores  # SLURM jobs get the data stores in OVERWRITTEN (no secret store)
+        if compute.github_standin:
+            from ..backends.faasr_py.on_slurm import FaaSrPyOnSlurmBackend
+
+            return FaaSrPyOnSlurmBackend(workflow, server, Path(functions), server=compute.server(), **options)
     from ..backends.registry import backend_for
 
-    return backend_for(workflow, server, server=compute.server(),
-                       **{k: v for k, v in compute.backend_options().items() if v})
+    return backend_for(workflow, server, server=compute.server(), **options)
+
+
+def _cluster_backend(compute, resolved, functions, stores, action_timeout=None):
+    """Our own runtime on a SLURM cluster: the local scheduler, each action a SLURM job."""
+    import functools
+
+    from ..backends.local import LocalBackend
+    from ..backends.local.slurm_executor import SlurmExecutor
+
+    server = compute.server()
+    executor = functools.partial(SlurmExecutor, endpoint=server["Endpoint"], token=compute.token,
+                                 user=server.get("UserName") or "root",
+                                 partition=server.get("Partition") or "faasr",
+                                 api_version=server.get("APIVersion") or "v0.0.37",
+                                 working_dir=server.get("WorkingDirectory"))
+    options = {"max_parallel": resolved.max_parallel, "executor": executor}
+    timeout = action_timeout or resolved.action_timeout
+    if timeout:
+        options["action_timeout"] = timeout
+    return LocalBackend(Path(functions), stores, **options)
 
 
 @contextmanager

@@ -190,25 +190,7 @@ class FaaSrPyBackend(Backend):
         return data
 
     def _publish_functions(self, wf):
-        for func, location in (wf.data.get("FunctionGitRepo") or {}).items():
-            for path in ([location] if isinstance(location, str) else list(location or ())):
-                if path.startswith(("https://", "http://")):
-                    raise BackendError(
-                        f"FunctionGitRepo.{func} in {wf.source} is a URL ({path}); the runtime would clone "
-                        "it from GitHub. Use the \"owner/repo/path/to/folder\" form so the faasr-py "
-                        "backend can serve the local functions folder in its place.")
-                parts = [p for p in path.split("/") if p]
-                if len(parts) < 2:
-                    raise BackendError(f"FunctionGitRepo.{func} in {wf.source} is {path!r}; write it as "
-                                       "\"owner/repo\" or \"owner/repo/path/to/folder\".")
-                if parts[-1].lower().endswith((".py", ".r")):
-                    # a single file: the runtime reads owner/repo/<branch>/<path> via the contents API
-                    source = self.functions_dir / parts[-1]
-                    if source.is_file() and len(parts) >= 3:
-                        self._api.publish_file(parts[0], parts[1], parts[2], "/".join(parts[3:]),
-                                               source.read_bytes())
-                else:
-                    self._api.publish_folder(parts[0], parts[1], "/".join(parts[2:]), self.functions_dir)
+        publish_functions(self._api, wf, self.functions_dir)
 
     # -- dispatches -----------------------------------------------------------------
     def _on_dispatch(self, dispatch):
@@ -343,6 +325,28 @@ class FaaSrPyBackend(Backend):
             except OSError:
                 break
         run.done.set()
+
+
+def publish_functions(api, wf, functions_dir):
+    """Serve the functions folder where FunctionGitRepo says GitHub has them."""
+    for func, location in (wf.data.get("FunctionGitRepo") or {}).items():
+        for path in ([location] if isinstance(location, str) else list(location or ())):
+            if path.startswith(("https://", "http://")):
+                raise BackendError(
+                    f"FunctionGitRepo.{func} in {wf.source} is a URL ({path}); the runtime would clone "
+                    "it from GitHub. Use the \"owner/repo/path/to/folder\" form so the faasr-py "
+                    "backend can serve the local functions folder in its place.")
+            parts = [p for p in path.split("/") if p]
+            if len(parts) < 2:
+                raise BackendError(f"FunctionGitRepo.{func} in {wf.source} is {path!r}; write it as "
+                                   "\"owner/repo\" or \"owner/repo/path/to/folder\".")
+            if parts[-1].lower().endswith((".py", ".r")):
+                # a single file: the runtime reads owner/repo/<branch>/<path> via the contents API
+                source = functions_dir / parts[-1]
+                if source.is_file() and len(parts) >= 3:
+                    api.publish_file(parts[0], parts[1], parts[2], "/".join(parts[3:]), source.read_bytes())
+            else:
+                api.publish_folder(parts[0], parts[1], "/".join(parts[2:]), functions_dir)
 
 
 def _check_port_owner():
