@@ -20,6 +20,16 @@ SCRIPT = ROOT / "scripts" / "slurm-cluster"
 PARTITION = "faasr"
 
 
+def configured_ports():
+    """(slurmctld port, first slurmd port, node count): the variables scripts/slurm-cluster reads,
+    with its defaults. The script inherits this process's environment, so a session that exports
+    FAASR_EASYPY_SLURM_DIR and the ports runs its own cluster beside the default one."""
+    env = os.environ
+    return (int(env.get("FAASR_EASYPY_SLURM_CTLD_PORT", "6817")),
+            int(env.get("FAASR_EASYPY_SLURM_SLURMD_PORT", "6818")),
+            int(env.get("FAASR_EASYPY_SLURM_NODES", "2")))
+
+
 class SlurmCluster:
     """Endpoint, config and a few squeue/scontrol helpers of the running cluster."""
 
@@ -30,6 +40,8 @@ class SlurmCluster:
         self.dir = Path(self.conf).parent
         self.partition = PARTITION
         self.env = dict(os.environ, SLURM_CONF=self.conf)
+        self.ctld_port, first_slurmd, nodes = configured_ports()
+        self.slurmd_ports = [first_slurmd + i for i in range(nodes)]
 
     def run(self, *args, check=True, timeout=30):
         return subprocess.run(list(args), env=self.env, capture_output=True, text=True,
@@ -82,6 +94,17 @@ class SlurmCluster:
 
     def script(self, *args, timeout=120):
         return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout)
+
+    def testbed(self, source, folder, extra_device_lines=""):
+        """A copy of testbed file `source` in `folder` whose WorkingDirectory is this cluster's
+        jobs/ (the shipped testbeds name the default folder, /run/faasr-easypy-slurm), with
+        `extra_device_lines` added after the SLURM device's WorkingDirectory."""
+        text = source.read_text()
+        line = "        WorkingDirectory: /run/faasr-easypy-slurm/jobs"
+        assert line in text, f"{source} no longer has {line.strip()!r}"
+        copy = Path(folder) / source.name
+        copy.write_text(text.replace(line, f"        WorkingDirectory: {self.dir / 'jobs'}" + extra_device_lines))
+        return copy
 
     def json(self):
         return json.dumps({"endpoint": self.endpoint, "conf": self.conf})

@@ -14,7 +14,7 @@ def test_cluster_has_several_nodes_and_every_daemon_listens_on_loopback_only(slu
     assert len(pids) == len(nodes) + 3  # slurmd per node, slurmctld, slurmrestd, munged
     sockets = listening_sockets(pids)
     ports = {port for _, _, port in sockets}
-    assert {6817, 6818, 6819} <= ports, sockets
+    assert {slurm_cluster.ctld_port, *slurm_cluster.slurmd_ports} <= ports, sockets
     assert slurm_cluster.endpoint.rsplit(":", 1)[1] in {str(p) for p in ports}
     assert all(is_loopback(addr) for _, addr, _ in sockets), sockets
 
