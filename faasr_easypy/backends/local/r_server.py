@@ -40,9 +40,10 @@ _servers = weakref.WeakSet()
 
 
 class RServer:
-    def __init__(self):
+    def __init__(self, parent=None):
         self.proc = None
         self.folder = None
+        self.parent = parent  # where its folder goes (default: the temp dir)
         self._control = None  # our O_RDWR end of the control FIFO
         _servers.add(self)
 
@@ -64,7 +65,7 @@ class RServer:
         if binary is None:
             return ("R is not installed on this machine (no Rscript on PATH): the local backend runs "
                     f"R actions with Debian's R; {INSTALL_HINT}")
-        self.folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)  # 0700: only this user reaches the FIFO
+        self.folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX, dir=self.parent)  # 0700: only this user reaches the FIFO
         control = os.path.join(self.folder, "control")
         os.mkfifo(control, 0o600)
         # Read-write, so opening never blocks; non-blocking, so a stuck R server never stalls us.

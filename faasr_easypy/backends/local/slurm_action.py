@@ -6,6 +6,12 @@ the scheduler sends a fork server (FAASR_EASYPY_ACTION_JOB, JSON); the action ru
 action_process._run (log, function, invoker lines, .done), and the report the fork server would
 send back is put into S3 at FAASR_EASYPY_RESULT_KEY, in the logging data store's bucket, outside
 the invocation's folder. S3 is the only state the node and the harness share.
+
+An R action gets its own R server (r_server.py, the one the fork server keeps warm), started
+cold in this job for this one action and stopped before the job ends: a few hundred ms of
+Rscript start-up, which a cluster job can afford. It is this process's child, so SLURM's
+process tracking ends it with the job, and it exits by itself when this process is gone (EOF
+on its control FIFO).
 """
 
 import json
@@ -35,10 +41,14 @@ def main():
     # the harness's workdir root is on its own machine: each job works in a folder of the node's
     root = tempfile.mkdtemp(prefix="faasr-easypy-slurm-action-")
     job.update(workdir_root=root, own_root=True)
-    # R actions run in the fork server's warm R server, which a node does not have (yet)
-    job.setdefault("r_server", {"error": "the SLURM cluster executor does not run R actions yet; run this "
-                                         "workflow on the local fork server (testbeds/local.yaml) or in "
-                                         "FaaSr's own runtime on SLURM (testbeds/slurm_local.yaml)"})
+    r_server = None
+    if job.get("type") == "R":
+        from faasr_easypy.backends.local.r_server import RServer
+
+        # started before the job's environment is entered, as the fork server's is; R starts
+        # while this process sets up its S3 clients and log
+        r_server = RServer(parent=root)
+        job["r_server"] = r_server.info()
     clients = clients_for(job["stores"])
     from faasr_easypy.backends.local.action_process import _run
 
@@ -47,6 +57,9 @@ def main():
     except BaseException as exc:  # our own failure (S3 down, ...): report it, as the fork server does
         report = {"ok": False, "triggered": [], "error": f"{type(exc).__name__}: {exc}"}
     finally:
+        if r_server is not None:
+            r_server.action_ended(os.getpid())  # the worker is gone already (r_action closes it)
+            r_server.stop()  # nothing of R outlives the job
         os.chdir("/")
         if not job.get("keep_workdir"):
             shutil.rmtree(root, ignore_errors=True)

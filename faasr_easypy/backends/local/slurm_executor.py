@@ -40,6 +40,7 @@ RESULT_PREFIX = "faasr-easypy-slurm"
 #: seconds a finished job's report may take to show in S3 before the job counts as lost
 REPORT_GRACE = 3.0
 TICK = 0.25
+PASSED_ON = ("FAASR_EASYPY_RSCRIPT", "FAASR_EASYPY_TEST_TAG")
 
 
 class _Job:
@@ -186,9 +187,9 @@ class SlurmExecutor:
                         "cpus_per_task": str(self.cpus_per_task), "memory_per_cpu": str(self.memory_mb),
                         "time_limit": str(minutes), "current_working_directory": self.working_dir,
                         "standard_output": os.path.join(self.working_dir, "faasr-easypy-%j.out"),
-                        "environment": {"FAASR_EASYPY_ACTION_JOB": json.dumps(job),
-                                        "FAASR_EASYPY_RESULT_KEY": result_key,
-                                        "PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONUNBUFFERED": "1"}},
+                        "environment": dict(_passed_on(), FAASR_EASYPY_ACTION_JOB=json.dumps(job),
+                                            FAASR_EASYPY_RESULT_KEY=result_key,
+                                            PATH="/usr/local/bin:/usr/bin:/bin", PYTHONUNBUFFERED="1")},
                 "script": f"#!/bin/bash\nexec {self.python} -m faasr_easypy.backends.local.slurm_action\n"}
         try:
             r = self._session.post(f"{self.api}/job/submit", json=body, headers=self._headers(), timeout=30)
@@ -333,6 +334,12 @@ class SlurmExecutor:
                 return
             j.reported = True
         self._send(j.conn, dict(report, op="finished", job_id=j.job["job_id"]))
+
+
+def _passed_on():
+    """The harness's settings a job needs as well: the Rscript an R action's R server runs
+    (like the interpreter, at the same path on the nodes) and the test suite's process tag."""
+    return {name: os.environ[name] for name in PASSED_ON if os.environ.get(name)}
 
 
 def _short(exc):
