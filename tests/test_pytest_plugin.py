@@ -106,3 +106,78 @@ def test_a_bad_testbed_is_one_usage_error(pytester):
     err = result.stderr.str()
     assert "--faasr-testbed" in err and "bad.yaml" in err and "Fix" in err, err
     assert "Traceback" not in err + result.stdout.str()
+
+
+def _scoped_suites(pytester, root):
+    """Test modules written as FaaSr's existing harnesses write them: a module-scoped
+    (or class-, session-scoped) tester, then one test per function, in file order."""
+    pipeline = str(root / "workflows/data_pipeline.json")
+    fan = str(root / "workflows/fan_out_fan_in.json")
+    pytester.makepyfile(
+        test_module_scope=f"""
+            import pytest
+
+            @pytest.fixture(scope="module")
+            def tester(faasr_workflow):
+                with faasr_workflow({pipeline!r}) as t:
+                    yield t
+
+            IDS = []
+
+            def test_create_input(tester):
+                IDS.append(tester.invocation_id)
+                tester.wait_for("create-input")
+                tester.assert_logs_contain("create-input", "uploaded 20 numbers")
+
+            def test_publish(tester):
+                IDS.append(tester.invocation_id)
+                tester.wait_for("publish")
+                tester.assert_content_equals(f"pipeline/{{tester.invocation_id}}/sum.txt", "210")
+
+            def test_same_invocation(tester):
+                assert IDS == [tester.invocation_id] * 2  # one invocation for the whole module
+        """,
+        test_class_scope=f"""
+            import pytest
+
+            @pytest.fixture(scope="class")
+            def tester(faasr_workflow):
+                with faasr_workflow({fan!r}) as t:
+                    yield t
+
+            class TestFan:
+                def test_gather(self, tester):
+                    tester.wait_for("gather")
+                    tester.assert_content_equals(f"fan/{{tester.invocation_id}}/total.txt", "55")
+        """,
+        test_session_scope=f"""
+            import pytest
+
+            @pytest.fixture(scope="session")
+            def session_tester(faasr_workflow):
+                with faasr_workflow({pipeline!r}) as t:
+                    yield t
+
+            def test_session(session_tester):
+                session_tester.wait_for("compute-sum")
+
+            def test_function_scope(faasr_workflow):
+                with faasr_workflow({fan!r}) as t:
+                    t.wait_for("gather")
+        """)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("xdist", [(), ("-n", "2", "--dist", "loadfile")], ids=["plain", "xdist-n2"])
+def test_fixture_at_every_scope(pytester, xdist):
+    """Session-, module-, class- and function-scoped use; under pytest -n 2 each worker is a
+    session of its own, with its own S3 server."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    _scoped_suites(pytester, root)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist, "--faasr-check-interval", "0.2")
+    result.assert_outcomes(passed=6)
+    assert "ScopeMismatch" not in result.stdout.str()
+    if xdist:
+        result.stdout.fnmatch_lines(["*2 workers*"])
