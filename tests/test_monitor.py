@@ -743,9 +743,9 @@ def test_tester_happy_path_and_s3_keys(store, client):
         fake = FakeFaaSr(client, store.bucket, t.runner.invocation)
         fake.info("a", "hello from a")
         fake.invoked("a", "yes")
-        fake.done("a")
-        fake.run("yes")
         client.put_object(Bucket=store.bucket, Key=f"{t.invocation_id}/out/result.txt", Body=b"42\n")
+        fake.done("a")  # a wrote result.txt: the view as of a's .done holds it
+        fake.run("yes")
         assert t.wait_for("a").status is C
         t.assert_function_completed("yes")
         t.assert_function_not_invoked("no")
@@ -766,8 +766,8 @@ def test_tester_failure_messages_explain_themselves(store, client):
         fake = FakeFaaSr(client, store.bucket, t.runner.invocation)
         fake.info("a", "reading input.csv")
         fake.error("a", "The function raised ValueError: boom")
-        fake.done("a")
         client.put_object(Bucket=store.bucket, Key=f"{t.invocation_id}/out/result.csv", Body=b"abd")
+        fake.done("a")
 
         with pytest.raises(AssertionError) as exc:
             t.wait_for("a")
@@ -786,7 +786,7 @@ def test_tester_failure_messages_explain_themselves(store, client):
             t.assert_object_exists("out/result.txt")
         msg = str(exc.value)
         assert msg.startswith("Expected S3 object 'out/result.txt' in bucket 'faasr' (also looked for")
-        assert f"Nearest keys in S3: '{t.invocation_id}/out/result.csv'" in msg
+        assert "Nearest keys in S3 as of a's .done at " in msg and f"s: '{t.invocation_id}/out/result.csv'" in msg
         assert "Last log lines of a" in msg
 
         with pytest.raises(AssertionError) as exc:
@@ -796,9 +796,11 @@ def test_tester_failure_messages_explain_themselves(store, client):
         with pytest.raises(AssertionError) as exc:  # missing: the same message as assert_object_exists
             t.assert_content_equals("out/result.txt", "42")
         assert str(exc.value).startswith("Expected S3 object 'out/result.txt' in bucket 'faasr' (also looked for")
-        assert f"Nearest keys in S3: '{t.invocation_id}/out/result.csv'" in str(exc.value)
+        assert f"s: '{t.invocation_id}/out/result.csv'" in str(exc.value)
+        assert "Nearest keys in S3 as of a's .done at " in str(exc.value)
 
-        with pytest.raises(AssertionError, match="not to exist, but .*out/result.csv' exists \\(3 bytes\\)"):
+        with pytest.raises(AssertionError,
+                           match=r"not to exist as of a's \.done at [0-9.]+ s, but .*result.csv' exists \(3 bytes\)"):
             t.assert_object_does_not_exist("out/result.csv")
 
         with pytest.raises(AssertionError, match="Expected the log of a to contain 'no such text'"):

