@@ -64,7 +64,8 @@ class WorkflowRunner:
             self.invocation, self.client, data_store.bucket, check_interval=check_interval,
             grace_period=grace_period, timeout=timeout, inactivity_timeout=inactivity_timeout,
             stream_logs=stream_logs, log_printer=log_printer, on_status_change=on_status_change,
-            on_expire=self._expired)
+            on_expire=self._expired,
+            platform=getattr(backend, "start_grace_key", None) or getattr(backend, "platform", None))
         self._own_loop = loop is None
         self.loop = loop or MonitorLoop(name=f"faasr-monitor-{self.invocation.invocation_id[:8]}",
                                         stop_when_idle=True)

@@ -46,7 +46,10 @@ def workflow(actions, name="MonWF"):
 
 
 class RecordingBackend(Backend):
-    """Triggers nothing: the test writes what FaaSr would write."""
+    """Triggers nothing: the test writes what FaaSr would write (a platform whose runtime
+    may still start an action below a failed one, unlike the local backend)."""
+
+    platform = "GitHubActions"
 
     def __init__(self):
         self.triggered, self.cancelled = [], []

@@ -63,6 +63,7 @@ class _Run:
 class FaaSrPyBackend(Backend):
     #: the runtime writes GitHub's invoker line: "GitHub Action: Successfully invoked: X"
     platform = "GitHubActions"
+    start_grace_key = "faasr-py"  # but actions start on this host, in seconds (platforms.START_GRACE)
 
     def __init__(self, functions_dir, data_stores, action_timeout=600.0, keep_workdirs=False,
                  python=None, venv_dir=None, workdir_root=None, progress=None, max_parallel=None):
