@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ...errors import BackendError
 from ...layout import instance_label
-from ..base import Backend
+from ..base import Backend, workflow_secrets
 from ..remote import default_payload_path, github_payload_url
 from .github_api import GitHubAPIStandIn
 from .venv import faasr_py_python
@@ -321,6 +321,7 @@ class FaaSrPyBackend(Backend):
                 env[f"{name}_PAT"] = self._token
         for name in run.workflow.data["DataStores"]:
             env.update(self.data_stores[name].credential_env())
+        env.update(workflow_secrets(run.workflow))  # as GitHub passes repository secrets
         return env
 
     def _finish_run(self, run):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ...errors import BackendError
 from ...layout import instance_label
-from ..base import Backend
+from ..base import Backend, workflow_secrets
 from .forkserver import ACTIONS_ROOT_PREFIX
 from .server_process import ForkServerProcess
 
@@ -305,7 +305,7 @@ class LocalBackend(Backend):
             "log_key": layout.log_key(action, rank),
             "done_key": layout.done_key(action, rank),
             "stores": stores,
-            "secrets": self.secrets,
+            "secrets": {**workflow_secrets(wf), **self.secrets},  # the workflow's Secrets, from our env
             "functions_dir": self.functions_dir,
             "local_file": (wf.data.get("FunctionLocalFile") or {}).get(spec.function_name),
             "time_limit": self.action_timeout,
