@@ -273,7 +273,8 @@ class WorkflowTester:
             actual = self._read(resolved) or b""
         if actual == expected:
             return
-        at = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b), min(len(actual), len(expected)))
+        at = next((i for i, (a, b) in enumerate(zip(actual, expected, strict=False)) if a != b),
+                  min(len(actual), len(expected)))
         raise AssertionError(
             f"Expected S3 object {resolved!r} in bucket {self.bucket!r} {self.view.description} to hold "
             f"{len(expected)} bytes {_preview(expected)}, but it holds {len(actual)} bytes {_preview(actual)} "

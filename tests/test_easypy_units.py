@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from faasr_easypy.easypy import jobs_api, plugin, testbed
+from faasr_easypy.easypy import jobs_api, plugin
+from faasr_easypy.easypy import pyats_testbed as testbed
 from faasr_easypy.errors import UserError, ValidationError
 from faasr_easypy.workflow import default_functions_dir, load_workflow
 
@@ -500,7 +501,7 @@ def test_the_job_lists_outputs_once_for_tasks_on_its_embedded_s3(s3_server, tmp_
     client = make_client(service.store("S3", "jobout"))
     ids = ["33333333-cccc", "44444444-dddd"]
     layouts = [InvocationLayout("FaaSrLog", "WF", "2026-01-01T00-00-00", i) for i in ids]
-    for inv, layout in zip(ids, layouts):
+    for inv, layout in zip(ids, layouts, strict=True):
         for key in (f"out/{inv}/a.txt", layout.log_key("start", None), layout.done_key("start", None)):
             client.put_object(Bucket="jobout", Key=key, Body=b"xy")
     client.put_object(Bucket="jobout2", Key=f"more/{ids[1]}.csv", Body=b"z")
