@@ -200,7 +200,7 @@ class WorkflowTester:
         wrong = [s for s in states if s.status not in allowed]
         if not wrong:
             return
-        not_invoked = Status.NOT_INVOKED in allowed
+        not_invoked = allowed[0] is Status.NOT_INVOKED  # then who invoked it is the news
         what = "; ".join(
             f"{s.label} is {s.status.value}" + (f": {s.reason}" if s.reason else "")
             + (f" (invoked by {', '.join(s.invoked_by)})" if s.invoked_by and not_invoked else "")
