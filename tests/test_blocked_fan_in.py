@@ -1,51 +1,17 @@
 """A fan-in below a failed or skipped predecessor is settled by the graph, not by the deadline,
 on real runs of the local and the faasr-py backends (docs/STATUSES.md, "Blocked upstream")."""
 
-import json
-import textwrap
-
 import pytest
 
 from faasr_easypy.environment import S3Service
 from faasr_easypy.monitor.statuses import Status
 from faasr_easypy.tester import WorkflowTester
-from faasr_easypy.workflow import load_workflow
 
-from .workflow_factory import action, workflow
-
-FUNCTIONS = textwrap.dedent("""
-    from FaaSr_py.client.py_client_stubs import faasr_log
-
-
-    def ok():
-        faasr_log("fine")
-
-
-    def boom():
-        raise ValueError("boom")
-""")
-
-# A fan-in right below the failure, and one below a skipped action (mid, under boom).
-GRAPHS = {
-    "failed": {"start": ["good", "bad"], "good": ["join"], "bad": ["join"], "join": []},
-    "skipped": {"start": ["good", "bad"], "good": ["join"], "bad": ["mid"], "mid": ["join"], "join": []},
-}
-
-
-def _workflow(tmp_path, shape):
-    actions = {name: action("boom" if name == "bad" else "ok", nxt=nxt) for name, nxt in GRAPHS[shape].items()}
-    folder = tmp_path / "functions"
-    folder.mkdir()
-    (folder / "steps.py").write_text(FUNCTIONS)
-    path = tmp_path / "blocked.json"
-    data = workflow(actions, name=f"Blocked{shape.title()}")
-    data["FunctionGitRepo"] = {"ok": "u/r/functions", "boom": "u/r/functions"}  # where faasr-py looks
-    path.write_text(json.dumps(data))
-    return load_workflow(str(path)), str(folder)
+from .workflow_factory import GRAPHS, blocked_fan_in
 
 
 def _run(backend_class, s3_server, tmp_path, shape, timeout, **backend_kwargs):
-    wf, functions = _workflow(tmp_path, shape)
+    wf, functions = blocked_fan_in(tmp_path, shape)
     stores = S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key).stores_for(wf)
     with backend_class(functions, stores, **backend_kwargs) as backend:
         with WorkflowTester(wf, backend, stores["S3"], timeout=timeout, check_interval=0.2) as tester:
