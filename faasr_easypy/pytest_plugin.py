@@ -25,6 +25,19 @@ from contextlib import contextmanager
 
 import pytest
 
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_CHECK_INTERVAL = 0.25
+
+
+def _setting(config, option, testbed_key, default):
+    """Command line > the --faasr-testbed file's custom.faasr setting > default."""
+    value = config.getoption(option)
+    if value is not None:
+        return value
+    testbed = getattr(config, "_faasr_testbed", None)
+    options = getattr(testbed, "options", None) or {}
+    return float(options[testbed_key]) if options.get(testbed_key) is not None else default
+
 
 def pytest_addoption(parser):
     group = parser.getgroup("faasr", "faasr-easypy")
@@ -34,10 +47,12 @@ def pytest_addoption(parser):
                          "local backend)")
     group.addoption("--faasr-functions", default=None, metavar="DIR",
                     help="functions folder (default: functions/<WorkflowName> beside the workflow)")
-    group.addoption("--faasr-timeout", type=float, default=120.0, metavar="SECONDS",
-                    help="overall deadline of one workflow run (default 120)")
-    group.addoption("--faasr-check-interval", type=float, default=0.25, metavar="SECONDS",
-                    help="S3 polling interval (default 0.25)")
+    group.addoption("--faasr-timeout", type=float, default=None, metavar="SECONDS",
+                    help=f"overall deadline of one workflow run (default: the testbed's Timeout, "
+                         f"else {DEFAULT_TIMEOUT:g})")
+    group.addoption("--faasr-check-interval", type=float, default=None, metavar="SECONDS",
+                    help=f"S3 polling interval (default: the testbed's CheckInterval, else "
+                         f"{DEFAULT_CHECK_INTERVAL:g})")
 
 
 def pytest_configure(config):
@@ -101,8 +116,9 @@ def faasr_workflow(request):
         place = on_testbed if testbed is not None else embedded_default
         with place(workflow, folder) as (backend, logging_store):
             tester = WorkflowTester(workflow, backend, logging_store,
-                                    timeout=timeout or config.getoption("faasr_timeout"),
-                                    check_interval=config.getoption("faasr_check_interval"),
+                                    timeout=timeout or _setting(config, "faasr_timeout", "Timeout", DEFAULT_TIMEOUT),
+                                    check_interval=_setting(config, "faasr_check_interval", "CheckInterval",
+                                                            DEFAULT_CHECK_INTERVAL),
                                     argument_overrides=argument_overrides, **runner_kwargs)
             with tester:
                 yield tester

@@ -29,6 +29,9 @@ from .s3.client import shared_client
 
 log = logging.getLogger(__name__)
 
+DEFAULT_TIMEOUT = 300.0
+DEFAULT_CHECK_INTERVAL = 1.0
+
 
 def monitor_client(data_store):
     """A boto3 client for monitoring: no hidden retries (the poller backs off itself)
@@ -37,16 +40,22 @@ def monitor_client(data_store):
 
 
 class WorkflowRunner:
-    def __init__(self, workflow, backend, data_store=None, timeout=300, check_interval=1.0,
+    def __init__(self, workflow, backend, data_store=None, timeout=None, check_interval=None,
                  stream_logs=False, inactivity_timeout=None, invocation=None,
                  on_status_change=None, log_printer=print, grace_period=None,
                  client=None, loop=None, argument_overrides=None, functions=None):
         """`backend` is a Backend (then `data_store` is the store it logs to) or a testbed:
         a FaasrTestbed or the path of a testbed YAML file, which places the workflow (and
-        `functions`, default functions/<WorkflowName> beside the workflow file)."""
+        `functions`, default functions/<WorkflowName> beside the workflow file).
+        timeout / check_interval default to the testbed's Timeout / CheckInterval, else
+        DEFAULT_TIMEOUT / DEFAULT_CHECK_INTERVAL."""
         self.workflow = workflow
         self._owned = contextlib.ExitStack()  # what the runner started for a testbed
         if _is_testbed(backend):
+            backend = _as_testbed(backend)  # read once: its settings here, its placement below
+            settings = backend.options
+            timeout = timeout if timeout is not None else settings.get("Timeout")
+            check_interval = check_interval if check_interval is not None else settings.get("CheckInterval")
             if data_store is not None:
                 raise TypeError("WorkflowRunner: a testbed says where the data stores are; "
                                 "pass no data_store with it")
@@ -56,8 +65,9 @@ class WorkflowRunner:
                             "or a testbed instead of the backend")
         self.backend = backend
         self.data_store = data_store
-        self.timeout = timeout
-        self.check_interval = check_interval
+        self.timeout = float(timeout) if timeout is not None else DEFAULT_TIMEOUT
+        self.check_interval = float(check_interval) if check_interval is not None else DEFAULT_CHECK_INTERVAL
+        timeout, check_interval = self.timeout, self.check_interval
         self.invocation = invocation or Invocation(workflow, argument_overrides=argument_overrides)
         self.client = client or monitor_client(data_store)
         self.monitor = InvocationMonitor(
@@ -79,13 +89,10 @@ class WorkflowRunner:
 
     def _place(self, testbed, functions):
         from .environment import start_s3
-        from .placement.model import FaasrTestbed
         from .placement.place import placed
-        from .placement.testbed_file import load_file
         from .workflow import default_functions_dir
 
-        if not isinstance(testbed, FaasrTestbed):
-            testbed = load_file(testbed)
+        testbed = _as_testbed(testbed)
         testbed.check_available()
         if functions is None:
             functions = default_functions_dir(self.workflow.source, self.workflow.name)
@@ -285,6 +292,14 @@ class WorkflowRunner:
 
     def __repr__(self):
         return f"WorkflowRunner({self.workflow.name!r}, {self.invocation_id!r})"
+
+
+def _as_testbed(testbed):
+    """A FaasrTestbed from one or from the path of its YAML file."""
+    from .placement.model import FaasrTestbed
+    from .placement.testbed_file import load_file
+
+    return testbed if isinstance(testbed, FaasrTestbed) else load_file(testbed)
 
 
 def _is_testbed(backend):

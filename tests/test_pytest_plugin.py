@@ -181,3 +181,43 @@ def test_fixture_at_every_scope(pytester, xdist):
     assert "ScopeMismatch" not in result.stdout.str()
     if xdist:
         result.stdout.fnmatch_lines(["*2 workers*"])
+
+
+@pytest.mark.slow
+def test_timeout_and_check_interval_come_from_the_testbed(pytester, monkeypatch):
+    """--faasr-testbed's Timeout/CheckInterval apply unless the command line says otherwise."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    testbed = (root / "testbeds/local.yaml").read_text().replace("Timeout: 300", "Timeout: 77").replace(
+        "CheckInterval: 0.5", "CheckInterval: 0.3")
+    (pytester.path / "tb.yaml").write_text(testbed)
+    pytester.makepyfile(f"""
+        import os
+
+        def test_settings(faasr_workflow):
+            with faasr_workflow({str(root / 'workflows/data_pipeline.json')!r}) as tester:
+                tester.wait_for("publish")
+                got = (tester.runner.timeout, tester.runner.check_interval)
+                assert got == tuple(float(x) for x in os.environ["EXPECT"].split(",")), got
+    """)
+    for extra, expect in (((), "77,0.3"), (("--faasr-check-interval", "0.2"), "77,0.2")):
+        monkeypatch.setenv("EXPECT", expect)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--faasr-testbed", "tb.yaml", *extra)
+        result.assert_outcomes(passed=1)
+
+
+def test_runner_takes_the_testbeds_settings():
+    from faasr_easypy.runner import WorkflowRunner
+    from faasr_easypy.workflow import load_workflow
+
+    runner = WorkflowRunner(load_workflow("workflows/data_pipeline.json"), "testbeds/local.yaml")
+    try:
+        assert (runner.timeout, runner.check_interval) == (300.0, 0.5)
+    finally:
+        runner.close()
+    runner = WorkflowRunner(load_workflow("workflows/data_pipeline.json"), "testbeds/local.yaml", check_interval=2)
+    try:
+        assert (runner.timeout, runner.check_interval) == (300.0, 2.0)
+    finally:
+        runner.close()
