@@ -86,9 +86,11 @@ def faasr_workflow(request):
 
     Session-scoped (it only hands out the opener), so session-, module-, class- and
     function-scoped fixtures can all use it; what a `with` block starts it stops."""
+    from faasr_easypy import function_source
     from faasr_easypy.environment import LocalEnvironment
+    from faasr_easypy.errors import UserError
     from faasr_easypy.tester import WorkflowTester
-    from faasr_easypy.workflow import default_functions_dir, load_workflow
+    from faasr_easypy.workflow import load_workflow
 
     config = request.config
     testbed = getattr(config, "_faasr_testbed", None)
@@ -112,7 +114,13 @@ def faasr_workflow(request):
     @contextmanager
     def open_workflow(path, functions=None, timeout=None, argument_overrides=None, **runner_kwargs):
         workflow = load_workflow(path)
-        folder = functions or config.getoption("faasr_functions") or default_functions_dir(path, workflow.name)
+        folder = functions or config.getoption("faasr_functions")
+        if not folder:
+            folder = function_source.functions_dir(workflow, path)
+            if testbed is None and not folder.is_dir():  # a testbed's placement says it itself
+                raise UserError(f"The functions folder of {path} does not exist: "
+                                f"{function_source.explain(workflow, path)}. Fix: put the workflow's Python "
+                                "files there, or pass --faasr-functions DIR (or functions=DIR).")
         place = on_testbed if testbed is not None else embedded_default
         with place(workflow, folder) as (backend, logging_store):
             tester = WorkflowTester(workflow, backend, logging_store,

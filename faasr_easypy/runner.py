@@ -89,13 +89,13 @@ class WorkflowRunner:
 
     def _place(self, testbed, functions):
         from .environment import start_s3
+        from .function_source import functions_dir
         from .placement.place import placed
-        from .workflow import default_functions_dir
 
         testbed = _as_testbed(testbed)
         testbed.check_available()
         if functions is None:
-            functions = default_functions_dir(self.workflow.source, self.workflow.name)
+            functions = functions_dir(self.workflow, self.workflow.source)
         embedded = None
         if testbed.needs_embedded_s3:
             embedded = start_s3()

@@ -221,3 +221,40 @@ def test_runner_takes_the_testbeds_settings():
         assert (runner.timeout, runner.check_interval) == (300.0, 2.0)
     finally:
         runner.close()
+
+
+def _clone_like(tmp_path, remote):
+    """A git checkout with `remote` as origin, holding DataPipeline where its FunctionGitRepo says
+    (functions/DataPipeline) and the workflow in workflows/, with no workflows/functions/."""
+    import pathlib
+    import shutil
+    import subprocess
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    clone = tmp_path / "FaaSr-workflow"
+    (clone / "workflows").mkdir(parents=True)
+    shutil.copy(root / "workflows/data_pipeline.json", clone / "workflows/data_pipeline.json")
+    shutil.copytree(root / "workflows/functions/DataPipeline", clone / "functions/DataPipeline")
+    subprocess.run(["git", "init", "-q", str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "remote", "add", "origin", remote], check=True)
+    return clone
+
+
+def test_function_git_repo_resolves_inside_a_clone_of_that_repository(faasr_workflow, tmp_path):
+    clone = _clone_like(tmp_path, "https://github.com/faasr-user/FaaSr-workflow.git")
+    with faasr_workflow(str(clone / "workflows/data_pipeline.json")) as tester:
+        tester.wait_for("publish")
+        tester.assert_content_equals("pipeline/{InvocationID}/sum.txt", "210")
+
+
+def test_function_git_repo_of_another_repository_says_what_was_tried(faasr_workflow, tmp_path):
+    from faasr_easypy.errors import UserError
+
+    clone = _clone_like(tmp_path, "git@github.com:someone-else/other.git")
+    with pytest.raises(UserError) as exc:
+        with faasr_workflow(str(clone / "workflows/data_pipeline.json")):
+            pass
+    message = str(exc.value)
+    assert "FunctionGitRepo names faasr-user/faasr-workflow/functions/DataPipeline" in message
+    assert "is not a clone of faasr-user/faasr-workflow (its GitHub remotes: someone-else/other)" in message
+    assert f"so {clone / 'workflows/functions/DataPipeline'}" in message and "--faasr-functions DIR" in message
