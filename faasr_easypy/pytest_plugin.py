@@ -21,6 +21,7 @@ places workflows as `pyats run job --testbed-file` does: real S3, GitHub
 Actions, Lambda or OpenWhisk, or the embedded default spelled out.
 """
 
+import warnings
 from contextlib import contextmanager
 
 import pytest
@@ -87,6 +88,7 @@ def faasr_workflow(request):
     Session-scoped (it only hands out the opener), so session-, module-, class- and
     function-scoped fixtures can all use it; what a `with` block starts it stops."""
     from faasr_easypy import function_source
+    from faasr_easypy.backends.local.packages import container_note
     from faasr_easypy.environment import LocalEnvironment
     from faasr_easypy.errors import UserError
     from faasr_easypy.tester import WorkflowTester
@@ -114,6 +116,9 @@ def faasr_workflow(request):
     @contextmanager
     def open_workflow(path, functions=None, timeout=None, argument_overrides=None, **runner_kwargs):
         workflow = load_workflow(path)
+        note = container_note(workflow)
+        if note and (testbed is None or testbed.is_local):
+            warnings.warn(note, stacklevel=3)
         folder = functions or config.getoption("faasr_functions")
         if not folder:
             folder = function_source.functions_dir(workflow, path)

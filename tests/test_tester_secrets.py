@@ -2,16 +2,14 @@
 fails in faasr-py's words, on the local and the faasr-py backends (FaaSr-Integration-Tests'
 test_faasr_secret_workflow.py, unchanged in substance)."""
 
-import json
 import textwrap
 
 import pytest
 
 from faasr_easypy.environment import S3Service
 from faasr_easypy.tester import WorkflowTester
-from faasr_easypy.workflow import load_workflow
 
-from .workflow_factory import action, workflow
+from .workflow_factory import action, workflow, write_workflow
 
 FUNCTIONS = textwrap.dedent("""
     from FaaSr_py.client.py_client_stubs import faasr_put_file, faasr_secret
@@ -33,12 +31,9 @@ def _run(backend_class, s3_server, tmp_path, monkeypatch, **backend_kwargs):
     data = workflow(actions, entry="python-secret", name="SecretFlow")
     data["Secrets"] = ["TEST_SECRET"]
     data["FunctionGitRepo"] = {"python_secret": "u/r/functions"}
-    (tmp_path / "functions").mkdir()
-    (tmp_path / "functions" / "secret.py").write_text(FUNCTIONS)
-    (tmp_path / "wf.json").write_text(json.dumps(data))
-    wf = load_workflow(str(tmp_path / "wf.json"))
+    wf, functions = write_workflow(tmp_path, data, FUNCTIONS)
     stores = S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key).stores_for(wf)
-    with backend_class(str(tmp_path / "functions"), stores, **backend_kwargs) as backend:
+    with backend_class(functions, stores, **backend_kwargs) as backend:
         with WorkflowTester(wf, backend, stores["S3"], timeout=300, check_interval=0.2) as tester:
             tester.wait_for("python-secret")
             tester.assert_content_equals("secrets/secret_python.txt", "TEST_SECRET_VALUE")

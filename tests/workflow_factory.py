@@ -46,16 +46,22 @@ GRAPHS = {
 }
 
 
-def blocked_fan_in(tmp_path, shape):
-    """(Workflow, functions folder) of GRAPHS[shape], written under tmp_path."""
+def write_workflow(tmp_path, data, functions):
+    """Write workflow dict `data` and one functions file (source text) under tmp_path;
+    return (Workflow, functions folder)."""
     from faasr_easypy.workflow import load_workflow
 
-    actions = {name: action("boom" if name == "bad" else "ok", nxt=nxt) for name, nxt in GRAPHS[shape].items()}
     folder = tmp_path / "functions"
     folder.mkdir()
-    (folder / "steps.py").write_text(FUNCTIONS)
-    path = tmp_path / "blocked.json"
-    data = workflow(actions, name=f"Blocked{shape.title()}")
-    data["FunctionGitRepo"] = {"ok": "u/r/functions", "boom": "u/r/functions"}  # where faasr-py looks
+    (folder / "steps.py").write_text(functions)
+    path = tmp_path / f"{data['WorkflowName']}.json"
     path.write_text(json.dumps(data))
     return load_workflow(str(path)), str(folder)
+
+
+def blocked_fan_in(tmp_path, shape):
+    """(Workflow, functions folder) of GRAPHS[shape], written under tmp_path."""
+    actions = {name: action("boom" if name == "bad" else "ok", nxt=nxt) for name, nxt in GRAPHS[shape].items()}
+    data = workflow(actions, name=f"Blocked{shape.title()}")
+    data["FunctionGitRepo"] = {"ok": "u/r/functions", "boom": "u/r/functions"}  # where faasr-py looks
+    return write_workflow(tmp_path, data, FUNCTIONS)
