@@ -285,6 +285,8 @@ class WorkflowTester:
         """The bucket when `action` (every rank given) had finished: the newest of their
         .done files (else of their logs; else of their predecessors', for an instance
         that never ran)."""
+        if self.versioned is None:  # started by someone else (a pyATS job): use versions if there
+            self.versioned = self.versioning is not False and bucket_versioning(self.client, self.bucket)
         if not self.versioned:
             why = ("versioning=False" if self.versioning is False
                    else f"bucket {self.bucket!r} keeps no object versions")
