@@ -2,7 +2,7 @@
 below a failed predecessor is SKIPPED.
 
 1. The 12 tests of examples/test_integration_tests_workflow.py (without its end-state test)
-   over workflows/integration_tests.json (14 actions: conditionals both ways, rank(5), two
+   over examples/integration_tests.json (14 actions: conditionals both ways, rank(5), two
    fan-ins), run by pytest in a subprocess: once with the module-scoped tester (one invocation
    for the module), once with the fixture made function-scoped (one invocation per test).
 2. A fan-in whose predecessor fails, on the local backend: time from the failed action's
@@ -35,8 +35,8 @@ CHECK_INTERVAL = 0.25
 
 def suite_seconds(scope, folder):
     source = (ROOT / "examples" / "test_integration_tests_workflow.py").read_text()
-    source = source.replace('str(Path(__file__).resolve().parents[1] / "workflows" / "integration_tests.json")',
-                            repr(str(ROOT / "workflows" / "integration_tests.json")))
+    source = source.replace('str(Path(__file__).resolve().parent / "integration_tests.json")',
+                            repr(str(ROOT / "examples" / "integration_tests.json")))
     source = source.replace('@pytest.fixture(scope="module", autouse=True)', f'@pytest.fixture(scope="{scope}")')
     (folder / f"test_suite_{scope}.py").write_text(source)
     started = time.monotonic()

@@ -1,5 +1,5 @@
 """A module-scoped suite in the style of FaaSr-Integration-Tests, over
-workflows/integration_tests.json: one invocation for the module, one test per
+examples/integration_tests.json: one invocation for the module, one test per
 function, in file order (docs/MIGRATION.md).
 
 Run it:  pytest examples/test_integration_tests_workflow.py
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-WORKFLOW = str(Path(__file__).resolve().parents[1] / "workflows" / "integration_tests.json")
+WORKFLOW = str(Path(__file__).resolve().parent / "integration_tests.json")
 
 
 @pytest.fixture(scope="module", autouse=True)

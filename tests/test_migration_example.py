@@ -15,8 +15,8 @@ def test_the_example_suite_passes_unchanged(pytester):
     shutil.copy(ROOT / "examples" / "test_integration_tests_workflow.py", pytester.path / "examples_suite.py")
     text = (pytester.path / "examples_suite.py").read_text()
     (pytester.path / "examples_suite.py").write_text(
-        text.replace('str(Path(__file__).resolve().parents[1] / "workflows" / "integration_tests.json")',
-                     repr(str(ROOT / "workflows" / "integration_tests.json"))))
+        text.replace('str(Path(__file__).resolve().parent / "integration_tests.json")',
+                     repr(str(ROOT / "examples" / "integration_tests.json"))))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "examples_suite.py",
                                            "--faasr-check-interval", "0.2")
     result.assert_outcomes(passed=13)
@@ -36,7 +36,7 @@ def test_the_old_fixture_name(pytester):
 
         @pytest.fixture(scope="module", autouse=True)
         def tester(workflow_file):
-            with workflow_file({str(ROOT / 'workflows/integration_tests.json')!r}) as base_tester:
+            with workflow_file({str(ROOT / 'examples/integration_tests.json')!r}) as base_tester:
                 yield base_tester
 
         def test_create_input(tester):

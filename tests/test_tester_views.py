@@ -31,8 +31,8 @@ def _local_tester(s3_server, path, functions, **kwargs):
 
 
 def test_as_of_an_action_and_live_on_the_local_backend(s3_server):
-    backend, tester = _local_tester(s3_server, "workflows/integration_tests.json",
-                                    "workflows/functions/IntegrationTests")
+    backend, tester = _local_tester(s3_server, "examples/integration_tests.json",
+                                    "examples/functions/IntegrationTests")
     with backend, tester:
         tester.wait_for("create-input")
         assert tester.runner.wait(120)  # every later action has run: the race is certain

@@ -2,8 +2,14 @@
 each writes under integration-tests/<InvocationID>/, and some downstream actions change
 their predecessor's output within milliseconds (the race docs/MIGRATION.md is about)."""
 
-from FaaSr_py.client.py_client_stubs import (faasr_delete_file, faasr_get_file, faasr_invocation_id,
-                                             faasr_log, faasr_put_file, faasr_rank)
+from FaaSr_py.client.py_client_stubs import (
+    faasr_delete_file,
+    faasr_get_file,
+    faasr_invocation_id,
+    faasr_log,
+    faasr_put_file,
+    faasr_rank,
+)
 
 
 def _folder(folder):
