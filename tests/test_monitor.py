@@ -441,10 +441,10 @@ class Clock:
         return self.now
 
 
-def machine_for(wf, grace=1.0):
+def machine_for(wf, grace=1.0, platform=None):
     clock = Clock()
     inv = Invocation(wf)
-    return InvocationStateMachine(wf, inv.layout, grace_period=grace, clock=clock), clock
+    return InvocationStateMachine(wf, inv.layout, grace_period=grace, clock=clock, platform=platform), clock
 
 
 def feed(machine, action, *messages, rank=None, level="INFO", done=False):
@@ -480,6 +480,42 @@ def test_fan_in_triggered_by_one_predecessor_is_invoked():
     feed(m, "b", done=True)
     feed(m, "c", "GitHub Action: Successfully invoked: d", done=True)
     assert settle(m, clock)["d"] is Status.INVOKED
+
+
+FAN_IN = {"a": ["b", "c"], "b": ["d"], "c": ["d"], "d": []}
+
+
+def test_local_fan_in_below_a_failure_is_skipped_on_the_same_evaluation():
+    """The local scheduler never starts it: no waiting for settling, grace or deadline."""
+    m, clock = machine_for(workflow(FAN_IN), platform="local")
+    feed(m, "a", done=True)
+    feed(m, "c", "Local: Successfully invoked: d", done=True)
+    feed(m, "b", "running")
+    m.evaluate()
+    assert m.get("d", None).state.status is Status.INVOKED  # b may still succeed
+    feed(m, "b", "boom", level="ERROR")
+    m.evaluate()
+    assert (m.get("d", None).state.status, m.get("d", None).state.reason) == (SK, "upstream b is FAILED")
+
+
+def test_fan_in_below_a_failure_elsewhere_waits_for_the_platforms_start_grace():
+    from faasr_easypy.monitor.platforms import START_GRACE
+
+    m, clock = machine_for(workflow(FAN_IN), platform="faasr-py")
+    feed(m, "a", done=True)
+    feed(m, "b", "boom", level="ERROR", done=True)
+    feed(m, "c", "GitHub Action: Successfully invoked: d", done=True)
+    assert settle(m, clock)["d"] is Status.INVOKED  # faasr-py may still run it
+    clock.now += START_GRACE["faasr-py"] - 3
+    assert settle(m, clock, ticks=1)["d"] is Status.INVOKED
+    clock.now += 3
+    m.evaluate()
+    assert m.get("d", None).state.status is SK
+    assert m.get("d", None).state.reason == ("upstream b is FAILED, and it did not start within 20 s of its "
+                                             "predecessors ending (faasr-py's start grace)")
+    feed(m, "d", "started after all")  # facts beat inferences
+    m.evaluate()
+    assert m.get("d", None).state.status is Status.RUNNING
 
 
 def test_not_invoked_waits_for_a_tick_and_the_grace_period():
