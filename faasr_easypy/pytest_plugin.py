@@ -82,7 +82,7 @@ def faasr_s3(request):
 
 @pytest.fixture(scope="session")
 def faasr_workflow(request):
-    """Returns `open(path, functions=None, timeout=None, argument_overrides=None)`,
+    """Returns `open(path, functions=None, timeout=None, argument_overrides=None, test_invocation_id=None)`,
     a context manager that triggers the workflow and yields a WorkflowTester.
 
     Session-scoped (it only hands out the opener), so session-, module-, class- and
@@ -114,8 +114,16 @@ def faasr_workflow(request):
             yield env.backend, env.logging_store
 
     @contextmanager
-    def open_workflow(path, functions=None, timeout=None, argument_overrides=None, **runner_kwargs):
+    def open_workflow(path, functions=None, timeout=None, argument_overrides=None, test_invocation_id=None,
+                      **runner_kwargs):
+        """test_invocation_id: the InvocationID to use (FaaSr-Integration-Tests' workflow_file
+        takes it too); default a new UUID."""
         workflow = load_workflow(path)
+        if test_invocation_id:
+            from faasr_easypy.invocation import Invocation
+
+            runner_kwargs["invocation"] = Invocation(workflow, invocation_id=str(test_invocation_id),
+                                                     argument_overrides=argument_overrides)
         note = container_note(workflow)
         if note and (testbed is None or testbed.is_local):
             warnings.warn(note, stacklevel=3)

@@ -46,6 +46,12 @@ def test_the_old_fixture_name(pytester):
 
         def test_not_taken(tester):
             assert tester.wait_for("test-dontrun-true") == "NOT_INVOKED"
+
+        def test_given_invocation_id(workflow_file):
+            with workflow_file({str(ROOT / 'examples/integration_tests.json')!r}, test_invocation_id="run-42") as t:
+                assert t.invocation_id == "run-42"
+                t.wait_for("create-input")
+                t.assert_object_exists("integration-tests/run-42/input2.txt")
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--faasr-check-interval", "0.2")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
