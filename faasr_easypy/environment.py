@@ -119,11 +119,12 @@ class LocalEnvironment:
     """S3 plus a backend on this machine for one workflow; a context manager.
 
     `s3` may be an S3Service shared with others (the pyATS job shares one per
-    job); if None, one is started here and stopped on exit.
+    job); if None, one is started here and stopped on exit (its data kept in
+    `s3_data_dir` when given, else deleted).
     """
 
     def __init__(self, workflow, functions_dir, s3=None, max_parallel=None, action_timeout=600.0,
-                 keep_workdirs=False, backend="local"):
+                 keep_workdirs=False, backend="local", s3_data_dir=None):
         self.workflow = workflow
         self.functions_dir = functions_dir
         self._own_s3 = s3 is None
@@ -132,8 +133,10 @@ class LocalEnvironment:
         self.action_timeout = action_timeout
         self.keep_workdirs = keep_workdirs
         self.backend_name = backend
+        self.s3_data_dir = s3_data_dir  # the embedded server's data folder, kept (None: a temporary one)
         self.stores = {}
         self.backend = None
+        self._fork_server = None
 
     @property
     def logging_store(self):
@@ -141,13 +144,20 @@ class LocalEnvironment:
 
     def __enter__(self):
         try:
+            options = {}
+            if self.backend_name == "local":
+                # Started first: its interpreter imports boto3 while weed starts below.
+                from .backends.local.server_process import ForkServerProcess
+
+                self._fork_server = ForkServerProcess().start()
+                options["fork_server"] = self._fork_server
             if self.s3 is None:
-                self.s3 = start_s3()
+                self.s3 = start_s3(data_dir=self.s3_data_dir)
             self.stores = self.s3.stores_for(self.workflow)
             self.backend = machine_backend(self.backend_name, self.functions_dir, self.stores,
                                            max_parallel=self.max_parallel,
                                            action_timeout=self.action_timeout,
-                                           keep_workdirs=self.keep_workdirs)
+                                           keep_workdirs=self.keep_workdirs, **options)
         except BaseException:
             self.close()
             raise
@@ -156,6 +166,9 @@ class LocalEnvironment:
     def close(self):
         if self.backend is not None:
             self.backend.close()
+        if self._fork_server is not None:
+            self._fork_server.stop()
+            self._fork_server = None
         if self._own_s3 and self.s3 is not None:
             self.s3.close()
 

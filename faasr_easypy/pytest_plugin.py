@@ -90,7 +90,7 @@ def faasr_workflow(request):
     from faasr_easypy import function_source
     from faasr_easypy.backends.local.packages import container_note
     from faasr_easypy.environment import LocalEnvironment
-    from faasr_easypy.errors import UserError
+    from faasr_easypy.function_check import check_before_run
     from faasr_easypy.tester import WorkflowTester
     from faasr_easypy.workflow import load_workflow
 
@@ -128,12 +128,13 @@ def faasr_workflow(request):
         if note and (testbed is None or testbed.is_local):
             warnings.warn(note, stacklevel=3)
         folder = functions or config.getoption("faasr_functions")
+        fix_folder = None
         if not folder:
             folder = function_source.functions_dir(workflow, path)
-            if testbed is None and not folder.is_dir():  # a testbed's placement says it itself
-                raise UserError(f"The functions folder of {path} does not exist: "
-                                f"{function_source.explain(workflow, path)}. Fix: put the workflow's Python "
-                                "files there, or pass --faasr-functions DIR (or functions=DIR).")
+            fix_folder = (f"{function_source.explain(workflow, path)}; put the workflow's Python files there, "
+                          "or pass --faasr-functions DIR (or functions=DIR)")
+        # a missing folder or function fails before the trigger
+        check_before_run(workflow, folder, testbed=testbed, fix_folder=fix_folder)
         place = on_testbed if testbed is not None else embedded_default
         with place(workflow, folder) as (backend, logging_store):
             tester = WorkflowTester(workflow, backend, logging_store,

@@ -4,8 +4,6 @@ A backend only *starts* work. Everything that follows is seen through S3 by
 the monitor, exactly as for a run on GitHub Actions or Lambda.
 """
 
-import os
-
 
 class Backend:
     #: key into faasr_easypy.monitor.platforms: how this platform's invoker log lines read
@@ -32,14 +30,3 @@ class Backend:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def workflow_secrets(workflow, environ=None):
-    """{name: value} of the workflow's `Secrets` (a list of names, or an object keyed by
-    them) that the harness's environment sets; a missing one is the function's error, in
-    faasr-py's words, when it asks for it."""
-    environ = os.environ if environ is None else environ
-    names = workflow.data.get("Secrets") or ()
-    if isinstance(names, str):
-        names = [names]
-    return {str(n): environ[str(n)] for n in names if str(n) in environ}

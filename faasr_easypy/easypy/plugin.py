@@ -22,7 +22,6 @@ off) to jobfiles that use faasr_easypy. ``-C FILE`` still overrides it, and
 """
 
 import atexit
-import json
 import logging
 import os
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from pyats.easypy.plugins.bases import BasePlugin
 
+from ..arguments import positive_count
 from ..cli import positive_seconds
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,10 @@ def register_report_hook(fn):
     return fn
 
 
+class ResultsNotWritten(RuntimeError):
+    """faasr_results.json or a report could not be written: the job must not look green."""
+
+
 class FaasrPlugin(BasePlugin):
     """FaaSr workflows in pyATS jobs: --faasr-* arguments, one S3 server per job, results."""
 
@@ -66,7 +70,7 @@ class FaasrPlugin(BasePlugin):
         group.add_argument("--faasr-check-interval", dest="faasr_check_interval", metavar="SECONDS",
                            type=positive_seconds, default=None,
                            help="seconds between S3 polls (default: testbed CheckInterval, else 0.5)")
-        group.add_argument("--faasr-parallel", dest="faasr_parallel", metavar="N", type=_count, default=None,
+        group.add_argument("--faasr-parallel", dest="faasr_parallel", metavar="N", type=positive_count, default=None,
                            help="workflow tasks running at once (default 16)")
         group.add_argument("--faasr-stream-logs", dest="faasr_stream_logs", action="store_true", default=None,
                            help="copy each function's log lines into the task log as they arrive")
@@ -129,6 +133,8 @@ class FaasrPlugin(BasePlugin):
         runtime.faasr = ctx
         ctx.install_sigint_handler()  # before the first line: a signal right after it is handled
         ctx.mask_secrets_in_logs()
+        # pyATS's own outputs: what tasks send its reporter, the mail, the archive folder before the zip
+        pyats_patches.for_job(runtime, ctx.redactor)
         log.info("faasr-easypy: testbed %s (%s)%s", testbed.name, testbed.source,
                  " [built-in]" if testbed.builtin else "")
         ctx.start_s3_background()  # ready by the time the jobfile starts its first task
@@ -137,22 +143,30 @@ class FaasrPlugin(BasePlugin):
         ctx = getattr(self.runtime, "faasr", None)
         if ctx is not None:
             ctx.mask_secrets_in_logs()  # the task log handler pyATS just made for this task
+            ctx.mask_output()
 
     def post_job(self, job):
         ctx = getattr(self.runtime, "faasr", None)
         if ctx is None:
             return
+        failures = []
         try:
-            # Redacted once here: the report hooks and the mail get the same masked data.
-            results = json.loads(ctx.redact(json.dumps(self._collect(ctx), default=str)))
+            # Redacted once here, value by value: the report hooks and the mail get the same data.
+            results = ctx.redact_data(self._collect(ctx))
             self._write_results(ctx, results)
-            self._print_summary(results)
-            self._run_report_hooks(results)
-        except Exception:
+        except Exception as exc:
             log.exception("faasr-easypy: writing the FaaSr results failed")
+            failures.append(f"{RESULTS_FILE} could not be written ({type(exc).__name__}: {ctx.redact(exc)})")
+        else:
+            self._print_summary(results)
+            failures += self._run_report_hooks(results)
         finally:
             ctx.stop()  # the fork server and the S3 server
-            _announce_archive(self.runtime)
+            _mask_run_folder(self.runtime, ctx)
+            _announce_archive(self.runtime, link=getattr(self, "_moved_archive", False))
+        if failures:
+            # pyATS lists this plugin as ERRORED and the job exits non-zero (3): red means red
+            raise ResultsNotWritten("; ".join(failures) + ": the job's results are incomplete")
 
     # -- helpers -------------------------------------------------------------------
     def _set_testbed(self, path):
@@ -183,12 +197,14 @@ class FaasrPlugin(BasePlugin):
             new_dir = base if getattr(runinfo, "no_archive_subdir", False) else base / old_dir.name
             runinfo.archive_dir = str(new_dir)
             runinfo.archive_file = str(new_dir / Path(runinfo.archive_file).name)
+            self._moved_archive = True  # pyats logs view looks elsewhere: link it there at exit
         except Exception as exc:
             log.warning("faasr-easypy: could not move the archive to %s/archives: %s", root, exc)
 
     def _collect(self, ctx):
         import json
 
+        from ..report.links import add_links
         from .jobs_api import NOT_RERUN, RECORDS, fill_outputs
 
         runtime = self.runtime
@@ -207,8 +223,8 @@ class FaasrPlugin(BasePlugin):
         try:
             for task in runtime.details().tasks:
                 if task.result is not None:  # None: the task was stopped before it reported
-                    verdicts[task.id] = str(task.result)
-                testcases[task.id] = _testcases(task)
+                    verdicts[task.id] = getattr(task.result, "value", None) or str(task.result)
+                testcases[task.id] = _testcases(task, ctx.project_root)
             details_read = True
         except Exception as exc:
             log.debug("could not read task details: %s", exc)
@@ -226,13 +242,18 @@ class FaasrPlugin(BasePlugin):
             record["verdict"] = _verdict(verdicts.get(taskid) if details_read else status.get("result"),
                                          status.get("state"), ctx.interrupted)
             record["state"] = status.get("state")
-            record["testcases"] = testcases.get(taskid, [])
+            record["testcases"] = add_links(record, testcases.get(taskid, []))
+            record["code_hash"] = _code_hash(status.get("workflow_file"), record.get("workflow"),
+                                             ctx.options.get("cli_functions"))
             if status.get("reason") and not record.get("error"):
                 record["error"] = status.get("reason")
-            stopped = status.get("state") == "interrupted" or record["verdict"] == "aborted"
+            # An aborted verdict alone is no interruption: a testscript section may end aborted.
+            stopped = status.get("state") in ("interrupted", "not started") or \
+                (ctx.interrupted and record["verdict"] == "aborted")
             if stopped and record["verdict"] != "passed" and not record.get("error"):
                 record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             workflows.append(record)
+        _fill_previews(workflows, ctx)
         complete = not ctx.interrupted and all(w.get("state") == "finished" for w in workflows)
         return {
             "schema": 1,
@@ -278,13 +299,17 @@ class FaasrPlugin(BasePlugin):
         except Exception:
             pass
         directory = Path(self.runtime.directory)
+        failures = []
         for hook in hooks:
             try:
                 written = hook(results, directory, self.runtime)
                 if written:
                     log.info("faasr-easypy: report %s (in the archive)", written)
-            except Exception:
+            except Exception as exc:
                 log.exception("faasr-easypy: report hook %r failed", hook)
+                failures.append(f"the report hook {getattr(hook, '__qualname__', hook)} failed "
+                                f"({type(exc).__name__}: {exc})")
+        return failures
 
 
 class FaasrTestbedCheck(BasePlugin):
@@ -310,31 +335,169 @@ class FaasrTestbedCheck(BasePlugin):
             _refuse(exc)
 
 
+class FaasrArgumentCheck(BasePlugin):
+    """Refuses an unknown ``--faasr-*`` argument before the job starts (order 58).
+
+    pyATS leaves arguments it does not know in sys.argv for the jobfile and the tasks, so
+    ``--faasr-timout 5`` ran with the default timeout and exited 0. Here it ends the job:
+    one line with the closest known argument, exit code 2. (Unique abbreviations such as
+    ``--faasr-time`` are argparse's and pyATS's, and mean the full name.)"""
+
+    def pre_job(self, job):
+        from .arguments import refuse_unknown_faasr
+
+        refuse_unknown_faasr(faasr_options())
+
+
+def faasr_options():
+    """Every --faasr-* option string the plugin defines."""
+    import argparse
+
+    parser = FaasrPlugin.configure_parser(argparse.ArgumentParser(add_help=False))
+    return [o for action in parser._actions for o in action.option_strings]
+
+
 def _refuse(exc):
-    """End the job on a user mistake: the paragraph, exit code 2, no traceback (pyATS prints one
-    for any exception a plugin raises; SystemExit passes through it)."""
-    log.error("faasr-easypy: %s", exc)
-    raise SystemExit(exc.exit_code)
+    from .arguments import refuse
+
+    refuse(exc)
 
 
-def _testcases(task):
-    """[{name, result, reason}] of a task's sections (runtime.details() objects)."""
+def _testcases(task, project_root=None):
+    """The sections of a task as pyATS's reporter recorded them (runtime.details() objects),
+    depth first: see testcase_record."""
     out = []
 
-    def walk(section, prefix=""):
+    def walk(section, prefix="", parent=None, depth=0):
         for child in getattr(section, "sections", None) or []:
             name = getattr(child, "id", None) or getattr(child, "name", None) or "?"
-            result = getattr(child, "result", None)
-            reason = getattr(result, "reason", None)
-            out.append({"name": f"{prefix}{name}", "result": str(result or ""),
-                        "reason": reason if isinstance(reason, str) and reason else None})
-            walk(child, f"{prefix}{name}.")
+            out.append(testcase_record(child, f"{prefix}{name}", parent, depth, project_root))
+            walk(child, f"{prefix}{name}.", f"{prefix}{name}", depth + 1)
 
     try:
         walk(task)
     except Exception as exc:
         log.debug("could not walk sections of %s: %s", getattr(task, "id", "?"), exc)
     return out
+
+
+def _mask_run_folder(runtime, ctx):
+    """The run folder as it is now, masked (pyATS's copy of the testbed file, what the jobfile
+    wrote): with --no-archive pyATS never calls archive(), which masks it again before the zip."""
+    from .redaction import redact_folder
+
+    try:
+        redact_folder(getattr(runtime, "directory", None), ctx.redactor)
+    except Exception:
+        log.exception("faasr-easypy: masking the credentials in the run folder failed")
+
+
+def testcase_record(section, name, parent=None, depth=0, project_root=None):
+    """One section of faasr_results.json's "testcases": the result by its pyATS name (a Failed
+    result object is falsy, so never `str(result or "")`), pyATS's reason, the failure's own
+    message and testscript line (from the traceback the reporter keeps), duration and log span."""
+    from ..report.failures import failure_of
+
+    result = getattr(section, "result", None)
+    value = getattr(result, "value", None) or (str(result) if result is not None else None)
+    reason = getattr(result, "reason", None)
+    data = getattr(result, "data", None)
+    traceback = data.get("traceback") if isinstance(data, dict) else None
+    xref = getattr(section, "xref", None) or {}
+    logs = getattr(section, "logs", None) or {}
+    failure = failure_of(traceback, script=xref.get("file"))
+    record = {
+        "name": name, "id": getattr(section, "id", None), "parent": parent, "depth": depth,
+        "type": getattr(section, "type", None),
+        "result": value or "unknown",
+        "reason": reason if isinstance(reason, str) and reason else None,
+        "message": failure.message, "location": failure.location(project_root), "code": failure.code,
+        "traceback": traceback if isinstance(traceback, str) and traceback else None,
+        "started": _epoch(getattr(section, "starttime", None)),
+        "duration": _seconds(getattr(section, "runtime", None)),
+        "script_line": xref.get("line") if isinstance(xref.get("line"), int) else None,
+        "xref_file": xref.get("file"),  # for report.links, dropped once links are found
+        "log": {k: logs[k] for k in ("file", "begin", "size") if k in logs} or None,
+    }
+    if not record["message"] and record["result"] not in ("passed", "unknown"):
+        # self.failed("why") / self.skipped("why") / a skip decorator: the reason is the message
+        details = [d for d in (getattr(section, "details", None) or []) if isinstance(d, str)]
+        record["message"] = record["reason"] or (details[0] if details else None)
+    return record
+
+
+def _code_hash(workflow_file, workflow_name, functions=None):
+    """sha256 of the workflow JSON and every file of its functions folder: runs with the same
+    hash ran the same code, so a function whose status differs between them is flaky."""
+    import hashlib
+
+    from ..workflow import default_functions_dir
+
+    if not workflow_file or not Path(workflow_file).is_file():
+        return None
+    digest = hashlib.sha256(Path(workflow_file).read_bytes())
+    folder = Path(functions) if functions else default_functions_dir(workflow_file, workflow_name or "")
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+PREVIEW_BYTES = 2048         # objects up to this size get a preview in the report ...
+PREVIEWS_PER_TASK = 20       # ... at most this many per workflow task
+PREVIEWS_PER_JOB = 400
+
+
+def _fill_previews(workflows, ctx):
+    """The text of small output objects on the job's embedded S3 (where the job holds the keys),
+    for the report's previews. Binary content gets no preview."""
+    service = getattr(getattr(ctx, "s3", None), "service", None)
+    if service is None:
+        return
+    client = None
+    budget = PREVIEWS_PER_JOB
+    for w in workflows:
+        if w.get("endpoint") and ctx.s3 and w.get("endpoint") != getattr(ctx.s3, "endpoint", None):
+            continue  # an external S3: the job has no client for it
+        small = [o for o in w.get("s3_objects") or [] if isinstance(o.get("size"), int) and o["size"] <= PREVIEW_BYTES]
+        for obj in small[:min(PREVIEWS_PER_TASK, budget)]:
+            budget -= 1
+            try:
+                if client is None:
+                    from ..s3.client import make_client
+
+                    client = make_client(service().store("previews", obj.get("bucket") or "faasr"))
+                data = client.get_object(Bucket=obj.get("bucket") or w.get("bucket"), Key=obj["key"])["Body"].read()
+            except Exception as exc:
+                log.debug("no preview of %s: %s", obj.get("key"), exc)
+                continue
+            if b"\0" in data:
+                continue
+            try:
+                obj["preview"] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+
+
+def _epoch(value):
+    """pyATS's '2026-12-03 13:08:54.810610+00:00' (or a datetime) -> epoch seconds."""
+    import datetime
+
+    if value is None:
+        return None
+    try:
+        moment = value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(str(value))
+        return moment.timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _seconds(value):
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _relative(path, root):
@@ -347,8 +510,9 @@ def _relative(path, root):
 _announced = []
 
 
-def _announce_archive(runtime):
-    """Say where the archive is, now and once more as the very last line of the job."""
+def _announce_archive(runtime, link=False):
+    """Say where the archive is, now and once more as the very last line of the job; with
+    `link`, also make `pyats logs view` (--latest) find it (see _link_for_log_viewer)."""
     try:
         archive = runtime.archive
     except Exception:
@@ -364,12 +528,41 @@ def _announce_archive(runtime):
         if os.path.exists(archive):
             print(f"faasr-easypy: archive {archive}", flush=True)
             report = _report_beside(archive)
+            if link:
+                _link_for_log_viewer(archive)
             if report:
                 print(f"faasr-easypy: report  {report}", flush=True)
         else:
             print(f"faasr-easypy: no archive was written (expected {archive})", flush=True)
 
     atexit.register(last_words)
+
+
+def _viewer_archives():
+    """Where `pyats logs view` looks for archives (it globs **/*.zip there)."""
+    try:
+        from pyats.log.commands.settings import USER_ARCHIVES_DIRECTORY
+
+        return Path(USER_ARCHIVES_DIRECTORY) / "archive"
+    except Exception:
+        return Path.home() / ".pyats" / "archive"
+
+
+def _link_for_log_viewer(archive):
+    """A symlink to the archive in pyATS's own archive folder: the plugin keeps archives in the
+    project's archives/, where `pyats logs view --latest` would never look. Our links whose
+    archive was deleted since are removed (the viewer fails on a dangling one)."""
+    folder = _viewer_archives() / "faasr-easypy"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.zip"):
+            if old.is_symlink() and not old.exists():
+                old.unlink()
+        target = folder / Path(archive).name
+        if not target.exists():
+            target.symlink_to(Path(archive).resolve())
+    except OSError as exc:
+        log.debug("could not link %s for pyats logs view: %s", archive, exc)
 
 
 def _report_beside(archive):
@@ -392,18 +585,6 @@ def _faasr_args_given(args):
     return any(getattr(args, name, None) not in (None, False, [])
                for name in ("faasr_functions", "faasr_timeout", "faasr_check_interval", "faasr_parallel",
                             "faasr_stream_logs", "faasr_keep_s3", "faasr_arg", "faasr_task_grace"))
-
-
-def _count(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
 
 
 def _verdict(reported, state, job_interrupted=False):
@@ -451,6 +632,14 @@ def default_config_plugins(argv=None, environ=None):
 
 def _registration():
     plugins = default_config_plugins()
+    plugins["FaasrArgumentCheck"] = {
+        "class": FaasrArgumentCheck,
+        "enabled": True,
+        "kwargs": {},
+        "module": "faasr_easypy.easypy.plugin",
+        "name": "FaasrArgumentCheck",
+        "order": 58,  # first of ours: a mistyped argument is refused before anything starts
+    }
     plugins["FaasrTestbedCheck"] = {
         "class": FaasrTestbedCheck,
         "enabled": True,

@@ -8,9 +8,9 @@ get defaults, wrong types are coerced or dropped).
 
 Only whitelisted fields reach the report or the mail. Values under keys that
 look like credentials (``*secret*``, ``*password*``, ``*token*``,
-``*access_key*`` ...), anywhere in the results, are collected and scrubbed
-from every string that is shown, as a second line of defence behind the
-writer's redaction.
+``*access_key*`` ...), anywhere in the results, are masked in every string
+that is shown (by faasr_easypy.redact, as everywhere else), as a second line
+of defence behind the writer's redaction.
 """
 
 import json
@@ -20,6 +20,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..redact import Redactor
 
 SCHEMA_VERSION = 1
 
@@ -31,15 +33,7 @@ FINAL_STATUSES = {"COMPLETED", "FAILED", "NOT_INVOKED", "SKIPPED", "TIMEOUT"}
 BAD_STATUSES = {"FAILED", "TIMEOUT", "SKIPPED"}
 BAD_VERDICTS = {"failed", "errored", "aborted", "blocked"}
 
-SECRET_KEY_RE = re.compile(
-    r"secret|passw(or)?d|passwd|token|credential|api[_-]?key|access[_-]?key|private[_-]?key|"
-    r"session[_-]?key|auth", re.IGNORECASE)
-# Keys that look like a secret's name but are not (S3 object keys, log keys).
-NOT_SECRET_KEYS = {"key", "log_key", "keys", "authors", "author"}
-URL_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(:[^/\s@]*)?@")
 ERROR_LINE_RE = re.compile(r"\[ERROR\]|^(Traceback \(most recent call last\)|[A-Za-z_.]*Error:|ERROR\b)")
-
-REDACTED = "***"
 
 
 def load_results(source):
@@ -61,64 +55,10 @@ def load_results(source):
 
 # -- secrets ---------------------------------------------------------------------------------
 
-def collect_secrets(data, _out=None, _depth=0):
-    """Every string (of 4+ characters) stored under a credential-looking key, at any depth."""
-    out = set() if _out is None else _out
-    if _depth > 40:
-        return out
-    if isinstance(data, dict):
-        for key, value in data.items():
-            skey = str(key)
-            if skey.lower() not in NOT_SECRET_KEYS and SECRET_KEY_RE.search(skey):
-                _add_secret_values(value, out)
-            if isinstance(value, (dict, list, tuple)):
-                collect_secrets(value, out, _depth + 1)
-    elif isinstance(data, (list, tuple)):
-        for item in data:
-            if isinstance(item, (dict, list, tuple)):
-                collect_secrets(item, out, _depth + 1)
-    return out
-
-
-def _looks_secret(value):
-    """Worth scrubbing: not a placeholder, and not a short plain word ("none", "local", "true")
-    whose replacement everywhere would garble the report."""
-    if value == REDACTED or len(value) < 4 or set(value) <= {"*"}:
-        return False
-    return len(value) >= 8 or not value.isalpha()
-
-
-def _add_secret_values(value, out):
-    if isinstance(value, str):
-        if _looks_secret(value):
-            out.add(value)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and len(str(value)) >= 6:
-        out.add(str(value))
-    elif isinstance(value, dict):
-        for v in value.values():
-            _add_secret_values(v, out)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _add_secret_values(v, out)
-
-
-class Scrubber:
-    """Replaces known secret values and URL credentials in the strings it is given."""
-
-    def __init__(self, secrets=()):
-        # Longest first, so a secret that contains another is replaced whole.
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, value):
-        if value is None:
-            return None
-        text = value if isinstance(value, str) else str(value)
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        if "@" in text and "://" in text:
-            text = URL_USERINFO_RE.sub(r"\1***@", text)
-        return text
+def report_redactor(results):
+    """The redactor of a report: every value under a credential-looking key anywhere in the
+    results is masked in every string shown (faasr_easypy.redact, the one masking path)."""
+    return Redactor(include_environment=False).add_from_data(results)
 
 
 # -- view model ------------------------------------------------------------------------------
@@ -164,9 +104,33 @@ class FunctionView:
 
 @dataclass
 class TestcaseView:
-    name: str
-    result: str
-    reason: str | None
+    name: str                             # dotted: "Failing.sum_is_wrong", "Looped[n=2].check"
+    result: str                           # the pyATS result by name; "unknown" only when none was recorded
+    reason: str | None                    # pyATS's reason ("Caught an assertion failure ...")
+    message: str | None = None            # the failure's own text ("AssertionError: ...")
+    location: str | None = None           # "testscripts/x.py:21": where it was raised
+    code: str | None = None               # that source line
+    traceback: str | None = None
+    duration: float | None = None
+    depth: int = 0                        # nesting as aetest has it: testcase 0, its sections 1
+    section_type: str | None = None       # CommonSetup, Testcase, TestSection, SetupSection ...
+    parent: str | None = None             # name of the enclosing section
+    children: int = 0                     # sections directly inside this one
+    functions: list = field(default_factory=list)   # labels its source names (report/links.py)
+    objects: list = field(default_factory=list)     # S3 keys its source names
+
+    @property
+    def bad(self):
+        return self.result in BAD_VERDICTS
+
+    @property
+    def explanation(self):
+        """What to show beside the result: the failure's message, else pyATS's reason."""
+        return self.message or self.reason
+
+    @property
+    def leaf(self):
+        return self.children == 0
 
 
 @dataclass
@@ -174,6 +138,7 @@ class S3ObjectView:
     key: str
     size: int | None
     bucket: str | None
+    preview: str | None = None            # the text of a small object (the writer fetched it)
 
 
 @dataclass
@@ -220,11 +185,40 @@ class WorkflowView:
 
     @property
     def failing_testcases(self):
-        return [t for t in self.testcases if t.result in BAD_VERDICTS]
+        return [t for t in self.testcases if t.bad]
+
+    @property
+    def testcase_counts(self):
+        """Results of the testcases (common setup/cleanup included), as pyATS's summary counts them."""
+        counts = {}
+        for t in self.testcases:
+            if t.depth == 0:
+                counts[t.result] = counts.get(t.result, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: _verdict_order(kv[0])))
+
+    @property
+    def notable_testcases(self):
+        """Sections whose result is not a plain pass and that say why themselves: a failing
+        testcase whose failing section is listed is not listed again."""
+        bad_children = {t.parent for t in self.testcases if t.result != "passed" and t.parent}
+        return [t for t in self.testcases if t.result != "passed" and t.name not in bad_children]
 
     @property
     def anchor(self):
         return f"wf-{self.index}"
+
+    def function_anchor(self, label):
+        """Where a link to function `label` goes: its log when there is one, else its row."""
+        for i, f in enumerate(self.functions):
+            if f.label == label:
+                return f"log-{self.index}-{i}" if f.log is not None else f"fn-{self.index}-{i}"
+        return None
+
+    def object_anchor(self, key):
+        for j, o in enumerate(self.s3_objects):
+            if o.key == key:
+                return f"obj-{self.index}-{j}"
+        return None
 
 
 @dataclass
@@ -251,7 +245,7 @@ class JobView:
 class Report:
     job: JobView
     workflows: list
-    scrub: Scrubber
+    scrub: Redactor
     warnings: list = field(default_factory=list)
 
     @property
@@ -280,9 +274,10 @@ def _int(value, default=None):
 def _str(value, scrub, limit=None):
     if value is None:
         return None
-    if not isinstance(value, str):
-        value = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
-    value = scrub(value)
+    if isinstance(value, (dict, list)):
+        value = json.dumps(scrub.redact_value(value), default=str)  # masked before it is serialized
+    else:
+        value = scrub.redact(str(value))
     if limit and len(value) > limit:
         value = value[:limit] + f"... ({len(value) - limit} more characters)"
     return value
@@ -309,7 +304,7 @@ def _split_label(label):
 def normalise(results, now=None):
     """Turn a faasr_results.json dict into a :class:`Report` (never raises on bad content)."""
     results = results if isinstance(results, dict) else {}
-    scrub = Scrubber(collect_secrets(results))
+    scrub = report_redactor(results)
     warnings = []
     schema = results.get("schema")
     if schema not in (None, SCHEMA_VERSION):
@@ -397,20 +392,17 @@ def _workflow(index, w, scrub, job_ended=None):
             edges.append((e[0], e[1]))
         elif isinstance(e, dict) and isinstance(e.get("source"), str) and isinstance(e.get("target"), str):
             edges.append((e["source"], e["target"]))
-    testcases = []
-    for t in _list(w.get("testcases")):
-        if isinstance(t, dict):
-            testcases.append(TestcaseView(name=_str(t.get("name"), scrub, 300) or "?",
-                                          result=str(t.get("result") or "unknown").lower(),
-                                          reason=_str(t.get("reason"), scrub, 4000)))
+    testcases = _testcases(_list(w.get("testcases")), scrub)
     objects = []
     total_bytes = 0
     raw_objects = [o for o in _list(w.get("s3_objects")) if isinstance(o, dict)]
     for o in raw_objects:
         size = _int(o.get("size"))
         total_bytes += size or 0
+        preview = o.get("preview")
         objects.append(S3ObjectView(key=_str(o.get("key"), scrub, 1024) or "?", size=size,
-                                    bucket=_str(o.get("bucket"), scrub, 200)))
+                                    bucket=_str(o.get("bucket"), scrub, 200),
+                                    preview=_str(preview, scrub, 4096) if isinstance(preview, str) else None))
     objects.sort(key=lambda o: o.key)
     monitor = {k: v for k, v in _dict(w.get("monitor")).items()
                if k in ("requests", "bytes_downloaded", "check_interval", "timed_out")}
@@ -454,6 +446,34 @@ def _workflow(index, w, scrub, job_ended=None):
     return view
 
 
+def _testcases(raw, scrub):
+    out = []
+    by_name = {}
+    for t in raw:
+        if not isinstance(t, dict):
+            continue
+        name = _str(t.get("name"), scrub, 300) or "?"
+        depth = _int(t.get("depth"))
+        parent = t.get("parent") if isinstance(t.get("parent"), str) else None
+        if depth is None:  # older writers: the nesting is in the dotted name only
+            depth = name.count(".")
+            parent = name.rsplit(".", 1)[0] if "." in name else None
+        view = TestcaseView(
+            name=name, result=str(t.get("result") or "unknown").strip().lower(),
+            reason=_str(t.get("reason"), scrub, 4000), message=_str(t.get("message"), scrub, 4000),
+            location=_str(t.get("location"), scrub, 1000), code=_str(t.get("code"), scrub, 1000),
+            traceback=_str(t.get("traceback"), scrub, 20000), duration=_num(t.get("duration")),
+            depth=max(0, min(depth, 20)), section_type=_str(t.get("type"), scrub, 100),
+            parent=_str(parent, scrub, 300),
+            functions=[_str(x, scrub, 300) for x in _list(t.get("functions")) if isinstance(x, str)],
+            objects=[_str(x, scrub, 1024) for x in _list(t.get("objects")) if isinstance(x, str)])
+        if parent and parent in by_name:
+            by_name[parent].children += 1
+        by_name[name] = view
+        out.append(view)
+    return out
+
+
 def _function(f, scrub):
     label = _str(f.get("label"), scrub, 300)
     if not label:
@@ -475,7 +495,7 @@ def _function(f, scrub):
         reason=_str(f.get("reason"), scrub, 4000),
         started_at=started, ended_at=ended,
         log_key=_str(f.get("log_key"), scrub, 1024),
-        log=scrub(log) if log is not None else None,
+        log=scrub.redact(log) if log is not None else None,
         log_truncated=bool(f.get("log_truncated")),
         log_bytes=len(log) if log else 0,
     )

@@ -168,11 +168,14 @@ class EmbeddedS3Server:
         raise S3Error(f"The embedded S3 server did not answer a put/get round trip within "
                       f"{self.ready_timeout:.0f} s (last error: {last_error}). Its log is {log_path}.")
 
-    def stop(self, timeout=5.0):
+    def stop(self, timeout=None):
         """Stop the server and everything it left behind; safe to call twice.
 
         timeout=0 kills it at once: for data about to be deleted a clean stop only
-        costs time (weed takes about 0.5 s to exit on SIGTERM)."""
+        costs time (weed takes 0.5-2.5 s to exit on SIGTERM). The default: at once
+        when the data folder is ours (deleted right after), else a clean stop of up to 5 s."""
+        if timeout is None:
+            timeout = 0 if self._own_dir else 5.0
         proc, self.process = self.process, None
         if self.ports:
             _RUNNING.discard(self.endpoint)

@@ -33,7 +33,8 @@ from pathlib import Path
 
 from ...errors import BackendError
 from ...layout import instance_label
-from ..base import Backend, workflow_secrets
+from ..base import Backend
+from ..local.action_env import named_secrets
 from ..remote import default_payload_path, github_payload_url
 from .github_api import GitHubAPIStandIn
 from .venv import faasr_py_python
@@ -321,7 +322,9 @@ class FaaSrPyBackend(Backend):
                 env[f"{name}_PAT"] = self._token
         for name in run.workflow.data["DataStores"]:
             env.update(self.data_stores[name].credential_env())
-        env.update(workflow_secrets(run.workflow))  # as GitHub passes repository secrets
+        # the secrets the workflow names for this action, from our environment, as GitHub passes
+        # repository secrets
+        env.update(named_secrets(run.workflow.data, overwritten.get("FunctionInvoke")))
         return env
 
     def _finish_run(self, run):

@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from faasr_easypy.backends.local.r_server import RServer
+
 SHIM = str(Path(__file__).with_name("shim"))
 # Temp folder names: the server removes only folders named so (see _remove_abandoned_roots).
 ACTIONS_ROOT_PREFIX = "faasr-easypy-actions-"     # a LocalBackend's action folders
@@ -78,6 +80,7 @@ class ForkServer:
         self.running = True
         self._prototypes = {}  # S3 clients children inherit: never used in this process
         self._own = {}  # S3 clients this process uses itself (kept apart: sockets don't survive fork)
+        self.r_server = RServer()  # the warm R process, started on the first R action
 
     # -- S3 clients -------------------------------------------------------
     def _s3_client(self, cache, store):
@@ -180,6 +183,8 @@ class ForkServer:
         client.roots.clear()
 
     def spawn(self, client, job):
+        if job.get("type") == "R":
+            job = dict(job, r_server=self.r_server.info())
         clients = {name: self._s3_client(self._prototypes, store) for name, store in job["stores"].items()}
         r, w = os.pipe()
         pid = os.fork()
@@ -244,6 +249,8 @@ class ForkServer:
         os.close(child.fd)
         del self.children[child.fd]
         _, status = os.waitpid(child.pid, 0)
+        if child.job.get("type") == "R":
+            self.r_server.action_ended(child.pid)  # its R worker goes with it
         if not child.reported:
             self.report_death(child, status)
         child.client.children.discard(child)
@@ -327,6 +334,7 @@ class ForkServer:
             for key, _ in self.sel.select(0.1):
                 if isinstance(key.data, Child) and self.children.get(key.data.fd) is key.data:
                     self.on_child_readable(key.data)
+        self.r_server.stop()  # it kills the R workers of actions killed above
 
 
 def _warm(client, bucket):

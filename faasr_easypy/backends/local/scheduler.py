@@ -23,7 +23,8 @@ from pathlib import Path
 
 from ...errors import BackendError
 from ...layout import instance_label
-from ..base import Backend, workflow_secrets
+from ..base import Backend
+from .action_env import named_secrets
 from .forkserver import ACTIONS_ROOT_PREFIX
 from .packages import container_note, package_folder, workflow_packages
 from .server_process import ForkServerProcess
@@ -314,10 +315,11 @@ class LocalBackend(Backend):
             "log_key": layout.log_key(action, rank),
             "done_key": layout.done_key(action, rank),
             "stores": stores,
-            "secrets": {**workflow_secrets(wf), **self.secrets},  # the workflow's Secrets, from our env
+            "secrets": named_secrets(wf.data, action, self.secrets),  # only those the workflow names
             "functions_dir": self.functions_dir,
             "python_path": run.python_path,  # PyPIPackageDownloads (packages.py)
             "local_file": (wf.data.get("FunctionLocalFile") or {}).get(spec.function_name),
+            "cran_packages": (wf.data.get("FunctionCRANPackage") or {}).get(spec.function_name) or [],
             "time_limit": self.action_timeout,
             "workdir_root": self.workdir_root,
             "own_root": self._own_root and not self.keep_workdirs,  # the server may remove it
