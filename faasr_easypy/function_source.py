@@ -62,20 +62,19 @@ def functions_dir(workflow, workflow_path):
 
 
 def explain(workflow, workflow_path):
-    """What functions_dir() tried, in one sentence."""
-    default = default_functions_dir(workflow_path, workflow.name)
+    """What functions_dir() tried, in one short sentence (the folder itself is named by the caller)."""
+    default = f"so functions/{workflow.name}/ beside the workflow file"
     folders = git_repo_folders(workflow)
     if not folders:
-        return f"the workflow has no FunctionGitRepo folder, so {default} was used"
+        return f"the workflow has no FunctionGitRepo folder, {default}"
     if len(folders) > 1:
-        return (f"FunctionGitRepo names {len(folders)} different folders, and one local functions folder is "
-                f"needed, so {default} was used")
+        return f"FunctionGitRepo names {len(folders)} different folders, {default}"
     owner, repo, path = next(iter(folders))
     checkout = checkout_of(workflow_path)
     if checkout is None:
-        return f"FunctionGitRepo names {owner}/{repo}/{path}, but {workflow_path} is in no git checkout, so {default}"
+        return f"FunctionGitRepo names {owner}/{repo}/{path}, but the workflow is in no git checkout, {default}"
     if (owner, repo) not in checkout[1]:
-        return (f"FunctionGitRepo names {owner}/{repo}/{path}, but the checkout {checkout[0]} is not a clone of "
-                f"{owner}/{repo} (its GitHub remotes: {', '.join('/'.join(r) for r in sorted(checkout[1])) or 'none'})"
-                f", so {default}")
-    return f"FunctionGitRepo names {owner}/{repo}/{path}, and {checkout[0] / path} does not exist, so {default}"
+        remotes = ", ".join("/".join(r) for r in sorted(checkout[1])) or "none"
+        return (f"FunctionGitRepo names {owner}/{repo}/{path}, but this checkout is not a clone of "
+                f"{owner}/{repo} (GitHub remotes: {remotes}), {default}")
+    return f"FunctionGitRepo names {owner}/{repo}/{path}, which this checkout lacks, {default}"

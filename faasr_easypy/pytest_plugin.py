@@ -131,8 +131,8 @@ def faasr_workflow(request):
         fix_folder = None
         if not folder:
             folder = function_source.functions_dir(workflow, path)
-            fix_folder = (f"{function_source.explain(workflow, path)}; put the workflow's Python files there, "
-                          "or pass --faasr-functions DIR (or functions=DIR)")
+            fix_folder = (f"{function_source.explain(workflow, path)}; put the files there, "
+                          "or pass --faasr-functions DIR")
         # a missing folder or function fails before the trigger
         check_before_run(workflow, folder, testbed=testbed, fix_folder=fix_folder)
         place = on_testbed if testbed is not None else embedded_default
