@@ -218,7 +218,8 @@ def test_runner_takes_the_testbeds_settings():
         assert (runner.timeout, runner.check_interval) == (300.0, 0.5)
     finally:
         runner.close()
-    runner = WorkflowRunner.from_testbed(load_workflow("workflows/data_pipeline.json"), "testbeds/local.yaml", check_interval=2)
+    runner = WorkflowRunner.from_testbed(load_workflow("workflows/data_pipeline.json"), "testbeds/local.yaml",
+                                         check_interval=2)
     try:
         assert (runner.timeout, runner.check_interval) == (300.0, 2.0)
     finally:
