@@ -44,6 +44,9 @@ def build_parser():
     p.add_argument("--stream-logs", action="store_true", help="print each function's log lines as they arrive")
     p.add_argument("--max-parallel", type=int, default=None, metavar="N",
                    help="actions running at once (default 4 per core)")
+    p.add_argument("--action-memory", type=positive_mib, default=None, metavar="MIB",
+                   help="memory one action may allocate, in MiB (default: a quarter of this machine's RAM); "
+                        "an action over it fails with 'exceeded its memory limit'")
     p.add_argument("--keep-workdirs", action="store_true",
                    help="keep each action's working directory (for debugging)")
     p.add_argument("--backend", choices=("local", "faasr-py"), default="local",
@@ -74,6 +77,17 @@ def positive_seconds(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def positive_mib(text):
+    """argparse type: a whole number of MiB, at least 16."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB")
+    if value < 16:
+        raise argparse.ArgumentTypeError(f"{text!r} is too small: give at least 16 (MiB)")
     return value
 
 
@@ -113,12 +127,13 @@ def cmd_run(args):
                         f"the folder that holds the Python functions of {args.workflow}.")
     with LocalEnvironment(wf, functions, max_parallel=args.max_parallel,
                           action_timeout=args.action_timeout, keep_workdirs=args.keep_workdirs,
-                          backend=args.backend) as env:
+                          backend=args.backend, action_memory_mib=args.action_memory) as env:
         table = StatusTable(wf)
         # Watched through S3 alone, exactly as a run on GitHub Actions would be.
         runner = WorkflowRunner(wf, env.backend, env.logging_store, timeout=args.timeout,
                                 check_interval=args.check_interval, stream_logs=args.stream_logs,
-                                on_status_change=table.on_status_change, log_printer=table.print_log)
+                                on_status_change=table.on_status_change, log_printer=table.print_log,
+                                s3_server=env.s3.server)
         print(f"S3: {env.s3.endpoint} bucket {env.logging_store.bucket}")
         print(f"Invocation folder: {runner.invocation.folder}", flush=True)
         started = time.monotonic()

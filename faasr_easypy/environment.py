@@ -106,6 +106,7 @@ def machine_backend(name, functions_dir, stores, **options):
 
         options.pop("max_parallel", None)  # one action per host: faasr-py's RPC port is fixed
         options.pop("fork_server", None)   # the local backend's; faasr-py starts its own processes
+        options.pop("action_memory_mib", None)  # the local backend's limit
         options.setdefault("progress", _say)
         return FaaSrPyBackend(functions_dir, stores, **options)
     raise UserError(f"Unknown backend {name!r}: use one of {', '.join(MACHINE_BACKENDS)}.")
@@ -123,8 +124,9 @@ class LocalEnvironment:
     """
 
     def __init__(self, workflow, functions_dir, s3=None, max_parallel=None, action_timeout=600.0,
-                 keep_workdirs=False, backend="local"):
+                 keep_workdirs=False, backend="local", action_memory_mib=None):
         self.workflow = workflow
+        self.action_memory_mib = action_memory_mib
         self.functions_dir = functions_dir
         self._own_s3 = s3 is None
         self.s3 = s3
@@ -147,7 +149,8 @@ class LocalEnvironment:
             self.backend = machine_backend(self.backend_name, self.functions_dir, self.stores,
                                            max_parallel=self.max_parallel,
                                            action_timeout=self.action_timeout,
-                                           keep_workdirs=self.keep_workdirs)
+                                           keep_workdirs=self.keep_workdirs,
+                                           action_memory_mib=self.action_memory_mib)
         except BaseException:
             self.close()
             raise

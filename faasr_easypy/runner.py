@@ -40,11 +40,14 @@ class WorkflowRunner:
     def __init__(self, workflow, backend, data_store=None, timeout=300, check_interval=1.0,
                  stream_logs=False, inactivity_timeout=None, invocation=None,
                  on_status_change=None, log_printer=print, grace_period=None,
-                 client=None, loop=None, argument_overrides=None, functions=None):
+                 client=None, loop=None, argument_overrides=None, functions=None, s3_server=None):
         """`backend` is a Backend (then `data_store` is the store it logs to) or a testbed:
         a FaasrTestbed or the path of a testbed YAML file, which places the workflow (and
-        `functions`, default functions/<WorkflowName> beside the workflow file)."""
+        `functions`, default functions/<WorkflowName> beside the workflow file).
+        `s3_server`: the EmbeddedS3Server the run depends on; wait() ends with an S3Error
+        naming it if it dies, instead of letting every action run into the timeout."""
         self.workflow = workflow
+        self.s3_server = s3_server
         self._owned = contextlib.ExitStack()  # what the runner started for a testbed
         if _is_testbed(backend):
             if data_store is not None:
@@ -91,6 +94,7 @@ class WorkflowRunner:
         if testbed.needs_embedded_s3:
             embedded = start_s3()
             self._owned.callback(embedded.close)
+            self.s3_server = embedded.server
         try:
             return self._owned.enter_context(placed(
                 self.workflow, testbed, functions, embedded_s3=embedded,
@@ -166,8 +170,29 @@ class WorkflowRunner:
         """Block until monitoring is complete; False if `timeout` passed first or it was stopped."""
         if not self.started:
             raise RuntimeError("WorkflowRunner.wait() before start(): call start() or use `with runner:`")
-        self.monitor.wait(timeout=timeout)
-        return self.monitor.complete
+        if self.s3_server is None:
+            self.monitor.wait(timeout=timeout)
+            return self.monitor.complete
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:  # in slices, to look at the S3 server's process between them
+            step = self.check_interval if end is None else max(0.0, min(self.check_interval, end - time.monotonic()))
+            self.monitor.wait(timeout=step)
+            if self.monitor.finished:
+                return self.monitor.complete
+            self._check_s3_server()
+            if end is not None and time.monotonic() >= end:
+                return self.monitor.complete
+
+    def _check_s3_server(self):
+        death = self.s3_server.death()
+        if death is None:
+            return
+        from .errors import S3Error
+
+        self.monitor.stop(f"S3 lost: {death}")
+        raise S3Error(f"The run of {self.workflow.name} was stopped because {death}. Nothing of the "
+                      "run can be watched without it, so the actions still running were cancelled and "
+                      "their statuses are unknown.")
 
     def wait_until(self, predicate, timeout=None):
         """Block until predicate(machine) holds (under the monitor lock) or monitoring ends."""

@@ -54,7 +54,8 @@ COMPUTE_TYPES = {
 }
 COMPUTE_KEYS = ("FaaSType", "ComputeServers", "UserName", "ActionRepoName", "Branch", "Region",
                 "Endpoint", "Namespace", "APIVersion", "Partition", "Token", "AccessKey", "SecretKey",
-                "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl", "Runtime")
+                "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl", "Runtime",
+                "ActionMemoryMiB")
 # Local compute only: which backend runs the actions on this machine (environment.MACHINE_BACKENDS)
 RUNTIMES = ("local", "faasr-py")
 # Optional compute fields passed through to the remote backends (API endpoints for tests or
@@ -107,6 +108,7 @@ class ComputeSpec:
     secret_key: str = field(default="", repr=False)  # Lambda: the secret half of AccessKey
     max_parallel: int | None = None
     action_timeout: float | None = None
+    action_memory_mib: int | None = None  # Local: what one action may allocate (RLIMIT_AS)
     serves: list[str] = field(default_factory=lambda: [WILDCARD])
     runtime: str = "local"
 
@@ -152,6 +154,11 @@ class Resolved:
     @property
     def action_timeout(self):
         values = [c.action_timeout for c in self.computes.values() if c.action_timeout]
+        return min(values) if values else None
+
+    @property
+    def action_memory_mib(self):
+        values = [c.action_memory_mib for c in self.computes.values() if c.action_memory_mib]
         return min(values) if values else None
 
 
@@ -589,6 +596,11 @@ def _compute(name, section, path, bad, env):
         action_timeout = _positive(action_timeout)
         if action_timeout is None:
             bad(f"{path}.ActionTimeout", "is not a positive number of seconds", "give seconds, e.g. 600")
+    memory = section.get("ActionMemoryMiB")
+    if memory is not None and not (isinstance(memory, int) and not isinstance(memory, bool) and memory >= 16):
+        bad(f"{path}.ActionMemoryMiB", f"{memory!r} is not a whole number of MiB of at least 16",
+            "give the memory one action may use, e.g. 4096")
+        memory = None
     runtime = section.get("Runtime", "local")
     if runtime not in RUNTIMES:
         bad(f"{path}.Runtime", f"{runtime!r} is not a runtime", f"use one of {', '.join(RUNTIMES)}")
@@ -602,7 +614,7 @@ def _compute(name, section, path, bad, env):
                        runtime=runtime,
                        token=str(section.get(credential) or "") if credential else "",
                        secret_key=str(section.get("SecretKey") or "") if ftype == "Lambda" else "",
-                       max_parallel=max_parallel, action_timeout=action_timeout)
+                       max_parallel=max_parallel, action_timeout=action_timeout, action_memory_mib=memory)
 
 
 def _serves(value, path, bad):
