@@ -10,7 +10,9 @@ AWS). Each store keeps its own bucket name; missing buckets are created.
 """
 
 import os
+import signal
 import sys
+import threading
 
 from .backends.local import LocalBackend
 from .errors import S3Error, UserError
@@ -112,6 +114,26 @@ def machine_backend(name, functions_dir, stores, **options):
     raise UserError(f"Unknown backend {name!r}: use one of {', '.join(MACHINE_BACKENDS)}.")
 
 
+class _sigint_held:
+    """Hold SIGINT for the duration (main thread only); raise KeyboardInterrupt after, if one came."""
+
+    def __enter__(self):
+        self.previous = None
+        self.caught = False
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum, frame):
+        self.caught = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            if self.caught and exc[0] is None:
+                raise KeyboardInterrupt
+
+
 def _say(message):
     print(f"faasr-easypy: {message}", file=sys.stderr, flush=True)
 
@@ -157,10 +179,15 @@ class LocalEnvironment:
         return self
 
     def close(self):
-        if self.backend is not None:
-            self.backend.close()
-        if self._own_s3 and self.s3 is not None:
-            self.s3.close()
+        # A second Ctrl-C while we stop must not cut the stop short (it left the S3 data
+        # and action folders behind): it is held until both are closed, then raised.
+        with _sigint_held():
+            try:
+                if self.backend is not None:
+                    self.backend.close()
+            finally:
+                if self._own_s3 and self.s3 is not None:
+                    self.s3.close()
 
     def __exit__(self, *exc):
         self.close()

@@ -86,12 +86,13 @@ def free_ports(count):
 
 # weed runs under this small sh guard: when the harness dies (even by SIGKILL) the guard
 # gets SIGTERM (PR_SET_PDEATHSIG), stops weed and removes what weed cannot: its own data
-# folder and socket files. It exits with weed's status (128+N for signal N).
+# folder and socket files (a clean stop only costs time for data about to be removed: weed
+# gets SIGKILL then). It exits with weed's status (128+N for signal N).
 _GUARD = r"""
 "$@" &
 pid=$!
 cleanup() {
-    kill -TERM "$pid" 2>/dev/null
+    if [ -n "$FAASR_EASYPY_S3_REMOVE" ]; then kill -KILL "$pid"; else kill -TERM "$pid"; fi 2>/dev/null
     wait "$pid" 2>/dev/null
     [ -n "$FAASR_EASYPY_S3_REMOVE" ] && rm -rf -- "$FAASR_EASYPY_S3_REMOVE"
     [ -n "$FAASR_EASYPY_S3_SOCKETS" ] && rm -f -- $FAASR_EASYPY_S3_SOCKETS
@@ -107,12 +108,12 @@ _SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes
 
 def exit_description(code):
     """The guard's exit code (weed's status) in words: "killed by SIGKILL", "exited with status 1"."""
-    signum = -code if code < 0 else code - 128 if code > 128 else None
+    signum = -code if code < 0 else code - 128 if 128 < code <= 128 + 64 else None
     if signum:
         try:
-            return f"killed by {signal.Signals(signum).name}"
+            return f"was killed by {signal.Signals(signum).name}"
         except ValueError:
-            return f"killed by signal {signum}"
+            pass
     return f"exited with status {code}"
 
 

@@ -329,7 +329,13 @@ class ForkServer:
             _remove(child.report_path)
         if not child.reported:
             if child.kill_reason is None and isinstance(child.report, dict):
-                self.finish_reported(child)
+                if child.report.get("final_written"):  # reported through the file
+                    child.reported = True
+                    self.send(child.client, dict(child.report, op="finished", pid=child.pid))
+                else:
+                    self.finish_reported(child)
+            elif child.client.sock is None:
+                child.reported = True  # its client is gone: nobody watches this log any more
             else:
                 self.report_death(child, status)
         child.client.children.discard(child)
