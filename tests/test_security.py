@@ -1,6 +1,8 @@
 """Nothing the harness starts is reachable from outside, and functions stay in their sandbox."""
 
+import http.client
 import os
+import stat
 import time
 
 import pytest
@@ -51,6 +53,71 @@ def test_embedded_s3_server_listens_on_loopback_only():
         addresses = listening_addresses(pids)
     assert len(addresses) >= 4, addresses  # master, volume, filer, s3 at least
     assert all(ip in ("127.0.0.1", "::1") for ip, _ in addresses), addresses
+
+
+# Unsigned requests a local process could send to read, forge or delete objects (`.done`
+# markers flip verdicts) through any of weed's HTTP APIs: filer, volume, master, admin, S3.
+UNSIGNED = [("PUT", "/buckets/faasr/forged.done"), ("PUT", "/faasr/forged.done"),
+            ("POST", "/buckets/faasr/forged.done"), ("GET", "/buckets/faasr/"),
+            ("GET", "/buckets/faasr/victim.txt"), ("GET", "/faasr/victim.txt"), ("GET", "/faasr?list-type=2"),
+            ("GET", "/"), ("DELETE", "/buckets/faasr/victim.txt"), ("DELETE", "/faasr/victim.txt"),
+            ("GET", "/dir/assign"), ("POST", "/dir/assign"), ("POST", "/submit"), ("GET", "/dir/lookup?volumeId=1"),
+            ("GET", "/1,01"), ("DELETE", "/1,01"), ("GET", "/cluster/status")]
+
+
+def _unsigned(port, method, path):
+    """HTTP status of an unsigned request, or None when the port does not speak HTTP/1.1 (gRPC)."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request(method, path, body=b"forged" if method in ("PUT", "POST") else None)
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, body
+    except (ConnectionError, http.client.HTTPException):
+        return None, b""
+    finally:
+        conn.close()
+
+
+def test_embedded_s3_takes_only_signed_requests_on_every_port():
+    from botocore.exceptions import ClientError
+
+    from faasr_easypy.s3.client import make_client
+
+    with EmbeddedS3Server() as server:
+        client = make_client(server.data_store(), max_attempts=1)
+        client.put_object(Bucket="faasr", Key="victim.txt", Body=b"original")
+        time.sleep(1.0)  # the admin listener comes up last
+        pids = [server.process.pid] + descendants(server.process.pid)
+        ports = sorted(port for _, port in listening_addresses(pids))
+        s3_port = server.ports["s3.port"]
+        assert s3_port in ports and len(ports) >= 6, ports  # s3, volume, filer, master and their gRPC
+        answered = {}
+        for port in ports:
+            for method, path in UNSIGNED:
+                status, body = _unsigned(port, method, path)
+                answered[(port, method, path)] = status
+                if port == server.ports["master.port"] and method == "GET" and not path.startswith("/dir/assign"):
+                    # the master's status pages stay (no flag turns them off): topology, no object
+                    assert b"victim" not in body, (path, body)
+                    continue
+                assert status is None or status >= 400, (port, method, path, status, body)
+        # the S3 port answered every one with "access denied" (or "not allowed"), never an object
+        assert {answered[(s3_port, m, p)] for m, p in UNSIGNED} <= {403, 405}, answered
+        # nothing was forged, read or deleted: signed S3 sees the bucket as it was
+        keys = [o["Key"] for o in client.list_objects_v2(Bucket="faasr").get("Contents", [])]
+        assert keys == ["victim.txt"], keys
+        assert client.get_object(Bucket="faasr", Key="victim.txt")["Body"].read() == b"original"
+        client.delete_object(Bucket="faasr", Key="victim.txt")
+        try:
+            client.head_object(Bucket="faasr", Key="victim.txt")
+            raise AssertionError("a signed delete did not delete")
+        except ClientError:
+            pass
+        # the JWT keys are the server's own, readable by this user only
+        toml = server.data_dir / "security.toml"
+        assert stat.S_IMODE(toml.stat().st_mode) == 0o600
+        assert toml.read_text().count('key = "') == 4
 
 
 def test_local_backend_processes_listen_on_nothing(tmp_path):
