@@ -6,6 +6,7 @@ workflow, an archive and the HTML report, nothing left running or in its TMPDIR,
 and none of the planted secrets in its output, archive, report or mail.
 """
 
+import os
 import re
 
 import pytest
@@ -195,3 +196,41 @@ def test_double_ctrl_c_still_removes_everything(tmp_path):
     outcome = cli_case(tmp_path, "double-ctrl-c")
     assert outcome.rc == 130, outcome.explain()
     assert outcome.left_temp == [], outcome.explain()
+
+
+def test_a_sigkilled_pyats_job_leaves_no_task_fork_server_or_s3(tmp_path):
+    """SIGKILL of `pyats run job` (its process only, as the OOM killer would): its tasks end
+    (they watch the job process), the fork server kills the actions, weed's guard removes
+    the S3 data. pyATS's own helpers (synchro manager, reporter) are pyATS's: they started
+    before the first task and are left out of the count."""
+    import signal as signals
+    import time as clock
+
+    from .easypy_helpers import kill_tagged, start_job, tagged_processes, wait_for_text
+    from .reliability_scenarios import PLANTED, _tasks, make_project
+
+    job = make_project(tmp_path, _tasks("victim"), parallel=1)
+    log = tmp_path / "job.log"
+    proc = start_job(job, "--archive-dir", tmp_path / "archives", "--no-mail", "--faasr-stream-logs",
+                     cwd=tmp_path, log=log, env=dict(PLANTED, TMPDIR=str(tmp_path / "tmp")))
+    try:
+        assert wait_for_text(log, "faasr-easypy: testbed", timeout=120), log.read_text()
+        helpers = {pid for pid, _ in tagged_processes(proc.tag)}  # the job and pyATS's helpers
+        assert wait_for_text(log, "[victim] sleeping 120 s", timeout=120), log.read_text()
+        started = {pid: cmd for pid, cmd in tagged_processes(proc.tag) if pid not in helpers}
+        assert any("forkserver" in cmd for cmd in started.values()), started
+        assert any("weed" in cmd for cmd in started.values()), started
+        os.kill(proc.pid, signals.SIGKILL)
+        proc.wait()
+        deadline = clock.monotonic() + 15
+        left = started
+        while left and clock.monotonic() < deadline:
+            clock.sleep(0.2)
+            alive = {pid for pid, _ in tagged_processes(proc.tag)}
+            left = {pid: cmd for pid, cmd in started.items() if pid in alive}
+        assert left == {}, left  # the task, the fork server, the actions, weed
+        tmp_left = sorted(p.name for p in (tmp_path / "tmp").iterdir())
+        assert not [name for name in tmp_left if name.startswith(("faasr-easypy-s3-", "faasr-easypy-actions-",
+                                                                   "faasr-easypy-forkserver-"))], tmp_left
+    finally:
+        kill_tagged(proc.tag)
