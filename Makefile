@@ -1,5 +1,5 @@
 # The two set-up commands of README.rst: `make demo` and `make test`.
-# Both build .venv from scratch when it is missing or setup.py changed.
+# Both build .venv from scratch when it is missing or setup.py or pyproject.toml changed.
 VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(abspath $(VENV))/bin
@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: demo test test-fast bench lint clean
 
-$(STAMP): setup.py
+$(STAMP): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"

@@ -18,7 +18,8 @@ setup(
         ],
     },
     install_requires=[
-        "pyats[library]",
+        "pyats[library]>=26.9,<26.10",
+        "genie>=26.9,<26.10",  # pyATS's library, released with it
         "boto3",
         "requests",
         "pyyaml",

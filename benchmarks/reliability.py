@@ -69,11 +69,11 @@ def print_table(outcomes):
                      mb(o.peak_rss.get("job", 0)), mb(o.peak_rss.get("total", 0)), verdict_summary(o),
                      "; ".join([o.scenario.tried, *o.notes])])
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head) - 1)]
-    line = "  ".join(f"{h:<{w}}" for h, w in zip(head, widths)) + "  " + head[-1]
+    line = "  ".join(f"{h:<{w}}" for h, w in zip(head, widths, strict=False)) + "  " + head[-1]
     print(line)
     print("-" * len(line))
     for r in rows:
-        print("  ".join(f"{c:<{w}}" for c, w in zip(r, widths)) + "  " + r[-1])
+        print("  ".join(f"{c:<{w}}" for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
     held = sum(o.held for o in outcomes)
     print(f"\n{held} of {len(outcomes)} cases held everything; "
           f"{sum(o.seconds for o in outcomes):.0f} s of pyats runs in all")

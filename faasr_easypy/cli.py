@@ -74,7 +74,7 @@ def positive_seconds(text):
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
     return value
@@ -85,7 +85,7 @@ def positive_mib(text):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB") from None
     if value < 16:
         raise argparse.ArgumentTypeError(f"{text!r} is too small: give at least 16 (MiB)")
     return value

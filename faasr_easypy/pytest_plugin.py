@@ -34,8 +34,8 @@ def pytest_configure(config):
     # A bad testbed is a usage error of this run: one message, before any test starts.
     path = config.getoption("faasr_testbed", None)
     if path:
-        from faasr_easypy.easypy.testbed import load_file
         from faasr_easypy.errors import UserError
+        from faasr_easypy.placement.testbed_file import load_file
 
         try:
             config._faasr_testbed = load_file(path)
@@ -68,7 +68,7 @@ def faasr_workflow(request):
     @contextmanager
     def on_testbed(workflow, folder):
         """(backend, logging store) of `workflow` placed by the --faasr-testbed file."""
-        from faasr_easypy.easypy.placement import placed
+        from faasr_easypy.placement.place import placed
 
         embedded = request.getfixturevalue("faasr_s3") if testbed.needs_embedded_s3 else None
         with placed(workflow, testbed, folder, embedded_s3=embedded,

@@ -238,7 +238,7 @@ class RedactingFilter(logging.Filter):
         redact = self.redactor.redact
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 -- a bad format string: keep what there is, redacted
+        except Exception:  # a bad format string: keep what there is, redacted
             message = f"{record.msg} {record.args}"
         record.msg = redact(message)
         record.args = None

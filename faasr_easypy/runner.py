@@ -80,9 +80,10 @@ class WorkflowRunner:
         self._reraise = False
 
     def _place(self, testbed, functions):
-        from .easypy.placement import placed
-        from .easypy.testbed import FaasrTestbed, load_file
         from .environment import start_s3
+        from .placement.model import FaasrTestbed
+        from .placement.place import placed
+        from .placement.testbed_file import load_file
         from .workflow import default_functions_dir
 
         if not isinstance(testbed, FaasrTestbed):
@@ -311,7 +312,7 @@ class WorkflowRunner:
 
 
 def _is_testbed(backend):
-    from .easypy.testbed import FaasrTestbed
+    from .placement.model import FaasrTestbed
 
     return isinstance(backend, (FaasrTestbed, str, os.PathLike))
 

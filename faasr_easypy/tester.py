@@ -211,7 +211,8 @@ class WorkflowTester:
             actual = self._read(resolved) or b""
         if actual == expected:
             return
-        at = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b), min(len(actual), len(expected)))
+        at = next((i for i, (a, b) in enumerate(zip(actual, expected, strict=False)) if a != b),
+                  min(len(actual), len(expected)))
         raise AssertionError(
             f"Expected S3 object {resolved!r} in bucket {self.bucket!r} to hold {len(expected)} bytes "
             f"{_preview(expected)}, but it holds {len(actual)} bytes {_preview(actual)} "

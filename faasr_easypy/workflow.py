@@ -207,10 +207,10 @@ def load_workflow(path) -> Workflow:
         size = path.stat().st_size
     except FileNotFoundError:
         raise ValidationError(source, [Problem(source, "", "file not found",
-                                               "give the path of a FaaSr workflow JSON file")])
+                                               "give the path of a FaaSr workflow JSON file")]) from None
     except OSError as exc:
         raise ValidationError(source, [Problem(source, "", f"cannot read it ({exc.strerror})",
-                                               "check the path and its permissions")])
+                                               "check the path and its permissions")]) from None
     if path.is_dir():
         raise ValidationError(source, [Problem(source, "", "is a folder, not a file",
                                                "give the path of the workflow JSON file inside it")])
@@ -229,17 +229,17 @@ def parse_workflow(raw, source="<workflow>") -> Workflow:
         except UnicodeDecodeError as exc:
             raise ValidationError(source, [Problem(
                 source, "", f"is not valid UTF-8 text (bad byte at offset {exc.start})",
-                "save the workflow as UTF-8 JSON")])
+                "save the workflow as UTF-8 JSON")]) from None
     if isinstance(raw, str):
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise ValidationError(source, [Problem(
                 source, f"line {exc.lineno} column {exc.colno}", f"is not valid JSON ({exc.msg})",
-                "correct the JSON syntax there (a missing comma, quote or bracket is the usual cause)")])
+                "correct the JSON syntax there (a missing comma, quote or bracket is the usual cause)")]) from None
         except RecursionError:
             raise ValidationError(source, [Problem(source, "", "nests JSON too deeply to read",
-                                                   "flatten the structure")])
+                                                   "flatten the structure")]) from None
     else:
         data = raw
     problems = validate(data, source)

@@ -54,7 +54,7 @@ def run_job(jobfile, *args, cwd=PROJECT, timeout=300, config=True, env=None):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
-        raise AssertionError(f"job {jobfile} did not finish in {timeout} s:\n{output[-5000:]}")
+        raise AssertionError(f"job {jobfile} did not finish in {timeout} s:\n{output[-5000:]}") from None
     return proc.returncode, output, archive_from(output), proc.tag
 
 

@@ -3,7 +3,9 @@ malformed testbed YAML, generated from one valid testbed plus hand-written edge
 cases (wrong types, missing fields, unknown device types, invalid UTF-8, huge
 files, alias bombs, names with ../, bad %ENV{} references). Each gives a
 UserError naming the file, the field and the fix; through `pyats run job` a
-sample gives that paragraph, exit code 2, no traceback, nothing left running."""
+sample gives that paragraph, exit code 2, no traceback, nothing left running.
+The corpus goes through both loaders: the core's (PyYAML, used by WorkflowRunner and
+pytest) and the pyATS one (`pyats run job`)."""
 
 import copy
 from pathlib import Path
@@ -11,8 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from faasr_easypy.easypy.testbed import MAX_TESTBED_BYTES, load_file
+from faasr_easypy.easypy import pyats_testbed
 from faasr_easypy.errors import UserError
+from faasr_easypy.placement.testbed_file import MAX_TESTBED_BYTES, load_file
 
 from .easypy_helpers import leftovers, run_job
 
@@ -117,6 +120,8 @@ def _mutants():
         add(f"max-parallel-{i}", f"{LOCAL}.MaxParallel", mutate=setter("local", "MaxParallel", value))
     for i, value in enumerate([0, "x", True, [1]]):
         add(f"action-timeout-{i}", f"{LOCAL}.ActionTimeout", mutate=setter("local", "ActionTimeout", value))
+    for i, value in enumerate([0, 8, True, "512", 1.5, [1]]):
+        add(f"action-memory-{i}", f"{LOCAL}.ActionMemoryMiB", mutate=setter("local", "ActionMemoryMiB", value))
     add("compute-unknown-field", f"{LOCAL}.Colour", mutate=setter("local", "Colour", "blue"))
 
     # which workflow names a device serves
@@ -186,12 +191,14 @@ def _mutants():
 
 
 MUTANTS = _mutants()
+LOADERS = {"core": load_file, "pyats": pyats_testbed.load_file}
 
 
-def test_the_base_testbed_is_valid(tmp_path):
+@pytest.mark.parametrize("loader", sorted(LOADERS))
+def test_the_base_testbed_is_valid(tmp_path, loader):
     path = tmp_path / "base.yaml"
     path.write_text(yaml.safe_dump(BASE))
-    tb = load_file(path)
+    tb = LOADERS[loader](path)
     assert len(tb.stores) == 2 and len(tb.computes) == 2
 
 
@@ -212,11 +219,12 @@ def corpus(tmp_path_factory):
 
 
 @pytest.mark.timeout(300)
-def test_every_bad_testbed_gives_a_clear_error(corpus, monkeypatch):
+@pytest.mark.parametrize("loader", sorted(LOADERS))
+def test_every_bad_testbed_gives_a_clear_error(corpus, monkeypatch, loader):
     monkeypatch.delenv(UNSET, raising=False)
     for path, expected in corpus:
         with pytest.raises(UserError) as info:
-            load_file(path)
+            LOADERS[loader](path)
         text = str(info.value)
         assert str(path) in text, text[:300]
         assert expected in text, (path.name, expected, text[:600])
@@ -245,7 +253,8 @@ def test_pyats_run_job_refuses_a_bad_testbed_in_one_paragraph(corpus, name):
     assert SECRET not in out and TOKEN not in out
 
 
-def test_the_shipped_testbeds_still_load():
+@pytest.mark.parametrize("loader", sorted(LOADERS))
+def test_the_shipped_testbeds_still_load(loader):
     for path in Path("testbeds").glob("*.yaml"):
         if "github" not in path.name:  # needs its %ENV variables (tests/test_easypy_units.py)
-            load_file(path)
+            LOADERS[loader](path)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from faasr_easypy.easypy import jobs_api, plugin, testbed
+from faasr_easypy.easypy import jobs_api, plugin
+from faasr_easypy.easypy import pyats_testbed as testbed
 from faasr_easypy.errors import UserError, ValidationError
 from faasr_easypy.workflow import default_functions_dir, load_workflow
 
@@ -165,13 +166,15 @@ def test_testbed_mapping_by_name_and_wildcard(tmp_path):
             os: linux
             type: faas
             connections: {}
-            custom: {faasr: {FaaSType: Local, ComputeServers: [My_GitHub_Account], MaxParallel: 3}}
+            custom: {faasr: {FaaSType: Local, ComputeServers: [My_GitHub_Account], MaxParallel: 3,
+                             ActionMemoryMiB: 512}}
         """)
     tb = testbed.load_file(path)
     wf = load_workflow(PROJECT / "workflows" / "conditional.json")
     resolved = tb.resolve(wf)
     assert resolved.stores["My_S3_Bucket"].device == "main"
     assert resolved.max_parallel == 3
+    assert resolved.action_memory_mib == 512  # reaches LocalBackend(action_memory_mib=) in place.make_backend
     data = wf.copy_data()
     data["DataStores"]["Archive"] = {"Endpoint": "", "Bucket": "x", "Region": "us-east-1"}
     data["ComputeServers"]["Other"] = {"FaaSType": "Lambda", "Region": "us-east-1"}
@@ -500,7 +503,7 @@ def test_the_job_lists_outputs_once_for_tasks_on_its_embedded_s3(s3_server, tmp_
     client = make_client(service.store("S3", "jobout"))
     ids = ["33333333-cccc", "44444444-dddd"]
     layouts = [InvocationLayout("FaaSrLog", "WF", "2026-01-01T00-00-00", i) for i in ids]
-    for inv, layout in zip(ids, layouts):
+    for inv, layout in zip(ids, layouts, strict=True):
         for key in (f"out/{inv}/a.txt", layout.log_key("start", None), layout.done_key("start", None)):
             client.put_object(Bucket="jobout", Key=key, Body=b"xy")
     client.put_object(Bucket="jobout2", Key=f"more/{ids[1]}.csv", Body=b"z")

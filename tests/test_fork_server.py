@@ -90,9 +90,9 @@ def test_backends_sharing_a_server_run_isolated_actions(s3, server, functions):
     backends = [LocalBackend(functions, stores, fork_server=server) for _ in range(3)]
     invocations = [Invocation(wf) for _ in backends]
     try:
-        for backend, inv in zip(backends, invocations):
+        for backend, inv in zip(backends, invocations, strict=True):
             backend.trigger(inv)
-        for backend, inv in zip(backends, invocations):
+        for backend, inv in zip(backends, invocations, strict=True):
             assert backend.wait(inv, 30)
             assert all(r["ok"] for r in backend.results(inv).values()), backend.results(inv)
     finally:

@@ -173,7 +173,7 @@ def test_dom_after_javascript(chromium, report_file, tmp_path):
     bars = dom.select("rect", "bar")
     assert len(svgs) == len(results["workflows"])
     assert len(bars) == len(fn_rows)
-    for index, (svg, w) in enumerate(zip(svgs, results["workflows"])):
+    for index, (svg, w) in enumerate(zip(svgs, results["workflows"], strict=True)):
         mine = [b for b in bars if b["attrs"]["id"].startswith(f"bar-{index}-")]
         assert len(mine) == len(w["functions"]) == int(svg["attrs"]["data-functions"])
         crit = [b["attrs"]["data-label"] for b in mine if b["attrs"]["data-critical"] == "true"]

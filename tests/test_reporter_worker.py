@@ -80,3 +80,6 @@ def test_the_plugin_installs_it_for_faasr_jobfiles_only(tmp_path):
     other_job.write_text("def main(runtime):\n    pass\n")
     assert _is_faasr_run(["pyats", "run", "job", str(faasr_job)])
     assert not _is_faasr_run(["pyats", "run", "job", str(other_job)])
+    assert _is_faasr_run(["/venv/bin/easypy", str(faasr_job)])
+    # pytest importing the plugin with a test file that mentions faasr_easypy patches nothing
+    assert not _is_faasr_run(["/venv/bin/pytest", str(faasr_job)])

@@ -189,7 +189,7 @@ class GitHubActionsBackend(RemoteBackend):
 
     def _explain_rate_limit(self, response, wf_file, message, attempts):
         wait = self._rate_limit_wait(response)
-        when = datetime.fromtimestamp(self._clock() + wait, tz=timezone.utc).strftime("%H:%M:%S UTC")  # noqa: UP017 (3.10)
+        when = datetime.fromtimestamp(self._clock() + wait, tz=timezone.utc).strftime("%H:%M:%S UTC")  # 3.10 lacks .UTC
         headers = response.headers
         if headers.get("X-RateLimit-Remaining") == "0":
             kind = "its API rate limit is used up (X-RateLimit-Remaining: 0)"

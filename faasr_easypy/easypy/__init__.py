@@ -13,7 +13,7 @@ _API = {
     "WorkflowTask": "jobs_api", "workflow_statuses": "jobs_api", "expand_batch": "jobs_api",
     "parse_faasr_arg": "jobs_api", "find_testscript": "jobs_api", "GENERIC_TESTSCRIPT": "jobs_api",
     "get_context": "context", "JobContext": "context",
-    "FaasrTestbed": "testbed", "load_file": "testbed", "load_builtin": "testbed",
+    "FaasrTestbed": "..placement.model", "load_file": "pyats_testbed", "load_builtin": "pyats_testbed",
     "register_report_hook": "plugin", "CONFIG_FILE": "plugin",
 }
 
@@ -28,4 +28,4 @@ def __getattr__(name):
         raise AttributeError(f"module 'faasr_easypy.easypy' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -202,6 +202,7 @@ class JobContext:
         if self.s3 is None or os.getpid() != self.owner_pid:
             return
         try:
+            from ..placement.place import bucket_for
             from ..s3.client import DataStore
             from ..workflow import load_workflow
 
@@ -212,7 +213,7 @@ class JobContext:
         for name, spec in resolved.stores.items():
             if not spec.embedded:
                 continue
-            bucket = spec.bucket or workflow.data["DataStores"][name].get("Bucket") or "faasr"
+            bucket = bucket_for(workflow, name, spec)
             if bucket in self.ensured_buckets:
                 continue
             store = DataStore(name=name, bucket=bucket, endpoint=self.s3.endpoint, region=self.s3.region,
@@ -460,7 +461,7 @@ def get_context(runtime=None):
     if ctx is not None:
         return ctx
     if _fallback is None:
-        from .testbed import load_builtin
+        from .pyats_testbed import load_builtin
 
         log.warning("faasr-easypy: the faasr_easypy Easypy plugin did not set up this job; using the "
                     "built-in local testbed and default options (is the plugin disabled?)")

@@ -59,8 +59,9 @@ def get_git_info(path, sha256=None):
 
 
 def warm(path):
-    """Job process, before forking: look `path` up so the task inherits the answer."""
-    if install():
+    """Job process, before forking: look `path` up so the task inherits the answer
+    (once install() has run: pyats_patches.install())."""
+    if _original is not None:
         key = os.path.abspath(str(path))
         try:
             get_git_info(key)

@@ -34,7 +34,7 @@ from pathlib import Path
 from pyats.easypy.tasks import Task
 
 from ..errors import UserError
-from . import git_info, source_cache
+from . import pyats_patches
 from .context import get_context, write_json
 
 log = logging.getLogger(__name__)
@@ -147,8 +147,7 @@ class WorkflowTask(Task):
         ctx.ensure_s3()  # in the job process, before forking
         ctx.ensure_fork_server()  # one for every task: they connect to it, not start their own
         ctx.prepare_buckets(self.workflow_path)
-        git_info.warm(self.testscript_path)  # else every section of the testscript runs git
-        source_cache.warm(self.testscript_path)  # else aetest parses it again for every section
+        pyats_patches.warm(self.testscript_path)  # git information and class sources, once
         # Objects that exist now are shared with the task by fork; freezing them keeps the
         # task's garbage collector from touching (and so copying) their memory pages.
         gc.freeze()
@@ -209,10 +208,10 @@ class WorkflowSession:
         self.interrupted = False
 
     def open(self):
+        from ..placement.place import check_functions_folder, data_stores, make_backend
         from ..runner import WorkflowRunner
         from ..tester import WorkflowTester
         from ..workflow import default_functions_dir, load_workflow
-        from .placement import check_functions_folder, data_stores, make_backend
 
         ctx, task = self.ctx, self.task
         self.started = time.time()

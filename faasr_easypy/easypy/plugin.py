@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -100,7 +101,7 @@ class FaasrPlugin(BasePlugin):
         from ..errors import UserError
         from .context import JobContext, is_faasr_jobfile, project_root
         from .jobs_api import parse_faasr_arg
-        from .testbed import from_pyats, has_faasr_devices, load_builtin
+        from .pyats_testbed import from_pyats, has_faasr_devices, load_builtin
 
         runtime = self.runtime
         args = runtime.args
@@ -109,6 +110,9 @@ class FaasrPlugin(BasePlugin):
         faasr_testbed = given_testbed is not None and has_faasr_devices(given_testbed)
         if not (is_faasr_jobfile(jobfile) or faasr_testbed or _faasr_args_given(args)):
             return  # not a FaaSr job: stay out of the way
+        from . import pyats_patches
+
+        pyats_patches.install()  # done already, unless the jobfile was not found at registration
         try:
             faasr_args = [parse_faasr_arg(a) for a in (args.faasr_arg or [])]
             if faasr_testbed:
@@ -309,7 +313,7 @@ class FaasrTestbedCheck(BasePlugin):
     def pre_job(self, job):
         from ..errors import UserError
         from .context import is_faasr_jobfile
-        from .testbed import load_file
+        from .pyats_testbed import load_file
 
         args = self.runtime.args
         path = getattr(args, "testbed_file", None)
@@ -413,7 +417,7 @@ def _count(text):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
@@ -434,9 +438,15 @@ def _verdict(reported, state, job_interrupted=False):
 # -- registration ------------------------------------------------------------------------
 
 def _is_faasr_run(argv=None):
+    """This process is `pyats run job` / `easypy` with a jobfile that uses faasr_easypy
+    (not, say, pytest importing this module with a test file that mentions it)."""
     from .context import find_jobfile, is_faasr_jobfile
 
-    return is_faasr_jobfile(find_jobfile(argv))
+    argv = list(sys.argv if argv is None else argv)
+    program = Path(argv[0]).name if argv else ""
+    easypy = program.startswith("easypy") or (program.startswith("pyats") or program == "__main__.py") \
+        and argv[1:3] == ["run", "job"]
+    return easypy and is_faasr_jobfile(find_jobfile(argv))
 
 
 def default_config_plugins(argv=None, environ=None):
@@ -467,10 +477,10 @@ def _registration():
         "order": 59,  # after the job log exists (40), before TestbedPlugin loads the file (60)
     }
     if _is_faasr_run():
-        # Before easypy forks its reporter process, which then inherits it.
-        from . import reporter_worker
+        # A FaaSr job starts: before easypy forks its reporter process, which inherits them.
+        from . import pyats_patches
 
-        reporter_worker.install()
+        pyats_patches.install()
     plugins["FaasrPlugin"] = {
         "class": FaasrPlugin,
         "enabled": True,

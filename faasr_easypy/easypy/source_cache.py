@@ -191,7 +191,6 @@ def install():
 
 def warm(path):
     """Job process, before forking: parse the testscript at `path` so the task inherits it."""
-    install()
     try:
         table = _class_table(str(path))
         for qualname in table.starts:

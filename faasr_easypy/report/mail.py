@@ -164,7 +164,7 @@ def report_location(runtime, report_path):
         return None
     try:
         archive = getattr(runtime, "archive", None)
-    except Exception:  # noqa: BLE001 - a pyATS runtime property; the mail must go out regardless
+    except Exception:  # a pyATS runtime property; the mail must go out regardless
         archive = None
     if archive and not getattr(getattr(runtime, "args", None), "no_archive", False):
         return f"{Path(report_path).name} in the archive {archive}"

@@ -55,7 +55,7 @@ def load_results(source):
         text = Path(source).read_text(encoding="utf-8", errors="replace")
     data = json.loads(text)
     if not isinstance(data, dict):
-        raise ValueError("faasr_results.json must hold a JSON object")  # noqa: TRY004 - bad content
+        raise ValueError("faasr_results.json must hold a JSON object")  # bad content
     return data
 
 

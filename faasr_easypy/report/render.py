@@ -52,7 +52,7 @@ def fmt_time(epoch):
     if epoch is None:
         return "-"
     try:
-        dt = datetime.datetime.fromtimestamp(float(epoch), tz=datetime.timezone.utc)  # noqa: UP017 - Python 3.10 has no datetime.UTC
+        dt = datetime.datetime.fromtimestamp(float(epoch), tz=datetime.timezone.utc)  # Python 3.10 has no datetime.UTC
     except (OverflowError, OSError, ValueError):
         return "-"
     return dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{dt.microsecond // 1000:03d} UTC"
@@ -244,11 +244,11 @@ def prepare_logs(report, max_log_bytes=MAX_LOG_BYTES, log_budget=None):
         log_budget = log_budget_for(report)
     functions = [f for w in report.workflows for f in w.functions if f.log]
     weights = [page_bytes(f.log) for f in functions]
-    ratios = [w / max(1, len(f.log)) for w, f in zip(weights, functions)]
+    ratios = [w / max(1, len(f.log)) for w, f in zip(weights, functions, strict=True)]
     ceiling = int(max_log_bytes * max(ratios, default=1.0))
     share = fair_cap(weights, log_budget, floor=MIN_LOG_BYTES, ceiling=ceiling)
     largest = 0
-    for f, ratio in zip(functions, ratios):
+    for f, ratio in zip(functions, ratios, strict=True):
         cap = max(MIN_LOG_BYTES, min(max_log_bytes, int(share / ratio)))
         largest = max(largest, min(cap, len(f.log)))
         text, note = cut_log(f.log, cap, f.log_location)
@@ -305,7 +305,7 @@ def timeline(w):
         bars.append({"f": f, "y": y, "x": round(x0, 1), "w": round(max(2.0, x1 - x0), 1), "ran": True})
     index = {b["f"].label: b for b in bars}
     links = []
-    for a, b in zip(w.critical_path, w.critical_path[1:]):
+    for a, b in zip(w.critical_path, w.critical_path[1:], strict=False):
         ba, bb = index.get(a), index.get(b)
         if ba and bb and ba["ran"] and bb["ran"]:
             links.append({"x1": round(ba["x"] + ba["w"], 1), "y1": ba["y"] + TL_BAR / 2,

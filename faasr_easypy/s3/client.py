@@ -106,7 +106,7 @@ def prime(client):
     fork, every forked task or action inherits the result instead of repeating it."""
     try:
         model = client.meta.service_model
-        model.error_shapes
+        _ = model.error_shapes  # resolved on first access
         seen = set()
         for name in OPERATIONS:
             operation = model.operation_model(name)

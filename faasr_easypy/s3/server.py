@@ -139,7 +139,7 @@ class EmbeddedS3Server:
             self.data_dir = Path(tempfile.mkdtemp(prefix="faasr-easypy-s3-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         ports = free_ports(len(_PORT_FLAGS))
-        self.ports = dict(zip(_PORT_FLAGS, ports))
+        self.ports = dict(zip(_PORT_FLAGS, ports, strict=True))
         if self.requested_port:
             self.ports["s3.port"] = int(self.requested_port)
         # -logdir: weed's own log files go into its data folder, not the temp folder where

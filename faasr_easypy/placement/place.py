@@ -1,11 +1,12 @@
 """Where one workflow runs under a testbed: its data stores and the backend.
 
-`FaasrTestbed.resolve()` maps a workflow's DataStore and ComputeServer names onto
+`FaasrTestbed.resolve()` (model.py) maps a workflow's DataStore and ComputeServer names onto
 testbed devices; this module turns that mapping into the objects a run needs:
 DataStore objects (the embedded S3 server or the device's endpoint and keys) and
 the backend of the entry action's compute server (Local runs here, the others are
 triggered on their platform). The pyATS task (jobs_api.WorkflowSession) and the
-pytest plugin both place workflows this way, so a testbed means the same in both.
+pytest plugin and WorkflowRunner all place workflows this way, so a testbed means the
+same in each.
 """
 
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ def data_stores(workflow, resolved, embedded_s3=None, ensured_buckets=()):
 
     stores = {}
     for name, spec in resolved.stores.items():
-        bucket = spec.bucket or workflow.data["DataStores"][name].get("Bucket") or "faasr"
+        bucket = bucket_for(workflow, name, spec)
         if spec.embedded:
             if embedded_s3 is None:
                 raise UserError("The job's embedded S3 server is not running. Fix: enable the "
@@ -43,6 +44,11 @@ def data_stores(workflow, resolved, embedded_s3=None, ensured_buckets=()):
                       region=store.region).ensure_bucket(store)
         stores[name] = store
     return stores
+
+
+def bucket_for(workflow, name, spec):
+    """The bucket data store `name` of `workflow` uses: the testbed's, else the workflow's, else faasr."""
+    return spec.bucket or workflow.data["DataStores"][name].get("Bucket") or "faasr"
 
 
 def entry_compute(workflow, resolved):
