@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ...layout import instance_label
 from . import function_api
+from .forkserver import load_libc, set_child_subreaper
 from .function_api import FunctionContext, FunctionExit, LogBuffer, redirect_output
 from .loader import FunctionNotFound, find_function
 
@@ -37,6 +38,7 @@ RUNTIME_FILE = "local_backend.py"
 _encode = json.JSONEncoder(ensure_ascii=True, check_circular=False, allow_nan=False,
                            indent=None, separators=(",", ":")).encode
 _write, _open, _close, _fstat, _exit = os.write, os.open, os.close, os.fstat, os._exit
+load_libc()  # here, in the fork server: actions must not each dlopen libc for prctl()
 
 
 def run_action(job, clients, result_fd, report_path=None):
@@ -113,12 +115,6 @@ def limit_memory(mib):
 def _address_space():
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def set_child_subreaper():
-    from .forkserver import set_child_subreaper as subreaper
-
-    subreaper()
 
 
 def _private_tmpdir(workdir):

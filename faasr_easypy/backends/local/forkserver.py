@@ -576,12 +576,12 @@ def _on_sigchld(signum, frame):
 def set_child_subreaper():
     """Orphans below this process re-parent to it instead of init (PR_SET_CHILD_SUBREAPER)."""
     try:
-        return _load_libc().prctl(36, 1, 0, 0, 0) == 0
+        return load_libc().prctl(36, 1, 0, 0, 0) == 0
     except OSError:
         return False
 
 
-def _load_libc():
+def load_libc():
     global _libc
     if _libc is None:
         import ctypes
@@ -592,7 +592,7 @@ def _load_libc():
 def _die_with_parent(sig):
     # libc is loaded once, in the server before any fork, so children don't pay for ctypes.
     try:
-        _load_libc().prctl(1, sig)  # PR_SET_PDEATHSIG
+        load_libc().prctl(1, sig)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 
