@@ -14,14 +14,17 @@ $(STAMP): setup.py pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-# Runs the main job on the embedded default and prints where the archive and report are.
+# Runs the main job on the embedded default and prints where the archive and report are
+# (its MixedRPython workflow needs R: scripts/install-r installs it once, as root).
 demo: $(STAMP)
+	bash scripts/install-r
 	$(BIN)/pyats run job jobs/faasr_job.py --testbed-file testbeds/local.yaml \
 		-C faasr_easypy/easypy/easypy_config.yaml --no-mail
 
-# The browser test needs Debian's chromium; the script installs it once (as root).
+# The browser test needs Debian's chromium, R actions Debian's R; the scripts install them once (as root).
 test: $(STAMP)
 	bash scripts/install-browser
+	bash scripts/install-r
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

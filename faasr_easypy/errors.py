@@ -25,7 +25,9 @@ class Problem:
         self.fix = fix
 
     def __str__(self):
-        where = f"{self.source}: {_clip(self.path, 120)}" if self.path else str(self.source)
+        # A key may hold a newline ("start\n"): shown escaped, the problem stays one line.
+        path = str(self.path).encode("unicode_escape").decode("ascii") if self.path else ""
+        where = f"{self.source}: {_clip(path, 120)}" if path else str(self.source)
         return f"{where}: {_clip(self.message, 300)}. Fix: {_clip(self.fix, 300)}."
 
     def __repr__(self):
@@ -55,3 +57,37 @@ class BackendError(UserError):
 
 class S3Error(UserError):
     """An S3 data store could not be reached or refused a request."""
+
+
+def did_you_mean(word, choices, cutoff=0.75):
+    """The one of `choices` that `word` is most likely a misspelling of, or None (difflib)."""
+    import difflib
+
+    if not isinstance(word, str) or not word:
+        return None
+    pool = [c for c in choices if isinstance(c, str) and c != word]
+    match = difflib.get_close_matches(word, pool, n=1, cutoff=cutoff)
+    if not match:  # a case slip ("functionname") is a misspelling too
+        match = [c for c in pool if c.lower() == word.lower()][:1]
+    return match[0] if match else None
+
+
+def json_type(value):
+    """'object', 'array', 'string', ... as JSON calls the type of a decoded value."""
+    return {dict: "object", list: "array", str: "string", bool: "boolean",
+            int: "number", float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def describe(value):
+    """'a JSON string', 'an empty array': what a user wrote, without repeating it."""
+    if isinstance(value, (dict, list)) and not value:
+        return f"an empty {json_type(value)}"
+    return f"a JSON {json_type(value)}"
+
+
+def show(value):
+    """A value as it stands in the file, cut to fit one line of a problem."""
+    import json
+
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) < 60 else text[:57] + "..."

@@ -59,6 +59,7 @@ def faasr_workflow(request):
     """Returns `open(path, functions=None, timeout=None, argument_overrides=None)`,
     a context manager that triggers the workflow and yields a WorkflowTester."""
     from faasr_easypy.environment import LocalEnvironment
+    from faasr_easypy.function_check import check_before_run
     from faasr_easypy.tester import WorkflowTester
     from faasr_easypy.workflow import default_functions_dir, load_workflow
 
@@ -85,6 +86,7 @@ def faasr_workflow(request):
     def open_workflow(path, functions=None, timeout=None, argument_overrides=None, **runner_kwargs):
         workflow = load_workflow(path)
         folder = functions or config.getoption("faasr_functions") or default_functions_dir(path, workflow.name)
+        check_before_run(workflow, folder, testbed=testbed)  # a missing function fails before the trigger
         place = on_testbed if testbed is not None else embedded_default
         with place(workflow, folder) as (backend, logging_store):
             tester = WorkflowTester(workflow, backend, logging_store,

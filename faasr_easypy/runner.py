@@ -36,10 +36,19 @@ def monitor_client(data_store):
     return shared_client(data_store, max_attempts=1, connect_timeout=2, read_timeout=10)
 
 
+def masked_print(data_store):
+    """The default printer of streamed log lines: print(), every credential masked (the
+    environment's and the data store's keys, which a function may print)."""
+    from .redact import Redactor
+
+    redactor = Redactor([getattr(data_store, "access_key", None), getattr(data_store, "secret_key", None)])
+    return lambda line: print(redactor.redact(line))
+
+
 class WorkflowRunner:
     def __init__(self, workflow, backend, data_store=None, timeout=300, check_interval=1.0,
                  stream_logs=False, inactivity_timeout=None, invocation=None,
-                 on_status_change=None, log_printer=print, grace_period=None,
+                 on_status_change=None, log_printer=None, grace_period=None,
                  client=None, loop=None, argument_overrides=None, functions=None, s3_server=None):
         """`backend` is a Backend (then `data_store` is the store it logs to) or a testbed:
         a FaasrTestbed or the path of a testbed YAML file, which places the workflow (and
@@ -66,7 +75,8 @@ class WorkflowRunner:
         self.monitor = InvocationMonitor(
             self.invocation, self.client, data_store.bucket, check_interval=check_interval,
             grace_period=grace_period, timeout=timeout, inactivity_timeout=inactivity_timeout,
-            stream_logs=stream_logs, log_printer=log_printer, on_status_change=on_status_change,
+            stream_logs=stream_logs, log_printer=log_printer or masked_print(data_store),
+            on_status_change=on_status_change,
             on_expire=self._expired)
         self._own_loop = loop is None
         self.loop = loop or MonitorLoop(name=f"faasr-monitor-{self.invocation.invocation_id[:8]}",

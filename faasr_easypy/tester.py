@@ -8,10 +8,12 @@
 
 Every failed check raises AssertionError whose message says what was
 expected, what S3 actually holds (the nearest keys), and the last log lines
-of the function(s) concerned, so a red test explains itself.
+of the function(s) concerned, so a red test explains itself; credentials in
+it (a function may print them into its log) are masked by faasr_easypy.redact.
 """
 
 import difflib
+import functools
 import re
 
 from .errors import UserError
@@ -24,6 +26,40 @@ _LABEL = re.compile(r"^(?P<action>[A-Za-z][A-Za-z0-9-]*)(?:\((?P<rank>\d+)\))?$"
 SHOW_LINES = 10
 
 
+def _masked_failures(method):
+    """`method`'s AssertionError with every credential masked in its message."""
+    @functools.wraps(method)
+    def check(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except AssertionError as exc:
+            failure = exc
+        masked = _redactor_of(self).redact(str(failure))
+        if masked == str(failure):
+            raise failure
+        # raised outside the except block: the unmasked original is not even its __context__
+        raise AssertionError(masked).with_traceback(failure.__traceback__) from None
+    return check
+
+
+def _redactor_of(tester):
+    from .redact import Redactor
+
+    if getattr(tester, "_redactor", None) is None:
+        store = tester.runner.data_store
+        tester._redactor = Redactor([getattr(store, "access_key", None), getattr(store, "secret_key", None)])
+    return tester._redactor
+
+
+def _mask_checks(cls):
+    """Every public wait/assert/get of `cls` fails with a masked message."""
+    for name, member in list(vars(cls).items()):
+        if callable(member) and name.startswith(("assert_", "wait_", "get_")):
+            setattr(cls, name, _masked_failures(member))
+    return cls
+
+
+@_mask_checks
 class WorkflowTester:
     def __init__(self, workflow=None, backend=None, data_store=None, *, runner=None,
                  cleanup=False, **runner_kwargs):

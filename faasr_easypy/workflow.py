@@ -8,17 +8,35 @@ and the report.
 """
 
 import copy
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from .errors import Problem, ValidationError
+from . import strict_json
+from .errors import Problem, ValidationError, did_you_mean
+from .errors import describe as _describe
+from .errors import json_type as _json_type
+from .errors import show as _show
 
-ACTION_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
-FUNCTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-INVOKE_ITEM = re.compile(r"^(?P<name>[^()\s]+)(?:\((?P<count>[^()]*)\))?$")
+# Used with fullmatch only: `$` in match() also matches before a trailing newline.
+ACTION_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*")
+FUNCTION_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+INVOKE_ITEM = re.compile(r"(?P<name>[^()\s]+)(?:\((?P<count>[^()]*)\))?")
+# S3's bucket naming rules (3-63 characters, lower case, digits, '.', '-'): nothing else is a
+# bucket on AWS, MinIO or SeaweedFS, and nothing like "../x" reaches a path or a URL.
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# FaaSr names each platform function "<WorkflowName>-<action>" and AWS Lambda allows 64
+# characters for a function name: a longer name cannot be deployed, and ends TIMEOUT
+# with no reason when it is tried.
+MAX_NAME_LENGTH = 64
+# One rank is one invocation on the platform (a GitHub Actions dispatch, a Lambda call)
+# and one log and .done file to watch: 1000 is the fan-out the harness benchmarks
+# (benchmarks/bench_local.py) and about what GitHub allows a repository per hour
+# (1,000 API requests for GITHUB_TOKEN). w(100000000) used to grow a run to 9.7 GB.
+MAX_RANKS = 1000
+# The harness's own keys in a workflow file (FaaSr ignores unknown top-level keys).
+HARNESS_KEYS = ("ExpectedOutputs",)
 
 REQUIRED_KEYS = ("WorkflowName", "FunctionInvoke", "DefaultDataStore",
                  "ActionList", "ComputeServers", "DataStores")
@@ -31,8 +49,12 @@ FAAS_TYPES = {
     "GoogleCloud": (),
     "SLURM": ("Endpoint", "UserName", "APIVersion", "Partition"),
     "Kubernetes": (),
-    "Local": (),  # faasr-easypy's own backend; never needed in shipped JSON
 }
+# Where a compute server of this machine is declared: the testbed, never the workflow
+# (FaaSr itself rejects FaaSType Local, so such a workflow could not run anywhere else).
+LOCAL_FIX = ("use a FaaSr type in the workflow (e.g. GitHubActions) and run it here through a "
+             "testbed device: `type: faas` with `custom: {faasr: {FaaSType: Local}}` "
+             "(the built-in testbed does this for every compute server)")
 # A workflow file larger than this is not a workflow; refuse before parsing.
 MAX_WORKFLOW_BYTES = 10 * 1024 * 1024
 
@@ -231,17 +253,10 @@ def parse_workflow(raw, source="<workflow>") -> Workflow:
                 source, "", f"is not valid UTF-8 text (bad byte at offset {exc.start})",
                 "save the workflow as UTF-8 JSON")]) from None
     if isinstance(raw, str):
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(source, [Problem(
-                source, f"line {exc.lineno} column {exc.colno}", f"is not valid JSON ({exc.msg})",
-                "correct the JSON syntax there (a missing comma, quote or bracket is the usual cause)")]) from None
-        except RecursionError:
-            raise ValidationError(source, [Problem(source, "", "nests JSON too deeply to read",
-                                                   "flatten the structure")]) from None
+        data = strict_json.loads(raw, source)  # duplicate keys, NaN, huge numbers, depth: refused
     else:
         data = raw
+        strict_json.check_depth(data, source)  # a dict built in Python: only its depth can hurt
     problems = validate(data, source)
     if problems:
         raise ValidationError(source, problems)
@@ -249,7 +264,47 @@ def parse_workflow(raw, source="<workflow>") -> Workflow:
 
 
 def validate(data, source="<workflow>") -> List[Problem]:
-    """Every problem in the workflow `data`, in file order; empty when valid."""
+    """Every problem in the workflow `data`: the graph checks below, then whatever else
+    FaaSr's own schema (schema.py) finds; empty when valid."""
+    problems = _graph_problems(data, source)
+    if isinstance(data, dict):
+        problems.extend(_top_level_typos(data, source))
+    from .schema import UNKNOWN_KEY, schema_problems
+
+    covered = {p.path for p in problems}
+    renamed = {p.message.split(" ")[3] for p in problems if p.message.startswith("is missing, but ")}
+    typos, others = [], []
+    for problem in schema_problems(data, source):
+        # One paragraph per mistake: the graph checks' wording wins where both found it.
+        if problem.path in covered or problem.path in renamed or any(_inside(c, problem.path) for c in covered):
+            continue
+        covered.add(problem.path)
+        (typos if problem.message == UNKNOWN_KEY else others).append(problem)
+    # A misspelled key first: the graph problems after it are often its consequence.
+    return typos + problems + others
+
+
+def _inside(path, parent):
+    return path.startswith(parent + ".") or path.startswith(parent + "[")
+
+
+def _top_level_typos(data, source):
+    """Unknown top-level keys that look like a FaaSr key: FaaSr ignores them silently."""
+    from .schema import known_keys
+
+    known = known_keys("top")
+    out = []
+    for key in data:
+        if key in known or key in HARNESS_KEYS:
+            continue
+        near = did_you_mean(key, known)
+        if near and not (near in REQUIRED_KEYS + ("LoggingDataStore", "FaaSrLog") and near not in data):
+            out.append(Problem(source, f"$.{key}", "is not a key FaaSr knows (FaaSr ignores unknown "
+                               "keys, so this setting would be lost)", f"did you mean {near!r}? Rename it"))
+    return out
+
+
+def _graph_problems(data, source):
     problems: List[Problem] = []
 
     def bad(path, message, fix):
@@ -260,14 +315,18 @@ def validate(data, source="<workflow>") -> List[Problem]:
             "with WorkflowName, FunctionInvoke, ActionList, ComputeServers and DataStores")
         return problems
 
+    def missing(key, hint):
+        bad(f"$.{key}", *_missing("$", key, [k for k in data if k not in REQUIRED_KEYS], hint))
+
     for key in REQUIRED_KEYS:
         if key not in data:
-            bad(f"$.{key}", "is missing", f"add \"{key}\" ({_REQUIRED_HINT[key]})")
+            missing(key, f"add \"{key}\" ({_REQUIRED_HINT[key]})")
 
     name = data.get("WorkflowName")
-    if "WorkflowName" in data and not (isinstance(name, str) and ACTION_NAME.match(name)):
+    if "WorkflowName" in data and not _is_name(name, ACTION_NAME):
         bad("$.WorkflowName", f"{_show(name)} is not a valid workflow name",
-            "use a letter followed by letters, digits or '-' (e.g. \"MyWorkflow\")")
+            f"use a letter followed by letters, digits or '-', at most {MAX_NAME_LENGTH} characters "
+            "(e.g. \"MyWorkflow\")")
 
     servers = data.get("ComputeServers")
     server_names = set()
@@ -279,6 +338,7 @@ def validate(data, source="<workflow>") -> List[Problem]:
         else:
             server_names = set(servers)
             for sname, spec in servers.items():
+                _check_name(f"$.ComputeServers.{sname}", sname, "compute server", bad)
                 _check_server(sname, spec, bad)
 
     stores = data.get("DataStores")
@@ -290,25 +350,25 @@ def validate(data, source="<workflow>") -> List[Problem]:
         else:
             store_names = set(stores)
             for dname, spec in stores.items():
+                _check_name(f"$.DataStores.{dname}", dname, "data store", bad)
                 _check_store(dname, spec, bad)
 
     for key in ("DefaultDataStore", "LoggingDataStore"):
         if key not in data:
             if key == "LoggingDataStore":
-                bad(f"$.{key}", "is missing (FaaSr needs it to know where logs go)",
-                    "add \"LoggingDataStore\" naming one of DataStores, usually the DefaultDataStore")
+                missing(key, "add \"LoggingDataStore\" naming one of DataStores, usually the DefaultDataStore")
             continue
         value = data[key]
         if not isinstance(value, str):
             bad(f"$.{key}", f"is {_describe(value)}", "make it the name of one of DataStores (a string)")
         elif store_names and value not in store_names:
             bad(f"$.{key}", f"names data store {value!r}, which DataStores does not define",
-                f"use one of {_names(store_names)} or add {value!r} to DataStores")
+                _name_fix(value, store_names, "DataStores"))
 
     if "FaaSrLog" not in data:
-        bad("$.FaaSrLog", "is missing (FaaSr needs it to name the log folder)",
-            "add \"FaaSrLog\": \"FaaSrLog\" (an empty string also means FaaSrLog)")
-    elif not isinstance(data["FaaSrLog"], str) or ".." in data["FaaSrLog"].split("/"):
+        missing("FaaSrLog", "add \"FaaSrLog\": \"FaaSrLog\" (an empty string also means FaaSrLog)")
+    elif not isinstance(data["FaaSrLog"], str) or ".." in data["FaaSrLog"].split("/") \
+            or any(c in data["FaaSrLog"] for c in "\\\n\r\0") or data["FaaSrLog"].startswith("/"):
         bad("$.FaaSrLog", f"{_show(data['FaaSrLog'])} is not a usable S3 folder name",
             "use a plain folder name such as \"FaaSrLog\"")
 
@@ -330,33 +390,37 @@ def validate(data, source="<workflow>") -> List[Problem]:
     edges: List[Edge] = []
     for aname, spec in actions.items():
         path = f"$.ActionList.{aname}"
-        if not ACTION_NAME.match(aname):
-            bad(path, f"action name {aname!r} is not valid",
-                "use a letter followed by letters, digits or '-' (no '_', '.', '/' or spaces)")
+        if not _is_name(aname, ACTION_NAME):
+            bad(path, f"action name {_show(aname)} is not valid",
+                f"use a letter followed by letters, digits or '-' (no '_', '.', '/', spaces or newline), "
+                f"at most {MAX_NAME_LENGTH} characters")
         if not isinstance(spec, dict):
             bad(path, f"is {_describe(spec)}", "make each action an object with FunctionName, "
                 "FaaSServer, Type, Arguments and InvokeNext")
             continue
         fname = spec.get("FunctionName")
         if "FunctionName" not in spec:
-            bad(f"{path}.FunctionName", "is missing", "name the Python function this action calls")
-        elif not (isinstance(fname, str) and FUNCTION_NAME.match(fname)):
+            bad(f"{path}.FunctionName", *_missing(path, "FunctionName", spec, "name the function this action calls"))
+        elif not _is_name(fname, FUNCTION_NAME):
             bad(f"{path}.FunctionName", f"{_show(fname)} is not a valid function name",
-                "use a Python identifier: letters, digits and '_', not starting with a digit")
+                "use a Python identifier: letters, digits and '_', not starting with a digit, "
+                f"at most {MAX_NAME_LENGTH} characters")
         server = spec.get("FaaSServer")
         if "FaaSServer" not in spec:
-            bad(f"{path}.FaaSServer", "is missing", f"name one of ComputeServers ({_names(server_names)})")
+            bad(f"{path}.FaaSServer", *_missing(path, "FaaSServer", spec,
+                                                 f"name one of ComputeServers ({_names(server_names)})"))
         elif not isinstance(server, str):
             bad(f"{path}.FaaSServer", f"is {_describe(server)}", "make it the name of a compute server")
         elif server_names and server not in server_names:
             bad(f"{path}.FaaSServer", f"names compute server {server!r}, which ComputeServers does not define",
-                f"use one of {_names(server_names)} or add {server!r} to ComputeServers")
+                _name_fix(server, server_names, "ComputeServers"))
         atype = spec.get("Type")
         if "Type" not in spec:
-            bad(f"{path}.Type", "is missing", "add \"Type\": \"Python\" (or \"R\" / \"Julia\")")
+            bad(f"{path}.Type", *_missing(path, "Type", spec, "add \"Type\": \"Python\" (or \"R\" / \"Julia\")"))
         elif atype not in ACTION_TYPES:
+            near = did_you_mean(atype, ACTION_TYPES)
             bad(f"{path}.Type", f"{_show(atype)} is not a FaaSr function type",
-                "use \"Python\", \"R\" or \"Julia\"")
+                (f"did you mean {near!r}? " if near else "") + "use \"Python\", \"R\" or \"Julia\"")
         args = spec.get("Arguments", {})
         if args is not None and not isinstance(args, dict):
             bad(f"{path}.Arguments", f"is {_describe(args)}",
@@ -385,7 +449,7 @@ def validate(data, source="<workflow>") -> List[Problem]:
         if edge.target not in names:
             bad(f"$.ActionList.{edge.source}.InvokeNext",
                 f"names action {edge.target!r}, which ActionList does not define",
-                f"use one of {_names(names)} or add {edge.target!r} to ActionList")
+                _name_fix(edge.target, names, "ActionList"))
         key = (edge.source, edge.target)
         if key in seen_edges:
             bad(f"$.ActionList.{edge.source}.InvokeNext", f"names {edge.target!r} more than once",
@@ -401,8 +465,10 @@ def validate(data, source="<workflow>") -> List[Problem]:
     roots = [n for n in actions if not preds[n]]
     if "FunctionInvoke" in data:
         if not isinstance(entry, str) or entry not in names:
+            near = did_you_mean(entry, names)
             bad("$.FunctionInvoke", f"{_show(entry)} is not an action in ActionList",
-                f"set it to the first action of the workflow, one of {_names(names)}")
+                (f"did you mean {near!r}? " if near else "")
+                + f"set it to the first action of the workflow, one of {_names(names)}")
         elif preds[entry]:
             bad("$.FunctionInvoke", f"names {entry!r}, but {_names(e.source for e in preds[entry])} "
                 "invoke it, so it cannot be the entry action",
@@ -410,7 +476,8 @@ def validate(data, source="<workflow>") -> List[Problem]:
     if len(roots) > 1:
         others = [r for r in roots if r != entry]
         bad("$.ActionList", f"actions {_names(others)} are never invoked by another action",
-            f"invoke them from an action reachable from {entry!r} (only FunctionInvoke may have no "
+            f"invoke them from an action reachable from {entry if isinstance(entry, str) else 'FunctionInvoke'!r} "
+            "(only FunctionInvoke may have no "
             "predecessor) or remove them")
     elif not roots and edges:
         pass  # a cycle through every action; reported below
@@ -457,9 +524,17 @@ def _check_server(name, spec, bad):
         bad(path, f"is {_describe(spec)}", "make it an object with at least \"FaaSType\"")
         return
     ftype = spec.get("FaaSType")
+    if "FaaSType" not in spec:
+        bad(f"{path}.FaaSType", *_missing(path, "FaaSType", spec, f"add \"FaaSType\", one of {_names(FAAS_TYPES)}"))
+        return
+    if ftype == "Local":
+        bad(f"{path}.FaaSType", "'Local' is faasr-easypy's, not a FaaSr compute type (FaaSr rejects it)",
+            LOCAL_FIX)
+        return
     if ftype not in FAAS_TYPES:
+        near = did_you_mean(ftype, FAAS_TYPES)
         bad(f"{path}.FaaSType", f"{_show(ftype)} is not a FaaSr compute type",
-            f"use one of {_names(t for t in FAAS_TYPES if t != 'Local')}")
+            (f"did you mean {near!r}? " if near else "") + f"use one of {_names(FAAS_TYPES)}")
         return
     for key in FAAS_TYPES[ftype]:
         if not spec.get(key):
@@ -477,12 +552,15 @@ def _check_store(name, spec, bad):
         bad(path, f"is {_describe(spec)}", "make it an object with Endpoint, Bucket and Region")
         return
     bucket = spec.get("Bucket")
-    if not isinstance(bucket, str) or not bucket:
-        bad(f"{path}.Bucket", "is missing" if bucket is None else f"{_show(bucket)} is not a bucket name",
-            "name the S3 bucket, e.g. \"faasr\"")
+    if "Bucket" not in spec:
+        bad(f"{path}.Bucket", *_missing(path, "Bucket", spec, "name the S3 bucket, e.g. \"faasr\""))
+    elif not isinstance(bucket, str) or not BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+        bad(f"{path}.Bucket", f"{_show(bucket)} is not an S3 bucket name",
+            "name the S3 bucket, e.g. \"faasr\": 3 to 63 lower-case letters, digits, '.' or '-', "
+            "starting and ending with a letter or digit")
     if "Region" not in spec:
-        bad(f"{path}.Region", "is missing (FaaSr needs it to build its S3 client)",
-            "add \"Region\", e.g. \"us-east-1\"")
+        bad(f"{path}.Region", *_missing(path, "Region", spec, "add \"Region\" (FaaSr needs it to build its S3 "
+                                        "client), e.g. \"us-east-1\""))
     endpoint = spec.get("Endpoint", "")
     if endpoint not in ("", None) and not (isinstance(endpoint, str) and re.match(r"^https?://", endpoint)):
         bad(f"{path}.Endpoint", f"{_show(endpoint)} is not an http(s) URL",
@@ -513,8 +591,10 @@ def _parse_invoke_next(source_name, items, problems, source="<workflow>", path="
             seen_object = True
             for key, targets in item.items():
                 if key not in ("True", "False"):
+                    near = did_you_mean(key, ("True", "False"))
                     problems.append(Problem(source, f"{where}.{key}", "is not a branch name",
-                                            "use only the keys \"True\" and \"False\""))
+                                            (f"did you mean {near!r}? " if near else "")
+                                            + "use only the keys \"True\" and \"False\""))
                     continue
                 if isinstance(targets, str):
                     targets = [targets]
@@ -538,19 +618,50 @@ def _parse_invoke_next(source_name, items, problems, source="<workflow>", path="
 
 
 def _parse_target(source_name, text, condition, problems, source, where):
-    match = INVOKE_ITEM.match(text.strip())
+    match = INVOKE_ITEM.fullmatch(text)
     if not match:
         problems.append(Problem(source, where, f"{text!r} is not an action reference",
-                                "write \"name\" or \"name(N)\" with N a whole number"))
+                                "write \"name\" or \"name(N)\" with N a whole number (no spaces or newline)"))
         return None
     name, count = match.group("name"), match.group("count")
     if count is None:
         return Edge(source_name, name, 1, False, condition)
-    if not count.strip().isdigit() or int(count) < 1:
-        problems.append(Problem(source, where, f"{text!r} has rank count {count!r}",
-                                f"write \"{name}(N)\" with N a whole number of at least 1"))
+    # Digits only, and few of them: int() of a 20,000-digit count is itself an error.
+    if not re.fullmatch(r"[0-9]{1,7}", count) or not 1 <= int(count) <= MAX_RANKS:
+        problems.append(Problem(source, where, f"{_show(text)} has rank count {_show(count)}",
+                                f"write \"{name}(N)\" with N a whole number from 1 to {MAX_RANKS} "
+                                "(the most ranks FaaSr can run and the harness can watch)"))
         return None
     return Edge(source_name, name, int(count), True, condition)
+
+
+def _missing(parent, key, present, hint):
+    """(message, fix) for `key` missing from the object at `parent` that holds `present` keys:
+    when one of them is a misspelling of it, the message names it and the fix is the rename."""
+    near = did_you_mean(key, [k for k in present if isinstance(k, str)])
+    if near:
+        return f"is missing, but {parent}.{near} is there (did you mean \"{key}\"?)", f"rename {near!r} to \"{key}\""
+    return "is missing", hint
+
+
+def _is_name(value, pattern):
+    return isinstance(value, str) and len(value) <= MAX_NAME_LENGTH and pattern.fullmatch(value) is not None
+
+
+def _check_name(path, name, what, bad):
+    """Compute server and data store names become environment variable names
+    (<name>_PAT, <name>_AccessKey): letters, digits, '_' and '-' only."""
+    if not (len(name) <= MAX_NAME_LENGTH and re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name)):
+        bad(path, f"{what} name {_show(name)} is not valid",
+            f"use a letter followed by letters, digits, '_' or '-', at most {MAX_NAME_LENGTH} characters "
+            f"(FaaSr reads its credentials from environment variables named after it)")
+
+
+def _name_fix(name, names, section):
+    """'did you mean ...?' and the choices, for a name that `section` does not define."""
+    near = did_you_mean(name, names)
+    return (f"did you mean {near!r}? If not, " if near else "") + \
+        f"use one of {_names(names)} or add {name!r} to {section}"
 
 
 def _find_cycles(names, edges):
@@ -584,22 +695,6 @@ def _find_cycles(names, edges):
         if color[n] == 0:
             visit(n)
     return cycles
-
-
-def _json_type(value):
-    return {dict: "object", list: "array", str: "string", bool: "boolean",
-            int: "number", float: "number", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-def _describe(value):
-    if isinstance(value, (dict, list)) and not value:
-        return f"an empty {_json_type(value)}"
-    return f"a JSON {_json_type(value)}"
-
-
-def _show(value):
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) < 60 else text[:57] + "..."
 
 
 def _names(names):

@@ -1,4 +1,4 @@
-"""The example job: the four example workflows in parallel, each with its testscript.
+"""The example job: the example workflows in parallel (one mixes R and Python), each with its testscript.
 
     pyats run job jobs/faasr_job.py --testbed-file testbeds/local.yaml
     pyats run job jobs/faasr_job.py                       # same: the local testbed is the default
@@ -18,7 +18,7 @@ from faasr_easypy.easypy import WorkflowPool, workflow_statuses
 log = logging.getLogger(__name__)
 
 PROJECT = Path(__file__).resolve().parent.parent
-WORKFLOWS = ["data_pipeline", "conditional", "fan_out_fan_in", "failing_function"]
+WORKFLOWS = ["data_pipeline", "conditional", "fan_out_fan_in", "failing_function", "mixed_r_python"]
 
 
 def main(runtime):

@@ -120,11 +120,11 @@ def tagged_processes(tag):
 
 
 def leftovers(tag, wait=5.0):
-    """Tagged weed / fork-server / pyats processes still alive `wait` s after the job ended."""
+    """Tagged weed / fork-server / R / pyats processes still alive `wait` s after the job ended."""
     deadline = time.monotonic() + wait
     while True:
         alive = [p for p in tagged_processes(tag)
-                 if "weed" in p[1] or "forkserver" in p[1] or "pyats" in p[1]]
+                 if "weed" in p[1] or "forkserver" in p[1] or "pyats" in p[1] or "/exec/R " in p[1]]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.2)

@@ -218,6 +218,8 @@ def _workflow(name, actions, entry="start"):
         "DataStores": {"S3": {"Endpoint": "https://s3.example.org", "Bucket": "faasr", "Region": "us-east-1"}},
         "ActionList": {a: {"FunctionName": f, "FaaSServer": "GH", "Type": "Python", "Arguments": args,
                            "InvokeNext": nxt} for a, (f, args, nxt) in actions.items()},
+        # named, so a function really gets them (and can leak them): the harness must mask them
+        "Secrets": sorted(PLANTED),
     }
 
 
@@ -546,11 +548,11 @@ def _judge(outcome, tmp, secret_values, mailbox):
     if mailbox is not None:
         for i, envelope in enumerate(mailbox.received):
             texts[f"mail {i}"] = envelope.content.decode("utf-8", "replace")
-    for where, text in texts.items():
-        for value in secret_values:
-            if value and value in text:
-                outcome.leaks.append(where)
-                break
+    # every form (URL, JSON, base64, Basic auth) of every value, as tests/test_secrets_in_archives.py
+    from .test_secrets_in_archives import find_leaks
+
+    values = {f"secret {i}": v for i, v in enumerate(secret_values) if v}
+    outcome.leaks.extend(sorted({where for where, _, _ in find_leaks(texts, values)}))
 
 
 class _RssSampler:

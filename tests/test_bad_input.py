@@ -159,7 +159,7 @@ def test_every_bad_file_gives_a_clear_validation_error(corpus):
 def test_the_command_line_rejects_the_whole_corpus_without_a_traceback(corpus):
     res = subprocess.run([str(Path(sys.executable).parent / "faasr-easypy"), "validate", *map(str, corpus)],
                          capture_output=True, text=True, timeout=300)
-    assert res.returncode == 1
+    assert res.returncode == 2  # the exit code of every user mistake, as run gives
     assert "Traceback" not in res.stderr and "Traceback" not in res.stdout
     for path in corpus:
         assert f"{path} has " in res.stderr, path

@@ -28,7 +28,7 @@ def test_validate_ok_and_bad(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"WorkflowName": "x", "ActionList": {"a": {"InvokeNext": ["a"]}}}')
     res = cli("validate", str(bad))
-    assert res.returncode == 1
+    assert res.returncode == 2
     assert f"{bad} has" in res.stderr and "$.FunctionInvoke: is missing" in res.stderr
     assert "Traceback" not in res.stderr
 

@@ -31,7 +31,7 @@ from faasr_easypy.layout import parse_log_line
 from faasr_easypy.monitor.platforms import parse_invocation
 from faasr_easypy.runner import WorkflowRunner
 from faasr_easypy.s3.client import make_client
-from faasr_easypy.workflow import load_workflow
+from faasr_easypy.workflow import default_functions_dir, load_workflow
 
 pytestmark = pytest.mark.timeout(900)  # the first run creates faasr-py's virtualenv
 
@@ -48,9 +48,23 @@ CASES = {
                          {"prepare": OK, "explode": "FAILED", "after-explode": "SKIPPED"}),
     "fan-out-fan-in": ("workflows/fan_out_fan_in.json", None,
                        {"split": OK, **{f"square({r})": OK for r in range(1, 6)}, "gather": OK}),
+    # R actions: the local backend's warm R server against faasr-py's `Rscript r_user_func_entry.R`
+    "r-conditional-true": ("tests/r_workflows/r_conditional.json", None,
+                           {"check-threshold": OK, "above": OK, "below": "NOT_INVOKED"}),
+    "r-conditional-false": ("tests/r_workflows/r_conditional.json", {"check-threshold": {"value": 1}},
+                            {"check-threshold": OK, "above": "NOT_INVOKED", "below": OK}),
+    "r-failing-function": ("tests/r_workflows/r_failing.json", None,
+                           {"prepare": OK, "explode": "FAILED", "after-explode": "SKIPPED"}),
+    "r-python-pipeline-fan-in": ("workflows/mixed_r_python.json", None,
+                                 {"create-data": OK, "sum-v1": OK, "sum-v2": OK, "sum-v3": OK,
+                                  "count-rows": OK, "report": OK}),
 }
 # A frame of a traceback: File "/any/path/steps.py", line 14, in explode
 FRAME = re.compile(r'^\s*File "(?:.*/)?(?P<file>[^/"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+# An R error: faasr-py's r_func_helper.R logs it raw (then sys.calls(), raw too); the local
+# backend puts it in its ERROR line (FIDELITY.md, difference 9). Both carry R's "Error in ...".
+FAASR_PY_R_ERROR = '"faasr_user_function":Errors in the user function - '
+LOCAL_R_ERROR = re.compile(r"The R function \S+ stopped with an error: (?P<error>.*)$")
 
 
 def documented_extra_keys_of_faasr_py(wf):
@@ -113,15 +127,22 @@ class LogShape:
     user_frames: tuple    # traceback frames in the user's own files: (file, line, function)
     invoked: tuple        # instance labels the invoker lines name, ranks expanded
     odd_lines: tuple      # prefixed lines whose file is not a .py file (must be empty)
+    r_error: str = ""     # R's "Error in <call>: <message>" of a failed R function
 
 
 def log_shape(text, wf, user_files):
     levels, user, frames, odd, named = set(), [], set(), [], Counter()
-    in_error = False
+    in_error, r_error, in_r_report = False, "", False
     for line in text.splitlines():
         if not line.strip():
             continue
         parsed = parse_log_line(line)
+        if parsed is None and line.startswith(FAASR_PY_R_ERROR):
+            # its sys.calls() dump follows (after the RPC server's INFO lines), up to the ERROR line
+            r_error, in_r_report = line[len(FAASR_PY_R_ERROR):], True
+            continue
+        if parsed is None and in_r_report:
+            continue
         if parsed is None:
             frame = FRAME.match(line)
             if in_error and frame and frame["file"] in user_files:
@@ -132,6 +153,10 @@ def log_shape(text, wf, user_files):
         _, level, filename, message = parsed
         levels.add(level)
         in_error = level in ("ERROR", "CRITICAL")
+        in_r_report = in_r_report and not in_error
+        local_r_error = LOCAL_R_ERROR.match(message) if in_error else None
+        if local_r_error:
+            r_error = local_r_error["error"]
         if not filename.endswith(".py"):
             odd.append(line)
         target = parse_invocation(message)
@@ -145,7 +170,7 @@ def log_shape(text, wf, user_files):
         else:
             invoked.add(f"{action}({rank})" if rank else action)
     return LogShape("ERROR" in levels or "CRITICAL" in levels, tuple(user), tuple(sorted(frames)),
-                    tuple(sorted(invoked)), tuple(odd))
+                    tuple(sorted(invoked)), tuple(odd), r_error)
 
 
 @pytest.mark.slow
@@ -153,7 +178,7 @@ def log_shape(text, wf, user_files):
 def test_local_backend_writes_what_faasr_py_writes(case, s3, faasr_python, tmp_path):
     path, overrides, expected_statuses = CASES[case]
     wf = load_workflow(path)
-    functions = os.path.join("workflows", "functions", wf.name)
+    functions = str(default_functions_dir(path, wf.name))
     user_files = {name for _, _, names in os.walk(functions) for name in names if name.endswith(".py")}
     stores = s3.stores_for(wf)
     store = stores[wf.logging_data_store]
@@ -199,3 +224,12 @@ def test_log_shape_sees_what_differs():
     assert log_shape(base.replace("GitHub Action: Successfully invoked: explode", "hello"), wf, files) != shape
     assert log_shape(base.replace("[ERROR]", "[INFO]"), wf, files).has_error is False
     assert log_shape("[1] [INFO] [notes] hi\n", wf, files).odd_lines == ("[1] [INFO] [notes] hi",)
+    # an R error, as faasr-py logs it (raw, then its sys.calls() dump) and as the local backend does
+    r_real = (f"about to fail\n{FAASR_PY_R_ERROR}Error in check(x): bad x\n\n"
+              "[0.2] [INFO] [faasr_server.py] Processing request: faasr_log\n[[1]]\nf()\n"
+              "[0.3] [ERROR] [executor.py] Unkown error while getting user function return\n")
+    r_local = ("about to fail\n[0.3] [ERROR] [local_backend.py] The R function f stopped with an error: "
+               "Error in check(x): bad x\nCall stack (innermost last):\n  f()\n")
+    assert log_shape(r_real, wf, files) == log_shape(r_local, wf, files) == \
+        LogShape(True, ("about to fail",), (), (), (), "Error in check(x): bad x")
+    assert log_shape(r_local.replace("bad x", "bad y"), wf, files) != log_shape(r_real, wf, files)

@@ -27,7 +27,7 @@ from .easypy_helpers import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-EXAMPLES = ["data_pipeline", "conditional", "fan_out_fan_in", "failing_function"]
+EXAMPLES = ["data_pipeline", "conditional", "fan_out_fan_in", "failing_function", "mixed_r_python"]
 
 
 def test_faasr_job_on_the_local_testbed(tmp_path):
@@ -70,6 +70,10 @@ def test_faasr_job_on_the_local_testbed(tmp_path):
     assert "ZeroDivisionError" in statuses["failing_function"]["reasons"]["explode"]
     assert statuses["fan_out_fan_in"]["functions"]["gather"] == "COMPLETED"
     assert len(statuses["fan_out_fan_in"]["functions"]) == 7
+    assert statuses["mixed_r_python"]["functions"] == {  # R and Python actions in one workflow
+        "create-data": "COMPLETED", "sum-v1": "COMPLETED", "sum-v2": "COMPLETED", "sum-v3": "COMPLETED",
+        "count-rows": "COMPLETED", "report": "COMPLETED"}
+    assert [s for s in results["mixed_r_python"]["sections"] if s.startswith("sum_")] == ["sum_v1", "sum_v2", "sum_v3"]
     for entry in statuses.values():
         assert entry["state"] == "finished" and entry["invocation_id"]
 

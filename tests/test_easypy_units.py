@@ -176,7 +176,7 @@ def test_testbed_mapping_by_name_and_wildcard(tmp_path):
     assert resolved.max_parallel == 3
     assert resolved.action_memory_mib == 512  # reaches LocalBackend(action_memory_mib=) in place.make_backend
     data = wf.copy_data()
-    data["DataStores"]["Archive"] = {"Endpoint": "", "Bucket": "x", "Region": "us-east-1"}
+    data["DataStores"]["Archive"] = {"Endpoint": "", "Bucket": "archive-x", "Region": "us-east-1"}
     data["ComputeServers"]["Other"] = {"FaaSType": "Lambda", "Region": "us-east-1"}
     data["ActionList"]["above"]["FaaSServer"] = "Other"
     from faasr_easypy.workflow import parse_workflow

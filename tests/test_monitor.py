@@ -38,7 +38,8 @@ def workflow(actions, name="MonWF"):
     return parse_workflow({
         "WorkflowName": name, "FunctionInvoke": next(iter(actions)), "FaaSrLog": "FaaSrLog",
         "DefaultDataStore": "S3", "LoggingDataStore": "S3",
-        "ComputeServers": {"Local": {"FaaSType": "Local"}},
+        "ComputeServers": {"Local": {"FaaSType": "GitHubActions", "UserName": "u", "ActionRepoName": "r",
+                                     "Branch": "main"}},
         "DataStores": {"S3": {"Endpoint": "http://127.0.0.1:1", "Bucket": "faasr", "Region": "us-east-1"}},
         "ActionList": {a: {"FunctionName": "f", "FaaSServer": "Local", "Type": "Python", "InvokeNext": nxt}
                        for a, nxt in actions.items()},

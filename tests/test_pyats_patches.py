@@ -56,9 +56,9 @@ def test_every_premise_holds_here_and_install_applies_them_once():
         "print(json.dumps([premises, first, p.install()]))\n")
     premises, first, second = found
     if sys.version_info < (3, 13):
-        assert premises == dict.fromkeys(premises) and len(premises) == 4
+        assert premises == dict.fromkeys(premises) and len(premises) == 6
         assert first == second == {"reporter_worker": True, "git_info": True, "source_cache": True,
-                                   "task_run": True}
+                                   "task_run": True, "reporter_redaction": True, "mail_encoding": True}
         assert "not applied" not in stderr
     else:  # the source cache's premise: inspect parses the file for a class only before 3.13
         assert first["source_cache"] is False and "source_cache not applied" in stderr
@@ -154,11 +154,11 @@ def test_an_untested_pyats_declines_every_patch_with_a_warning(monkeypatch, capl
         for p in pyats_patches.PATCHES))
     with caplog.at_level(logging.WARNING, logger=pyats_patches.__name__):
         result = pyats_patches.install()
-    assert result == dict.fromkeys(result, False) and len(result) == 4
+    assert result == dict.fromkeys(result, False) and len(result) == len(pyats_patches.PATCHES)
     assert not applied
     messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == 4 and all(re.search(r"not applied: pyATS [\d.]+ is not the tested 1\.0", m)
-                                      for m in messages), messages
+    assert len(messages) == len(pyats_patches.PATCHES)
+    assert all(re.search(r"not applied: pyATS [\d.]+ is not the tested 1\.0", m) for m in messages), messages
 
 
 def test_a_failed_premise_declines_only_that_patch(monkeypatch, caplog):
@@ -173,3 +173,31 @@ def test_a_failed_premise_declines_only_that_patch(monkeypatch, caplog):
     assert result["source_cache"] is False and "source_cache" not in applied
     assert [r.getMessage() for r in caplog.records] == [
         "faasr-easypy: pyATS patch source_cache not applied: Python 3.13 says no"]
+
+
+def test_reporter_messages_and_mails_are_redacted_once_installed():
+    """The redaction patches replace what they say, and only mask once given a redactor."""
+    found, _ = _fresh(
+        "import json\n"
+        "from pyats.reporter.client import ReportClient\n"
+        "from pyats.results import Failed\n"
+        "from pyats.utils.email import EmailMsg\n"
+        "from faasr_easypy.easypy import pyats_mail, pyats_patches, redaction\n"
+        "from faasr_easypy.redact import Redactor\n"
+        "before = ReportClient._socket_wrapper\n"
+        "pyats_patches.install()\n"
+        "sent = []\n"
+        "redaction._original[0] = lambda self, _name, **kw: sent.append((_name, kw))\n"
+        "client = object.__new__(ReportClient)\n"
+        "ReportClient._socket_wrapper(client, 'stop_section', result=Failed.clone('x ghp_secret_123'))\n"
+        "redaction.use(Redactor(['ghp_secret_123'], include_environment=False))\n"
+        "ReportClient._socket_wrapper(client, 'stop_section', result=Failed.clone('x ghp_secret_123'),\n"
+        "                             detail='d ghp_secret_123', parameters={'k': ['ghp_secret_123', 3]})\n"
+        "print(json.dumps({'replaced': ReportClient._socket_wrapper is not before,\n"
+        "    'mail': EmailMsg.message is not pyats_mail._state['original'][0],\n"
+        "    'unmasked': sent[0][1]['result'].reason, 'masked': sent[1][1]['result'].reason,\n"
+        "    'type': type(sent[1][1]['result']).__name__, 'value': str(sent[1][1]['result']),\n"
+        "    'detail': sent[1][1]['detail'], 'parameters': sent[1][1]['parameters']}))\n")
+    assert found == {"replaced": True, "mail": True, "unmasked": "x ghp_secret_123", "masked": "x ***",
+                     "type": "TestResult", "value": "failed", "detail": "d ***",
+                     "parameters": {"k": ["***", 3]}}

@@ -64,7 +64,8 @@ def test_redact_replaces_every_secret_and_nothing_else():
 def test_explicit_values_short_values_and_no_environment():
     r = Redactor(["explicit-secret-1", "ab", "", None], include_environment=False)
     assert r.redact(f"x explicit-secret-1 y ab {PAT}") == f"x *** y ab {PAT}"
-    assert "ab" not in r and r.secret_count == 1
+    # "ab" is too short to mask inside text, but a value that is exactly "ab" is masked
+    assert "ab" in r and r.secret_count == 2 and r.redact(" ab ") == "***"
     assert Redactor(include_environment=False).redact("nothing to do") == "nothing to do"
     assert Redactor(include_environment=False).redact(None) is None
     assert "explicit" not in repr(r)
@@ -191,7 +192,145 @@ def test_logging_filter_redacts_message_args_and_traceback():
     assert "RuntimeError: failed with ***" in out and "Traceback" in out
 
 
-@pytest.mark.parametrize("value", ["ghp_a", "a" * 200, "with space inside", "ünïcødé-sëcret"])
+@pytest.mark.parametrize("value", ["ghp_abcd", "a" * 200, "with space inside", "ünïcødé-sëcret"])
 def test_arbitrary_values(value):
     r = Redactor([value], include_environment=False)
     assert value not in r.redact(f"<{value}>") and r.redact(f"<{value}>") == "<***>"
+
+
+# -- base64, values, short secrets, structured files (issue 20, items 3-5) ---------------------------
+
+@pytest.mark.parametrize("prefix", ["", "a", "ab", "someone:", "x:", "user12:", "Basic-prefix-of-any-length:"])
+def test_base64_carrying_a_secret_at_any_offset_is_masked_whole(prefix):
+    r = Redactor([AWS_SECRET], include_environment=False)
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        encoded = encode((prefix + AWS_SECRET + "-tail").encode()).decode()
+        out = r.redact(f"Authorization: Basic {encoded} next")
+        assert out == "Authorization: Basic *** next", (prefix, out)
+
+
+def test_base64_of_other_text_is_left_alone():
+    r = Redactor([AWS_SECRET, PAT], include_environment=False)
+    text = "Basic " + base64.b64encode(b"someone:an-innocent-password").decode() + " ok"
+    assert r.redact(text) == text
+
+
+def test_html_and_double_json_escaped_forms():
+    secret = 'quote"and<angle>&amp'
+    r = Redactor([secret], include_environment=False)
+    import html as html_module
+
+    for form in (html_module.escape(secret), json.dumps(json.dumps(secret))):
+        assert secret not in r.redact(form) and "***" in r.redact(form)
+
+
+def test_redact_value_keeps_structure_and_numbers():
+    r = Redactor([PAT, "1796"], include_environment=False)
+    data = {"count": 1796, "ratio": 17.96, "ok": True, "none": None, "pin": "1796", "line": "count=1796",
+            "list": [PAT, 1796, ("x", PAT)], PAT: "key holds it", "***": "a key already masked"}
+    out = r.redact_value(data)
+    assert out["count"] == 1796 and out["ratio"] == 17.96 and out["ok"] is True and out["none"] is None
+    assert out["pin"] == MASK                     # a whole value equal to a short secret
+    assert out["line"] == "count=1796"            # ... but not inside text
+    assert out["list"] == [MASK, 1796, ("x", MASK)]
+    assert len(out) == len(data) and "***" in out and "****" in out   # two keys stay two keys
+    assert data["list"][0] == PAT                 # the input is not changed
+    json.dumps(out)
+
+
+def test_a_short_secret_is_reported_once_by_name_never_by_value(caplog):
+    import faasr_easypy.redact as redact_module
+
+    redact_module._reported_short.discard("the environment variable Probe_TOKEN")
+    with caplog.at_level(logging.WARNING, logger="faasr_easypy.redact"):
+        Redactor(environ={"Probe_TOKEN": "1796"})
+        Redactor(environ={"Probe_TOKEN": "1796"})
+    messages = [rec.getMessage() for rec in caplog.records]
+    assert len(messages) == 1, messages
+    assert "the secret in the environment variable Probe_TOKEN is too short to mask safely" in messages[0]
+    assert "1796" not in messages[0]
+
+
+def test_json_and_yaml_files_are_redacted_value_by_value(tmp_path):
+    import yaml
+
+    r = Redactor([AWS_SECRET, "12345678"], include_environment=False)
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"size": 123456789, "reason": f"key {AWS_SECRET}", "n": [12345678]},
+                                  indent=2))
+    assert r.redact_file(results)
+    assert json.loads(results.read_text()) == {"size": 123456789, "reason": "key ***", "n": [12345678]}
+    static = tmp_path / "testbed.static.yaml"
+    static.write_text(f"devices:\n  s3:\n    custom:\n      faasr:\n        SecretKey: {AWS_SECRET}\n"
+                      f"        Port: 12345678\n# {AWS_SECRET} in a comment\n")
+    assert r.redact_file(static)
+    assert yaml.safe_load(static.read_text()) == \
+        {"devices": {"s3": {"custom": {"faasr": {"SecretKey": "***", "Port": 12345678}}}}}
+    assert AWS_SECRET not in static.read_text()
+    broken = tmp_path / "broken.json"
+    broken.write_text(f'{{"not json {AWS_SECRET}')
+    assert r.redact_file(broken) and broken.read_text() == '{"not json ***'   # text, as a fallback
+
+
+def test_secrets_in_data_finds_credentials_under_any_key_but_not_setting_words():
+    from faasr_easypy.redact import secrets_in_data
+
+    data = {"devices": {"a": {"custom": {"faasr": {"Token": "ghp_tok_1234", "Endpoint": "http://x"}},
+                              "credentials": {"default": {"username": "admin", "password": "pw-123456"}}}},
+            "auth_mode": "local", "api_key": 12345678, "GH_PAT": ["ghp_list_1234"], "key": "s3/object"}
+    # "admin" (a short plain word under "credentials") and "local" are settings, not secrets
+    assert sorted(secrets_in_data(data)) == sorted(["ghp_tok_1234", "pw-123456", "12345678", "ghp_list_1234"])
+
+
+def test_redacting_stream_finds_a_secret_written_in_pieces():
+    from faasr_easypy.redact import RedactingStream
+
+    out = io.StringIO()
+    stream = RedactingStream(out, Redactor([PAT], include_environment=False))
+    stream.write("token " + PAT[:10])
+    stream.write(PAT[10:] + " end\nnext ")
+    assert out.getvalue() == "token *** end\n"
+    stream.flush()
+    assert out.getvalue() == "token *** end\nnext "
+
+
+def test_record_factory_redacts_records_for_handlers_added_later():
+    from faasr_easypy.redact import install_record_factory
+
+    previous = logging.getLogRecordFactory()
+    try:
+        install_record_factory(Redactor([PAT], include_environment=False))
+        install_record_factory(Redactor([AWS_SECRET], include_environment=False))  # swaps the redactor
+        stream = io.StringIO()
+        logger = logging.getLogger("test-redact-factory")
+        logger.propagate = False
+        handler = logging.StreamHandler(stream)   # no filter on it
+        logger.addHandler(handler)
+        logger.warning("key %s", AWS_SECRET)
+        assert stream.getvalue() == "key ***\n"
+        assert logging.getLogRecordFactory() is not previous
+    finally:
+        logging.setLogRecordFactory(previous)
+
+
+def test_the_trie_pattern_matches_like_a_longest_first_alternation():
+    import random
+    import re
+
+    from faasr_easypy.redact import _literal_pattern
+
+    rng = random.Random(20)
+    for _ in range(300):
+        words = {"".join(rng.choice("ab.c*") for _ in range(rng.randint(1, 6))) for _ in range(rng.randint(1, 8))}
+        naive = re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda v: (-len(v), v))))
+        trie = _literal_pattern(words)
+        for _ in range(20):
+            text = "".join(rng.choice("ab.c*x") for _ in range(rng.randint(0, 30)))
+            assert [m.span() for m in trie.finditer(text)] == [m.span() for m in naive.finditer(text)], \
+                (words, text)
+
+
+def test_a_kilobytes_long_secret_payload_is_masked():
+    payload = json.dumps({"ComputeServers": {"GH": {"Token": "ghp_" + "t" * 20}}, "pad": "p" * 20000})
+    r = Redactor(environ={"SECRET_PAYLOAD": payload})
+    assert r.redact(f"x {payload} y ghp_{'t' * 20} z") == "x *** y *** z"

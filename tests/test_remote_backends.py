@@ -159,7 +159,6 @@ def make_workflow(entry_server="My_GitHub_Account", ow_endpoint="https://openwhi
             "My_Lambda_Account": {"FaaSType": "Lambda", "Region": "us-west-2", "UseSecretStore": True},
             "My_OW_Account": {"FaaSType": "OpenWhisk", "Endpoint": ow_endpoint, "Namespace": "guest",
                               "UseSecretStore": True},
-            "My_Local": {"FaaSType": "Local"},
             "My_Slurm": {"FaaSType": "SLURM", "Endpoint": "https://slurm.example.org", "UserName": "u",
                          "APIVersion": "v0.0.42", "Partition": "cpu"},
         },
@@ -644,7 +643,8 @@ def test_registry_picks_the_backend_from_the_entry_servers_faastype(fake):
 
 def test_registry_local_and_unsupported_types():
     with pytest.raises(LocalBackendRequired) as info:
-        backend_for(make_workflow("My_Local"))
+        # FaaSType Local is the testbed's (a workflow with it is refused): it comes as `server`.
+        backend_for(make_workflow(), server={"FaaSType": "Local"})
     assert "LocalBackend" in str(info.value) and isinstance(info.value, BackendError)
     with pytest.raises(BackendError) as info:
         backend_for(make_workflow("My_Slurm"))

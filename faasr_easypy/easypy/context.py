@@ -308,22 +308,33 @@ class JobContext:
         """Masks the testbed's and the S3 server's keys and every credential in the job's
         environment (a function may print those into its log, and logs reach the archive)."""
         from ..redact import Redactor
+        from .redaction import testbed_file_secrets
 
         if self._redactor is None:
             self._redactor = Redactor()
-        self._redactor.add(*self.secrets())  # S3 keys become known after pre_job
+            # also what the testbed file holds under any credential key (unused devices too):
+            # pyATS copies the file into the archive
+            self._redactor.add(*testbed_file_secrets(self.testbed.source),
+                               source=f"the testbed file {self.testbed.source}")
+        self._redactor.add(*self.secrets(), source="the testbed or the S3 server")  # S3 keys come later
         return self._redactor
 
     def redact(self, text):
         return self.redactor.redact(text)
 
+    def redact_data(self, data):
+        """`data` as JSON types, its strings redacted value by value (never as JSON text)."""
+        return self.redactor.redact_value(json.loads(json.dumps(data, default=str)))
+
     def mask_secrets_in_logs(self):
         """Put a redacting filter on every logging handler of this process (screen, job log,
-        task log): streamed function log lines must not carry credentials into them."""
-        from ..redact import RedactingFilter
+        task log), and redact every record as it is made (handlers added later, by pyATS or
+        a testscript): streamed function log lines must not carry credentials into them."""
+        from ..redact import RedactingFilter, install_record_factory
 
         if self._log_filter is None:
             self._log_filter = RedactingFilter(self.redactor)
+            install_record_factory(self.redactor)
         else:
             self.redactor  # noqa: B018 -- picks up S3 keys that arrived since
         handlers = set(logging.root.handlers)
@@ -332,6 +343,15 @@ class JobContext:
         for handler in handlers:
             if self._log_filter not in handler.filters:
                 handler.addFilter(self._log_filter)
+
+    def mask_output(self):
+        """Task process: what a testscript print()s to stdout/stderr is masked too."""
+        from ..redact import RedactingStream
+
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if stream is not None and not isinstance(stream, RedactingStream):
+                setattr(sys, name, RedactingStream(stream, self.redactor))
 
     # -- Ctrl-C and SIGTERM ---------------------------------------------------------
     def install_sigint_handler(self):

@@ -26,6 +26,7 @@ import gc
 import itertools
 import json
 import logging
+import re
 import signal
 import threading
 import time
@@ -58,11 +59,30 @@ def parse_faasr_arg(text):
         raise UserError(f"--faasr-arg {text!r} is not ACTION.KEY=VALUE. Fix: write e.g. "
                         "--faasr-arg create-input.count=50, or create-input.count=[10,20] for a batch "
                         "of one task per value.")
+    from ..strict_json import NotJSON, loads
+
     try:
-        value = json.loads(raw)
-    except ValueError:
-        value = raw
+        # Strict: a NaN, a duplicate key or a 50,000-deep list is refused (exit 2), not a traceback.
+        value = loads(raw, f"--faasr-arg {head.strip()}")
+    except NotJSON:
+        value = raw  # not JSON: the plain string
     return action.strip(), key.strip(), value
+
+
+# pyATS names a task's log and result files after its id: a '/' in it made a phantom ERRORED
+# task while the job exited 0. Ids are kept to what a file name can hold.
+TASK_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def safe_taskid(taskid):
+    """`taskid` if pyATS can use it, else the same with every other character as '_' (logged)."""
+    taskid = str(taskid)
+    if TASK_ID.fullmatch(taskid):
+        return taskid
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", taskid).lstrip(".")[:100] or "task"
+    log.warning("faasr-easypy: task id %r holds characters pyATS cannot put in a file name; "
+                "it runs as %r", taskid[:200], safe)
+    return safe
 
 
 def expand_batch(overrides):
@@ -136,7 +156,7 @@ class WorkflowTask(Task):
         self.max_runtime = max_runtime or (self.timeout + ctx.options["runtime_margin"])
         self.started_at = None
         self.session = None
-        taskid = taskid or self.workflow_path.stem
+        taskid = safe_taskid(taskid or self.workflow_path.stem)
         super().__init__(testscript=str(script), taskid=taskid, runtime=runtime, **params)
         if not ctx.known(self.taskid):
             ctx.publish(self.taskid, workflow_file=str(self.workflow_path), testscript=str(script),
@@ -208,6 +228,7 @@ class WorkflowSession:
         self.interrupted = False
 
     def open(self):
+        from ..function_check import check_before_run
         from ..placement.place import check_functions_folder, data_stores, make_backend
         from ..runner import WorkflowRunner
         from ..tester import WorkflowTester
@@ -220,9 +241,10 @@ class WorkflowSession:
         resolved = ctx.testbed.resolve(wf)
         default = default_functions_dir(task.workflow_path, wf.name)
         functions = Path(ctx.options.get("cli_functions") or task.functions or default)
-        check_functions_folder(wf, resolved, functions, fix=(
-            f"put the workflow's Python files in {default}, "
-            "or pass --faasr-functions DIR (or functions=DIR to run_workflow)."))
+        fix = (f"put the workflow's Python files in {default}, "
+               "or pass --faasr-functions DIR (or functions=DIR to run_workflow).")
+        check_functions_folder(wf, resolved, functions, fix=fix)
+        check_before_run(wf, functions, resolved=resolved, fix_folder=fix)  # before anything triggers
         overrides = {a: dict(args) for a, args in task.arguments.items()}
         unknown = [a for a in overrides if a not in wf.actions]
         if unknown:
@@ -309,8 +331,7 @@ class WorkflowSession:
             return
         try:
             record = self._record(error)
-            text = self.ctx.redact(json.dumps(record, default=str))
-            write_json(Path(directory) / RECORDS / f"{self.taskid}.json", json.loads(text))
+            write_json(Path(directory) / RECORDS / f"{self.taskid}.json", self.ctx.redact_data(record))
         except Exception:
             log.exception("faasr-easypy: writing the record of task %s failed", self.taskid)
 
@@ -453,7 +474,7 @@ def fill_outputs(records, ctx, folder=None):
         record["s3_objects"] = found
         if folder is not None:
             try:
-                write_json(Path(folder) / f"{taskid}.json", json.loads(ctx.redact(json.dumps(record, default=str))))
+                write_json(Path(folder) / f"{taskid}.json", ctx.redact_data(record))
             except Exception:
                 log.exception("faasr-easypy: updating the record of task %s failed", taskid)
 
@@ -516,7 +537,7 @@ class WorkflowPool:
                 overrides.setdefault(action, {})[key] = value
                 self.ctx.used_args.add(index)
         combos = expand_batch(overrides)
-        base = taskid or path.stem
+        base = safe_taskid(taskid or path.stem)
         ids = []
         for i, combo in enumerate(combos, 1):
             tid = self._unique(f"{base}-{i}" if len(combos) > 1 else base)

@@ -22,7 +22,6 @@ off) to jobfiles that use faasr_easypy. ``-C FILE`` still overrides it, and
 """
 
 import atexit
-import json
 import logging
 import os
 import signal
@@ -66,6 +65,10 @@ def _die_with_job(job_pid, interval=0.5):
 
     if os.getppid() == job_pid:
         threading.Thread(target=watch, name="faasr-easypy-job-watch", daemon=True).start()
+
+
+class ResultsNotWritten(RuntimeError):
+    """faasr_results.json or a report could not be written: the job must not look green."""
 
 
 class FaasrPlugin(BasePlugin):
@@ -145,6 +148,8 @@ class FaasrPlugin(BasePlugin):
         runtime.faasr = ctx
         ctx.install_sigint_handler()  # before the first line: a signal right after it is handled
         ctx.mask_secrets_in_logs()
+        # pyATS's own outputs: what tasks send its reporter, the mail, the archive folder before the zip
+        pyats_patches.for_job(runtime, ctx.redactor)
         log.info("faasr-easypy: testbed %s (%s)%s", testbed.name, testbed.source,
                  " [built-in]" if testbed.builtin else "")
         ctx.start_s3_background()  # ready by the time the jobfile starts its first task
@@ -153,23 +158,31 @@ class FaasrPlugin(BasePlugin):
         ctx = getattr(self.runtime, "faasr", None)
         if ctx is not None:
             ctx.mask_secrets_in_logs()  # the task log handler pyATS just made for this task
+            ctx.mask_output()
             _die_with_job(ctx.owner_pid)
 
     def post_job(self, job):
         ctx = getattr(self.runtime, "faasr", None)
         if ctx is None:
             return
+        failures = []
         try:
-            # Redacted once here: the report hooks and the mail get the same masked data.
-            results = json.loads(ctx.redact(json.dumps(self._collect(ctx), default=str)))
+            # Redacted once here, value by value: the report hooks and the mail get the same data.
+            results = ctx.redact_data(self._collect(ctx))
             self._write_results(ctx, results)
-            self._print_summary(results)
-            self._run_report_hooks(results)
-        except Exception:
+        except Exception as exc:
             log.exception("faasr-easypy: writing the FaaSr results failed")
+            failures.append(f"{RESULTS_FILE} could not be written ({type(exc).__name__}: {ctx.redact(exc)})")
+        else:
+            self._print_summary(results)
+            failures += self._run_report_hooks(results)
         finally:
             ctx.stop()  # the fork server and the S3 server
+            _mask_run_folder(self.runtime, ctx)
             _announce_archive(self.runtime)
+        if failures:
+            # pyATS lists this plugin as ERRORED and the job exits non-zero (3): red means red
+            raise ResultsNotWritten("; ".join(failures) + ": the job's results are incomplete")
 
     # -- helpers -------------------------------------------------------------------
     def _set_testbed(self, path):
@@ -295,13 +308,17 @@ class FaasrPlugin(BasePlugin):
         except Exception:
             pass
         directory = Path(self.runtime.directory)
+        failures = []
         for hook in hooks:
             try:
                 written = hook(results, directory, self.runtime)
                 if written:
                     log.info("faasr-easypy: report %s (in the archive)", written)
-            except Exception:
+            except Exception as exc:
                 log.exception("faasr-easypy: report hook %r failed", hook)
+                failures.append(f"the report hook {getattr(hook, '__qualname__', hook)} failed "
+                                f"({type(exc).__name__}: {exc})")
+        return failures
 
 
 class FaasrTestbedCheck(BasePlugin):
@@ -327,11 +344,32 @@ class FaasrTestbedCheck(BasePlugin):
             _refuse(exc)
 
 
+class FaasrArgumentCheck(BasePlugin):
+    """Refuses an unknown ``--faasr-*`` argument before the job starts (order 58).
+
+    pyATS leaves arguments it does not know in sys.argv for the jobfile and the tasks, so
+    ``--faasr-timout 5`` ran with the default timeout and exited 0. Here it ends the job:
+    one line with the closest known argument, exit code 2. (Unique abbreviations such as
+    ``--faasr-time`` are argparse's and pyATS's, and mean the full name.)"""
+
+    def pre_job(self, job):
+        from .arguments import refuse_unknown_faasr
+
+        refuse_unknown_faasr(faasr_options())
+
+
+def faasr_options():
+    """Every --faasr-* option string the plugin defines."""
+    import argparse
+
+    parser = FaasrPlugin.configure_parser(argparse.ArgumentParser(add_help=False))
+    return [o for action in parser._actions for o in action.option_strings]
+
+
 def _refuse(exc):
-    """End the job on a user mistake: the paragraph, exit code 2, no traceback (pyATS prints one
-    for any exception a plugin raises; SystemExit passes through it)."""
-    log.error("faasr-easypy: %s", exc)
-    raise SystemExit(exc.exit_code)
+    from .arguments import refuse
+
+    refuse(exc)
 
 
 def _testcases(task):
@@ -352,6 +390,17 @@ def _testcases(task):
     except Exception as exc:
         log.debug("could not walk sections of %s: %s", getattr(task, "id", "?"), exc)
     return out
+
+
+def _mask_run_folder(runtime, ctx):
+    """The run folder as it is now, masked (pyATS's copy of the testbed file, what the jobfile
+    wrote): with --no-archive pyATS never calls archive(), which masks it again before the zip."""
+    from .redaction import redact_folder
+
+    try:
+        redact_folder(getattr(runtime, "directory", None), ctx.redactor)
+    except Exception:
+        log.exception("faasr-easypy: masking the credentials in the run folder failed")
 
 
 def _relative(path, root):
@@ -468,6 +517,14 @@ def default_config_plugins(argv=None, environ=None):
 
 def _registration():
     plugins = default_config_plugins()
+    plugins["FaasrArgumentCheck"] = {
+        "class": FaasrArgumentCheck,
+        "enabled": True,
+        "kwargs": {},
+        "module": "faasr_easypy.easypy.plugin",
+        "name": "FaasrArgumentCheck",
+        "order": 58,  # first of ours: a mistyped argument is refused before anything starts
+    }
     plugins["FaasrTestbedCheck"] = {
         "class": FaasrTestbedCheck,
         "enabled": True,

@@ -14,6 +14,16 @@ bodies live in their modules; this module is the only one that installs them:
   parsing the file, so there the premise fails and the patch declines.
 - ``task_run``: not a patch but a premise: ``WorkflowTask`` overrides pyATS's private
   ``Task._run(**kwargs)`` to set up the workflow and pass the testscript its ``tester``.
+- ``reporter_redaction``: ``ReportClient._socket_wrapper`` (every message a task sends
+  pyATS's reporter: section reasons, assertion messages, details) redacts its strings and
+  TestResult reasons first (``redaction.py``), so results.json and ResultsDetails.xml hold
+  no secret. Not a speed-up: when it declines, the error says secrets may reach them (the
+  archive folder is still masked before the zip).
+- ``mail_encoding``: ``EmailMsg.message``/``send`` build every part encoded for SMTP and
+  redacted, and say why a send failed (``pyats_mail.py``).
+
+:func:`for_job` (pre_job) gives these two the job's redactor and wraps this job's
+``runtime.runinfo.archive()`` so the archive folder is masked right before pyATS zips it.
 
 :func:`install` is called by the Easypy plugin when a FaaSr job starts (its registration,
 before easypy forks the reporter process, and pre_job), never on import.
@@ -151,12 +161,40 @@ def _apply_source_cache():
     return source_cache.install()
 
 
+def _reporter_redaction_premise():
+    from . import redaction
+
+    return redaction.reporter_premise()
+
+
+def _apply_reporter_redaction():
+    from . import redaction
+
+    return redaction.install_reporter_masking()
+
+
+def _mail_premise():
+    from . import pyats_mail
+
+    return pyats_mail.premise()
+
+
+def _apply_mail():
+    from . import pyats_mail
+
+    return pyats_mail.install()
+
+
 PATCHES = (
     Patch("reporter_worker", reporter_premise, _apply_reporter),
     Patch("git_info", git_info_premise, _apply_git_info),
     Patch("source_cache", source_cache_premise, _apply_source_cache),
     Patch("task_run", task_run_premise, lambda: True),
+    Patch("reporter_redaction", _reporter_redaction_premise, _apply_reporter_redaction),
+    Patch("mail_encoding", _mail_premise, _apply_mail),
 )
+#: patches whose absence is a correctness or secrecy problem, not only a slower job
+CRITICAL = ("task_run", "reporter_redaction", "mail_encoding")
 
 
 def install():
@@ -175,7 +213,7 @@ def install():
             else:
                 reason = None if applied else "its install() found nothing to replace"
         if reason is not None:
-            level = logging.ERROR if patch.name == "task_run" else logging.WARNING
+            level = logging.ERROR if patch.name in CRITICAL else logging.WARNING
             log.log(level, "faasr-easypy: pyATS patch %s not applied: %s", patch.name, reason)
         _installed[patch.name] = applied
     return dict(_installed)
@@ -183,6 +221,16 @@ def install():
 
 def installed(name):
     return _installed.get(name, False)
+
+
+def for_job(runtime, redactor):
+    """pre_job: the job's redactor for the reporter and mail patches, and its archive folder
+    masked right before pyATS zips it."""
+    from . import pyats_mail, redaction
+
+    redaction.use(redactor)
+    pyats_mail.use(redactor)
+    redaction.mask_archive_folder(runtime, redactor)
 
 
 def warm(testscript):

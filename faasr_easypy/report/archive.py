@@ -9,7 +9,6 @@
 * :func:`report_from_archive` — what ``faasr-easypy report ARCHIVE.zip`` does.
 """
 
-import json
 import logging
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -64,11 +63,14 @@ def _from_zip(path):
 
 
 def _parse(data, where):
+    from ..strict_json import NotJSON, loads
+
     try:
-        results = json.loads(data.decode("utf-8", "replace"))
-    except ValueError as exc:
-        raise UserError(f"{where} is not valid JSON ({exc}); the job may have been killed while writing it.") \
-            from None
+        # Not strict (the harness wrote it), but a 200,000-deep file is refused, not a crash.
+        results = loads(data.decode("utf-8", "replace"), str(where), strict=False)
+    except NotJSON as exc:
+        raise UserError(f"{where} is not valid JSON ({exc.reason}); the job may have been killed while "
+                        "writing it.") from None
     if not isinstance(results, dict):
         raise UserError(f"{where} does not hold a JSON object, so it is not a {RESULTS_FILE}.")
     return results

@@ -15,10 +15,22 @@ calls for the HTML part) returns the escaped HTML fragment. Its plain ``str``
 value is a safe fallback for both (braces doubled, ``<&>`` escaped) should a
 later pyATS use it directly. tests/test_mail.py checks all this against a
 real ``pyats run job`` and SMTP server.
+
+pyATS's EmailMsg attaches a file as a ``message/rfc822`` part holding it
+unencoded ("7bit"), so one log line over 998 characters in the attached
+report makes an SMTP server refuse the whole mail ("500 Line too long"), and
+Easypy then blames "Missing SMTP server configuration". :func:`encoded_message`
+rebuilds such a message with every part encoded for SMTP (quoted-printable or
+base64 bodies, base64 attachments, lines of at most 78 characters) and
+redacted; :func:`smtp_failure` words the server's own answer. The Easypy side
+(faasr_easypy/easypy/pyats_mail.py) has EmailMsg use both.
 """
 
+import email.policy
 import html
+import mimetypes
 import re
+from email.message import EmailMessage
 from pathlib import Path
 
 from .model import Report, normalise
@@ -216,3 +228,69 @@ def _attach(mail_report, path, max_attach_bytes):
     except (AttributeError, TypeError):
         return False
     return True
+
+
+# -- the message pyATS sends --------------------------------------------------------------------
+
+#: RFC 5322 line limits: bodies and headers are encoded to lines of at most this many characters
+MAIL_POLICY = email.policy.SMTP.clone(max_line_length=78)
+
+def encoded_message(msg, redactor=None):
+    """A copy of `msg` with every body and attachment encoded for SMTP (and redacted)."""
+    redact = redactor.redact if redactor else (lambda text: text)
+    out = EmailMessage(policy=MAIL_POLICY)
+    for key, value in msg.items():
+        if not key.lower().startswith(("content-", "mime-version")):
+            out[key] = redact(str(value))
+    texts, attachments = {}, []
+    for part, filename in _leaves(msg):
+        data = part.get_payload(decode=True) or b""
+        ctype = part.get_content_type()
+        if filename is None and ctype in ("text/plain", "text/html") and ctype not in texts:
+            texts[ctype] = redact(data.decode(part.get_content_charset() or "utf-8", "replace"))
+        else:
+            attachments.append((filename or f"part-{len(attachments) + 1}", data))
+    out.set_content(texts.get("text/plain", ""), charset="utf-8")
+    if "text/html" in texts:
+        out.add_alternative(texts["text/html"], subtype="html", charset="utf-8")
+    for filename, data in attachments:
+        guessed = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        maintype, subtype = guessed.split("/", 1)
+        if maintype == "text" and redactor:
+            data = redactor.redact_bytes(data)
+        # bytes go out base64-encoded, whatever their lines
+        out.add_attachment(data, maintype=maintype, subtype=subtype, filename=Path(filename).name)
+    return out
+
+
+def _leaves(part, filename=None):
+    """(part, attachment file name or None) of every non-container part; pyATS wraps a file
+    in a message/rfc822 part that carries the name."""
+    name = part.get_filename() or filename
+    if part.get_content_type() == "message/rfc822":
+        for inner in part.get_payload():
+            yield from _leaves(inner, name)
+    elif part.is_multipart():
+        for inner in part.get_payload():
+            yield from _leaves(inner)
+    else:
+        yield part, (name if name or part.get_content_disposition() == "attachment" else None)
+
+
+def smtp_failure(exc, host=None, port=None):
+    """Why a mail was not sent, in the SMTP server's own words when it answered."""
+    import smtplib
+
+    where = f"{host}:{port}" if host else "the SMTP server"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        answers = "; ".join(f"{rcpt}: {code} {_text(msg)}" for rcpt, (code, msg) in exc.recipients.items())
+        return f"{where} refused the recipients ({answers})"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}"
+    if isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException):
+        return f"cannot reach {where} ({type(exc).__name__}: {exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)

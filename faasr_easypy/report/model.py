@@ -8,9 +8,9 @@ get defaults, wrong types are coerced or dropped).
 
 Only whitelisted fields reach the report or the mail. Values under keys that
 look like credentials (``*secret*``, ``*password*``, ``*token*``,
-``*access_key*`` ...), anywhere in the results, are collected and scrubbed
-from every string that is shown, as a second line of defence behind the
-writer's redaction.
+``*access_key*`` ...), anywhere in the results, are masked in every string
+that is shown (by faasr_easypy.redact, as everywhere else), as a second line
+of defence behind the writer's redaction.
 """
 
 import json
@@ -20,6 +20,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..redact import Redactor
 
 SCHEMA_VERSION = 1
 
@@ -31,15 +33,7 @@ FINAL_STATUSES = {"COMPLETED", "FAILED", "NOT_INVOKED", "SKIPPED", "TIMEOUT"}
 BAD_STATUSES = {"FAILED", "TIMEOUT", "SKIPPED"}
 BAD_VERDICTS = {"failed", "errored", "aborted", "blocked"}
 
-SECRET_KEY_RE = re.compile(
-    r"secret|passw(or)?d|passwd|token|credential|api[_-]?key|access[_-]?key|private[_-]?key|"
-    r"session[_-]?key|auth", re.IGNORECASE)
-# Keys that look like a secret's name but are not (S3 object keys, log keys).
-NOT_SECRET_KEYS = {"key", "log_key", "keys", "authors", "author"}
-URL_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(:[^/\s@]*)?@")
 ERROR_LINE_RE = re.compile(r"\[ERROR\]|^(Traceback \(most recent call last\)|[A-Za-z_.]*Error:|ERROR\b)")
-
-REDACTED = "***"
 
 
 def load_results(source):
@@ -61,64 +55,10 @@ def load_results(source):
 
 # -- secrets ---------------------------------------------------------------------------------
 
-def collect_secrets(data, _out=None, _depth=0):
-    """Every string (of 4+ characters) stored under a credential-looking key, at any depth."""
-    out = set() if _out is None else _out
-    if _depth > 40:
-        return out
-    if isinstance(data, dict):
-        for key, value in data.items():
-            skey = str(key)
-            if skey.lower() not in NOT_SECRET_KEYS and SECRET_KEY_RE.search(skey):
-                _add_secret_values(value, out)
-            if isinstance(value, (dict, list, tuple)):
-                collect_secrets(value, out, _depth + 1)
-    elif isinstance(data, (list, tuple)):
-        for item in data:
-            if isinstance(item, (dict, list, tuple)):
-                collect_secrets(item, out, _depth + 1)
-    return out
-
-
-def _looks_secret(value):
-    """Worth scrubbing: not a placeholder, and not a short plain word ("none", "local", "true")
-    whose replacement everywhere would garble the report."""
-    if value == REDACTED or len(value) < 4 or set(value) <= {"*"}:
-        return False
-    return len(value) >= 8 or not value.isalpha()
-
-
-def _add_secret_values(value, out):
-    if isinstance(value, str):
-        if _looks_secret(value):
-            out.add(value)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and len(str(value)) >= 6:
-        out.add(str(value))
-    elif isinstance(value, dict):
-        for v in value.values():
-            _add_secret_values(v, out)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _add_secret_values(v, out)
-
-
-class Scrubber:
-    """Replaces known secret values and URL credentials in the strings it is given."""
-
-    def __init__(self, secrets=()):
-        # Longest first, so a secret that contains another is replaced whole.
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, value):
-        if value is None:
-            return None
-        text = value if isinstance(value, str) else str(value)
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        if "@" in text and "://" in text:
-            text = URL_USERINFO_RE.sub(r"\1***@", text)
-        return text
+def report_redactor(results):
+    """The redactor of a report: every value under a credential-looking key anywhere in the
+    results is masked in every string shown (faasr_easypy.redact, the one masking path)."""
+    return Redactor(include_environment=False).add_from_data(results)
 
 
 # -- view model ------------------------------------------------------------------------------
@@ -251,7 +191,7 @@ class JobView:
 class Report:
     job: JobView
     workflows: list
-    scrub: Scrubber
+    scrub: Redactor
     warnings: list = field(default_factory=list)
 
     @property
@@ -280,9 +220,10 @@ def _int(value, default=None):
 def _str(value, scrub, limit=None):
     if value is None:
         return None
-    if not isinstance(value, str):
-        value = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
-    value = scrub(value)
+    if isinstance(value, (dict, list)):
+        value = json.dumps(scrub.redact_value(value), default=str)  # masked before it is serialized
+    else:
+        value = scrub.redact(str(value))
     if limit and len(value) > limit:
         value = value[:limit] + f"... ({len(value) - limit} more characters)"
     return value
@@ -309,7 +250,7 @@ def _split_label(label):
 def normalise(results, now=None):
     """Turn a faasr_results.json dict into a :class:`Report` (never raises on bad content)."""
     results = results if isinstance(results, dict) else {}
-    scrub = Scrubber(collect_secrets(results))
+    scrub = report_redactor(results)
     warnings = []
     schema = results.get("schema")
     if schema not in (None, SCHEMA_VERSION):
@@ -475,7 +416,7 @@ def _function(f, scrub):
         reason=_str(f.get("reason"), scrub, 4000),
         started_at=started, ended_at=ended,
         log_key=_str(f.get("log_key"), scrub, 1024),
-        log=scrub(log) if log is not None else None,
+        log=scrub.redact(log) if log is not None else None,
         log_truncated=bool(f.get("log_truncated")),
         log_bytes=len(log) if log else 0,
     )

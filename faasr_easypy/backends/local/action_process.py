@@ -1,6 +1,10 @@
 """The body of one forked action process: run a FaaSr function the way the
 FaaSr runtime does, and write what the runtime writes to S3.
 
+The function runs in this process (Type Python) or in a warm R worker that
+this process serves (Type R, r_action.py); either way this process writes the
+log, the invoker lines and `.done`.
+
 Sequence: log appears (first INFO line) -> user function -> one invoker line
 per successor it triggers -> final log flush -> `.done` (body `True`) ->
 result to the fork server. A function that raised still gets `.done`, as with
@@ -27,9 +31,11 @@ from pathlib import Path
 
 from ...layout import instance_label
 from . import function_api
+from .action_env import enter_action_environment
 from .forkserver import load_libc, set_child_subreaper
 from .function_api import FunctionContext, FunctionExit, LogBuffer, redirect_output
 from .loader import FunctionNotFound, find_function
+from .r_action import call_r_function
 
 RUNTIME_FILE = "local_backend.py"
 
@@ -131,11 +137,9 @@ def _run(job, clients, started, progress):
     label = instance_label(job["action"], job.get("rank"))
     workdir = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=job["workdir_root"]))
     os.chdir(workdir)
-    tmp = _private_tmpdir(workdir)
     redirect_output(workdir / "console.log")
-    for store_name, store in job["stores"].items():
-        os.environ[f"{store_name}_AccessKey"] = store["access_key"]
-        os.environ[f"{store_name}_SecretKey"] = store["secret_key"]
+    enter_action_environment(job)  # what FaaSr gives a function: no harness credentials
+    tmp = _private_tmpdir(workdir)  # after it: TMPDIR is the action's own, not the harness's
 
     log_store = job["stores"][job["log_store"]]
     log = LogBuffer(clients[job["log_store"]], log_store["bucket"], job["log_key"], started)
@@ -178,13 +182,32 @@ def _run(job, clients, started, progress):
 
 
 def _call_function(job, log):
-    """Run the user function; return (ok, return value). Log why when not ok."""
-    if job["type"] != "Python":
+    """Run the user function in the runtime its Type names; return (ok, return value).
+    Log why when not ok."""
+    if job["type"] == "Python":
+        ok, result = _call_python(job, log)
+        shown = repr(result)
+    elif job["type"] == "R":
+        ok, result, shown = call_r_function(job, function_api.current(), log)
+    else:
         log.add("ERROR", RUNTIME_FILE,
                 f"Action {job['action']} is of Type {job['type']}, which the local backend does "
-                "not support (it runs Python functions only); run this action on GitHub Actions "
+                "not support (it runs Python and R functions); run this action on GitHub Actions "
                 "or another FaaSr platform through a testbed")
         return False, None
+    if not ok:
+        return False, None
+    conditional = any(e["condition"] is not None for e in job["edges"])
+    if conditional and not isinstance(result, bool):
+        # faasr-py crashes silently here, after .done; we say why instead.
+        log.add("ERROR", RUNTIME_FILE,
+                f"The function returned {shown}, but InvokeNext of {job['action']} has a "
+                "{\"True\": ..., \"False\": ...} branch: return True or False")
+        return False, None
+    return True, result
+
+
+def _call_python(job, log):
     try:
         func, _filename, warnings = find_function(job["function_name"], job["functions_dir"],
                                                   job.get("local_file"))
@@ -216,13 +239,6 @@ def _call_function(job, log):
         return False, None
     except BaseException as exc:
         log.add("ERROR", RUNTIME_FILE, f"The function raised {describe(exc)}\n" + _traceback())
-        return False, None
-    conditional = any(e["condition"] is not None for e in job["edges"])
-    if conditional and not isinstance(result, bool):
-        # faasr-py crashes silently here, after .done; we say why instead.
-        log.add("ERROR", RUNTIME_FILE,
-                f"The function returned {result!r}, but InvokeNext of {job['action']} has a "
-                "{\"True\": ..., \"False\": ...} branch: return True or False")
         return False, None
     return True, result
 

@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from faasr_easypy.backends.local.r_server import RServer
+
 SHIM = str(Path(__file__).with_name("shim"))
 # Temp folder names: the server removes only folders named so (see _remove_abandoned_roots).
 ACTIONS_ROOT_PREFIX = "faasr-easypy-actions-"     # a LocalBackend's action folders
@@ -100,6 +102,7 @@ class ForkServer:
             os.set_blocking(fd, False)
         self._prototypes = {}  # S3 clients children inherit: never used in this process
         self._own = {}  # S3 clients this process uses itself (kept apart: sockets don't survive fork)
+        self.r_server = RServer()  # the warm R process, started on the first R action
 
     # -- S3 clients -------------------------------------------------------
     def _s3_client(self, cache, store):
@@ -202,6 +205,8 @@ class ForkServer:
         client.roots.clear()
 
     def spawn(self, client, job):
+        if job.get("type") == "R":
+            job = dict(job, r_server=self.r_server.info())
         clients = {name: self._s3_client(self._prototypes, store) for name, store in job["stores"].items()}
         r, w = os.pipe()
         # Where the action reports instead if the function closed the pipe (os.closerange):
@@ -318,6 +323,8 @@ class ForkServer:
 
     def on_child_exit(self, child, status):
         _kill_group(child.pid)  # what it started in its own group goes with it
+        if child.job.get("type") == "R":
+            self.r_server.action_ended(child.pid)  # its R worker goes with it
         if child.fd is not None:
             self.on_child_readable(child)  # a report written just before the exit is there now
             self._close_pipe(child)
@@ -343,11 +350,12 @@ class ForkServer:
         self._remove_abandoned_roots(child.client)
 
     def _sweep_orphans(self):
-        """Kill every child of ours that is not a running action: re-parented here (we are a
-        subreaper) from an action that ended. Running actions are subreapers themselves, so
+        """Kill every child of ours that is not a running action (nor the R server): re-parented
+        here (we are a subreaper) from an action that ended. Running actions are subreapers themselves, so
         what they start stays below them while they live."""
+        r_server = self.r_server.proc.pid if self.r_server.proc is not None else None
         for pid in _own_children():
-            if pid in self.by_pid:
+            if pid in self.by_pid or pid == r_server:  # the R server is ours, not an orphan
                 continue
             self.orphans.add(pid)
             _kill_group(pid, own_group_only=False)
@@ -463,6 +471,7 @@ class ForkServer:
             self.reap()
             time.sleep(0.02)
         self._sweep_orphans()
+        self.r_server.stop()  # it kills the R workers of actions killed above
 
 
 def _warm(client, bucket):

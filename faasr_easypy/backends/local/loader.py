@@ -13,23 +13,13 @@ import sys
 import types
 from pathlib import Path
 
+from ...function_check import python_files  # the same files the pre-run check reads
+
 PACKAGE = "faasr_functions"
-SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules", ".tox"}
 
 
 class FunctionNotFound(Exception):
     pass
-
-
-def python_files(folder):
-    folder = Path(folder)
-    out = []
-    for path in sorted(folder.rglob("*.py")):
-        rel = path.relative_to(folder)
-        if any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts[:-1]):
-            continue
-        out.append(rel)
-    return out
 
 
 def _namespace_package(folder):

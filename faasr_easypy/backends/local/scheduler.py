@@ -23,6 +23,7 @@ from pathlib import Path
 from ...errors import BackendError
 from ...layout import instance_label
 from ..base import Backend
+from .action_env import named_secrets
 from .forkserver import ACTIONS_ROOT_PREFIX
 from .server_process import ForkServerProcess
 
@@ -316,9 +317,10 @@ class LocalBackend(Backend):
             "log_key": layout.log_key(action, rank),
             "done_key": layout.done_key(action, rank),
             "stores": stores,
-            "secrets": self.secrets,
+            "secrets": named_secrets(wf.data, action, self.secrets),  # only those the workflow names
             "functions_dir": self.functions_dir,
             "local_file": (wf.data.get("FunctionLocalFile") or {}).get(spec.function_name),
+            "cran_packages": (wf.data.get("FunctionCRANPackage") or {}).get(spec.function_name) or [],
             "time_limit": self.action_timeout,
             "memory_limit_mib": self.action_memory_mib,
             "workdir_root": self.workdir_root,

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import weakref
 
+from .action_env import base_environment  # no credential reaches the server or its actions
 from .forkserver import SERVER_FOLDER_PREFIX
 
 MODULE = "faasr_easypy.backends.local.forkserver"
@@ -53,7 +54,7 @@ class ForkServerProcess:
                 self.proc = subprocess.Popen(
                     [sys.executable, "-m", MODULE, "--listen-fd", str(listener.fileno())],
                     stdin=subprocess.PIPE, stdout=log, stderr=log, pass_fds=(listener.fileno(),),
-                    env=dict(os.environ, PYTHONUNBUFFERED="1"), preexec_fn=_own_group)
+                    env=dict(base_environment(), PYTHONUNBUFFERED="1"), preexec_fn=_own_group)
         except BaseException:
             shutil.rmtree(self.folder, ignore_errors=True)
             raise
