@@ -887,8 +887,9 @@ def run_cli_scenario(scenario, root):
     functions.mkdir(parents=True, exist_ok=True)
     (functions / "hostile.py").write_text(HOSTILE_FUNCTIONS)
     path = root / "workflow.json"
-    path.write_text(json.dumps(_workflow(f"Hostile{scenario.case.title().replace('-', '')}", scenario.actions,
-                                         entry=scenario.entry)))
+    data = _workflow(f"Hostile{scenario.case.title().replace('-', '')}", scenario.actions, entry=scenario.entry)
+    data.pop("Secrets", None)  # no planted secrets here: these cases are about processes, not leaks
+    path.write_text(json.dumps(data))
     tmp = root / "tmp"
     tmp.mkdir(exist_ok=True)
     log = root / "run.log"
