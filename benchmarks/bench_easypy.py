@@ -184,7 +184,7 @@ PROJECT = Path({project!r})
 
 
 def main(runtime):
-    pool = WorkflowPool(runtime, max_parallel={parallel})
+    pool = WorkflowPool(runtime, max_parallel_tasks={parallel})
     for i in range({copies}):
         for stem in {examples!r}:
             pool.submit(PROJECT / "workflows" / f"{{stem}}.json",

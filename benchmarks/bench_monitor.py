@@ -255,7 +255,7 @@ def bench_requests(service, store, shape, seconds, interval, lines=3, title=""):
         ours_wall = time.monotonic() - t
         baseline.join(30)
         backend.wait(runner.invocation, 30)
-        runner.shutdown()
+        runner.close()
         baseline.stop()
     finally:
         backend.close()
@@ -345,7 +345,7 @@ def bench_latency(store, actions, interval):
                     samples[what].append(seen_at - put_at)
         runner.wait(30)
     finally:
-        runner.shutdown()
+        runner.close()
     target = interval + 0.1
     everything = [s for values in samples.values() for s in values]
     print(f"detection latency, S3 object -> on_status_change, check interval {interval:g} s "
@@ -469,7 +469,7 @@ def bench_cpu(store, count, actions, per_action, interval=1.0):
         multi.wait(30)
         finals = [s.status for r in runners for s in r.get_function_statuses().values()]
     finally:
-        multi.shutdown()
+        multi.close()
         if proc.poll() is None:
             proc.kill()
     ok = sum(s is Status.COMPLETED for s in finals)

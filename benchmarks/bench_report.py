@@ -4,7 +4,10 @@ The job: 32 workflows x 20 functions (640 instances) with realistic logs
 (20-80 lines each) and every 5th log long (~200 KB, already cut to 64 KiB by
 the writer, as faasr_results.json holds it), 10 S3 objects per workflow.
 
-Targets: render <= 1 s, report <= 2 MB. Baselines measured in the same run:
+Targets: render <= 1 s, report <= 2 MB. Issue 16 adds the same job with a history of 20
+runs (each an archive made from a variant of the job: some verdicts and function statuses
+flipped), read from the archives folder as the report hook does, and the history page alone.
+Baselines measured in the same run:
 - "naive": the same template with no log budget (every log up to its 64 KiB),
   which is what rendering the results as-is would give;
 - "json": json.dumps of the same results (the size of the raw data, and the
@@ -93,6 +96,49 @@ def main():
     t = time.perf_counter()
     render_html(results)
     print(f"cold render (template compile included): {(time.perf_counter() - t) * 1000:.0f} ms")
+    bench_history(results, rounds)
+
+
+def bench_history(results, rounds, runs=20):
+    """32 x 20 with 20 runs of history: archives written, read back, analysed and rendered."""
+    import copy
+    import random
+    import tempfile
+    import zipfile
+
+    from faasr_easypy.report.history import SUMMARY_FILE, analyse, load_runs, summary_of
+    from faasr_easypy.report.render import render_history_html
+
+    rng = random.Random(16)
+    with tempfile.TemporaryDirectory(prefix="faasr-bench-history-") as folder:
+        for i in range(runs - 1):
+            variant = copy.deepcopy(results)
+            variant["job"]["started"] = results["job"]["started"] - (runs - i) * 3600
+            for w in variant["workflows"]:
+                w["code_hash"] = "same-code"
+                for f in w["functions"]:
+                    if rng.random() < 0.02:
+                        f["status"] = "FAILED" if f["status"] == "COMPLETED" else "COMPLETED"
+                if rng.random() < 0.1:
+                    w["verdict"] = "failed" if w["verdict"] == "passed" else "passed"
+            path = Path(folder) / f"job_{i:02d}.zip"
+            with zipfile.ZipFile(path, "w") as zf:
+                zf.writestr(SUMMARY_FILE, json.dumps(summary_of(variant, archive=str(path))))
+                zf.writestr("faasr_results.json", json.dumps({"schema": 1}))
+        for w in results["workflows"]:
+            w["code_hash"] = "same-code"
+        t_load, earlier = timed(lambda: load_runs(folder, limit=runs - 1), rounds)
+        t_analyse, view = timed(lambda: analyse(earlier + [summary_of(results)]), rounds)
+        t_render, html = timed(lambda: render_html(results, history=view), rounds)
+        t_page, page = timed(lambda: render_history_html(view, folder), rounds)
+    size = len(html.encode("utf-8"))
+    print(f"\nwith a history of {len(view.runs)} runs ({len(view.rows)} rows: workflows and testcases; "
+          f"{len(view.flaky)} flaky functions, {len(view.new_failures)} new failures, {len(view.fixed)} fixed):")
+    print(f"{'  read 19 archives (summaries)':32} {t_load * 1000:7.0f} ms")
+    print(f"{'  analyse':32} {t_analyse * 1000:7.0f} ms")
+    print(f"{'report + history section':32} {t_render * 1000:7.0f} ms {size / 1e6:8.2f} MB"
+          f"   targets: <= 1000 ms, <= 2.00 MB -> {'OK' if t_render <= 1 and size <= 2e6 else 'MISSED'}")
+    print(f"{'history page alone':32} {t_page * 1000:7.0f} ms {len(page.encode()) / 1e6:8.2f} MB")
 
 
 if __name__ == "__main__":

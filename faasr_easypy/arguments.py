@@ -5,6 +5,8 @@ says nothing at all (it hands unknown arguments on). :class:`StrictParser` turns
 every argparse error into an :class:`ArgumentError` (a UserError: one line, exit 2)
 and adds "did you mean --timeout?". ``faasr-easypy`` uses it for all its commands;
 the pyATS side (``easypy/arguments.py``) for jobfiles and the ``--faasr-*`` check.
+Also the argparse types the command lines share (a core module: report/ may use it,
+not faasr_easypy.cli).
 """
 
 import argparse
@@ -59,3 +61,13 @@ def parse_args_strictly(parser, argv):
         raise unknown_argument(unknown[0].split("=", 1)[0], option_strings(_chosen(parser, args)),
                                parser.prog)
     return args
+
+def positive_count(text):
+    """A whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value

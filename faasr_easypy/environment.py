@@ -15,6 +15,7 @@ import sys
 import threading
 
 from .backends.local import LocalBackend
+from .defaults import DEFAULT_BUCKET, DEFAULTS, RUNTIMES
 from .errors import S3Error, UserError
 from .s3.client import DataStore, make_client
 from .s3.server import EmbeddedS3Server
@@ -57,7 +58,7 @@ class S3Service:
         """DataStore objects for every data store of `workflow`, buckets ensured."""
         stores = {}
         for name, spec in workflow.data["DataStores"].items():
-            stores[name] = self.store(name, spec.get("Bucket") or "faasr")
+            stores[name] = self.store(name, spec.get("Bucket") or DEFAULT_BUCKET)
             self.ensure_bucket(stores[name])
         return stores
 
@@ -85,6 +86,9 @@ class S3Service:
         if self.server is not None:
             self.server.stop()
 
+    def __repr__(self):  # forked tasks inherit it; the keys never reach a log
+        return f"S3Service({self.endpoint!r}, keys hidden)"
+
 
 def start_s3(data_dir=None, port=None):
     """The S3 service for a run: external if configured, else a new embedded server."""
@@ -95,8 +99,9 @@ def start_s3(data_dir=None, port=None):
     return S3Service(server.endpoint, server.access_key, server.secret_key, server=server)
 
 
-#: backends that run a workflow's functions on this machine, by their command-line name
-MACHINE_BACKENDS = ("local", "faasr-py")
+#: backends that run a workflow's functions on this machine, by their command-line name (the
+#: testbed's Runtime names them too)
+MACHINE_BACKENDS = RUNTIMES
 
 
 def machine_backend(name, functions_dir, stores, **options):
@@ -142,11 +147,13 @@ class LocalEnvironment:
     """S3 plus a backend on this machine for one workflow; a context manager.
 
     `s3` may be an S3Service shared with others (the pyATS job shares one per
-    job); if None, one is started here and stopped on exit.
+    job); if None, one is started here and stopped on exit (its data kept in
+    `s3_data_dir` when given, else deleted).
     """
 
-    def __init__(self, workflow, functions_dir, s3=None, max_parallel=None, action_timeout=600.0,
-                 keep_workdirs=False, backend="local", action_memory_mib=None):
+    def __init__(self, workflow, functions_dir, s3=None, max_parallel=None, action_timeout=DEFAULTS["action_timeout"],
+                 keep_workdirs=False, backend="local", s3_data_dir=None,
+                 action_memory_mib=None):
         self.workflow = workflow
         self.action_memory_mib = action_memory_mib
         self.functions_dir = functions_dir
@@ -156,8 +163,10 @@ class LocalEnvironment:
         self.action_timeout = action_timeout
         self.keep_workdirs = keep_workdirs
         self.backend_name = backend
+        self.s3_data_dir = s3_data_dir  # the embedded server's data folder, kept (None: a temporary one)
         self.stores = {}
         self.backend = None
+        self._fork_server = None
 
     @property
     def logging_store(self):
@@ -165,14 +174,21 @@ class LocalEnvironment:
 
     def __enter__(self):
         try:
+            options = {}
+            if self.backend_name == "local":
+                # Started first: its interpreter imports boto3 while weed starts below.
+                from .backends.local.server_process import ForkServerProcess
+
+                self._fork_server = ForkServerProcess().start()
+                options["fork_server"] = self._fork_server
             if self.s3 is None:
-                self.s3 = start_s3()
+                self.s3 = start_s3(data_dir=self.s3_data_dir)
             self.stores = self.s3.stores_for(self.workflow)
             self.backend = machine_backend(self.backend_name, self.functions_dir, self.stores,
                                            max_parallel=self.max_parallel,
                                            action_timeout=self.action_timeout,
                                            keep_workdirs=self.keep_workdirs,
-                                           action_memory_mib=self.action_memory_mib)
+                                           action_memory_mib=self.action_memory_mib, **options)
         except BaseException:
             self.close()
             raise
@@ -180,11 +196,14 @@ class LocalEnvironment:
 
     def close(self):
         # A second Ctrl-C while we stop must not cut the stop short (it left the S3 data
-        # and action folders behind): it is held until both are closed, then raised.
+        # and action folders behind): it is held until all are closed, then raised.
         with _sigint_held():
             try:
                 if self.backend is not None:
                     self.backend.close()
+                if self._fork_server is not None:
+                    self._fork_server.stop()
+                    self._fork_server = None
             finally:
                 if self._own_s3 and self.s3 is not None:
                     self.s3.close()

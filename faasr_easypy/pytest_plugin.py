@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 import pytest
 
+from faasr_easypy.defaults import DEFAULTS
+
 
 def pytest_addoption(parser):
     group = parser.getgroup("faasr", "faasr-easypy")
@@ -24,14 +26,25 @@ def pytest_addoption(parser):
                          "local backend)")
     group.addoption("--faasr-functions", default=None, metavar="DIR",
                     help="functions folder (default: functions/<WorkflowName> beside the workflow)")
-    group.addoption("--faasr-timeout", type=float, default=120.0, metavar="SECONDS",
-                    help="overall deadline of one workflow run (default 120)")
-    group.addoption("--faasr-check-interval", type=float, default=0.25, metavar="SECONDS",
-                    help="S3 polling interval (default 0.25)")
+    group.addoption("--faasr-timeout", type=float, default=None, metavar="SECONDS",
+                    help=f"overall deadline of one workflow run (default: testbed Timeout, else "
+                         f"{DEFAULTS['timeout']:g})")
+    group.addoption("--faasr-check-interval", type=float, default=None, metavar="SECONDS",
+                    help=f"S3 polling interval (default: testbed CheckInterval, else {DEFAULTS['check_interval']:g})")
+    group.addoption("--faasr-arg", action="append", default=[], metavar="ACTION.KEY=VALUE",
+                    help="override an action argument in every run (VALUE is JSON when it parses); "
+                         "overrides= given to faasr_workflow() win")
 
 
 def pytest_configure(config):
     # A bad testbed is a usage error of this run: one message, before any test starts.
+    from faasr_easypy.errors import UserError
+    from faasr_easypy.overrides import overrides_from
+
+    try:
+        config._faasr_overrides = overrides_from(config.getoption("faasr_arg", None))
+    except UserError as exc:
+        raise pytest.UsageError(str(exc)) from None
     path = config.getoption("faasr_testbed", None)
     if path:
         from faasr_easypy.errors import UserError
@@ -56,12 +69,17 @@ def faasr_s3(request):
 
 @pytest.fixture
 def faasr_workflow(request):
-    """Returns `open(path, functions=None, timeout=None, argument_overrides=None)`,
-    a context manager that triggers the workflow and yields a WorkflowTester."""
+    """Returns `open(workflow, functions=None, timeout=None, overrides=None, **runner_options)`,
+    a context manager that triggers the workflow (a Workflow or the path of its JSON file)
+    and yields a WorkflowTester. Unset options come from --faasr-* (--faasr-arg merged
+    under `overrides`), the testbed, then faasr_easypy/defaults.py."""
+    from faasr_easypy._deprecation import renamed_keyword
+    from faasr_easypy.defaults import setting
     from faasr_easypy.environment import LocalEnvironment
     from faasr_easypy.function_check import check_before_run
+    from faasr_easypy.overrides import check_actions
     from faasr_easypy.tester import WorkflowTester
-    from faasr_easypy.workflow import default_functions_dir, load_workflow
+    from faasr_easypy.workflow import Workflow, default_functions_dir, load_workflow
 
     config = request.config
     testbed = getattr(config, "_faasr_testbed", None)
@@ -83,16 +101,25 @@ def faasr_workflow(request):
             yield env.backend, env.logging_store
 
     @contextmanager
-    def open_workflow(path, functions=None, timeout=None, argument_overrides=None, **runner_kwargs):
-        workflow = load_workflow(path)
-        folder = functions or config.getoption("faasr_functions") or default_functions_dir(path, workflow.name)
+    def open_workflow(workflow, functions=None, timeout=None, overrides=None, **runner_kwargs):
+        given = {k: runner_kwargs.pop(k) for k in ("argument_overrides",) if k in runner_kwargs}
+        overrides = renamed_keyword(given, "argument_overrides", "overrides", overrides, "faasr_workflow()")
+        if not isinstance(workflow, Workflow):
+            workflow = load_workflow(workflow)
+        merged = {a: dict(args) for a, args in getattr(config, "_faasr_overrides", {}).items()}
+        for action, args in (overrides or {}).items():
+            merged.setdefault(action, {}).update(args)
+        check_actions(merged, workflow)
+        folder = functions or config.getoption("faasr_functions") or \
+            default_functions_dir(workflow.source, workflow.name)
         check_before_run(workflow, folder, testbed=testbed)  # a missing function fails before the trigger
         place = on_testbed if testbed is not None else embedded_default
         with place(workflow, folder) as (backend, logging_store):
+            runner_kwargs.setdefault("check_interval", setting(
+                "check_interval", config.getoption("faasr_check_interval"), testbed))
             tester = WorkflowTester(workflow, backend, logging_store,
-                                    timeout=timeout or config.getoption("faasr_timeout"),
-                                    check_interval=config.getoption("faasr_check_interval"),
-                                    argument_overrides=argument_overrides, **runner_kwargs)
+                                    timeout=setting("timeout", timeout or config.getoption("faasr_timeout"), testbed),
+                                    overrides=merged, **runner_kwargs)
             with tester:
                 yield tester
 

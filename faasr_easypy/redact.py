@@ -12,8 +12,9 @@ else masks text.
 
 Secrets are collected from the environment by name: FaaSr's credential
 variables (``<Name>_PAT``, ``<Name>_AccessKey``, ``<Name>_SecretKey``,
-``<Name>_APIkey`` / ``_API_KEY``, ``<Name>_Token``) and the usual AWS, GitHub
-and faasr-easypy ones, plus what the caller adds (a testbed's keys, the S3
+``<Name>_APIkey`` / ``_API_KEY``, ``<Name>_Token``, e.g. a SLURM server's JWT) and the
+usual AWS, GitHub, SLURM (``SLURM_JWT``) and faasr-easypy ones, plus what the caller
+adds (a testbed's keys, the S3
 server's). Besides the value itself its URL-encoded, JSON-escaped, repr and
 HTML-escaped forms are replaced, and base64 text that carries it at any
 offset: base64(value), and base64("user:" + value), the Basic auth form, for
@@ -48,7 +49,7 @@ MIN_LENGTH = 8
 SECRET_SUFFIXES = ("_PAT", "_ACCESSKEY", "_SECRETKEY", "_API_KEY", "_APIKEY", "_TOKEN", "_PASSWORD",
                    "_SECRET", "_SECRET_KEY", "_ACCESS_KEY")
 #: variables that hold credentials whatever their suffix
-SECRET_NAMES = ("GITHUB_TOKEN", "GH_TOKEN", "GH_PAT", "PAT", "TOKEN", "SECRET_PAYLOAD",
+SECRET_NAMES = ("GITHUB_TOKEN", "GH_TOKEN", "GH_PAT", "PAT", "TOKEN", "SECRET_PAYLOAD", "SLURM_JWT",
                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                 "FAASR_EASYPY_S3_ACCESS_KEY", "FAASR_EASYPY_S3_SECRET_KEY",
                 "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_ROOT_PASSWORD", "OW_API_KEY")

@@ -7,8 +7,12 @@
 
     # or placed by a testbed, as `pyats run job --testbed-file` does (the runner then
     # makes the backend, and starts the embedded S3 server if the testbed asks for it)
-    with WorkflowRunner(workflow, "testbeds/local.yaml", functions="functions/") as runner:
+    with WorkflowRunner.from_testbed("workflow.json", "testbeds/local.yaml", functions="functions/") as runner:
         runner.wait()
+
+`workflow` is a Workflow or the path of its JSON file; options are keyword-only, and
+those not given come from faasr_easypy/defaults.py (a testbed's settings first).
+`close()` (or leaving the `with` block) stops everything the runner started.
 
 The runner fixes the InvocationID and timestamp before triggering, so it
 knows the S3 folder in advance; it never asks the backend how things went,
@@ -20,9 +24,12 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 
+from ._deprecation import renamed_keyword, warn_deprecated
+from .defaults import setting
 from .invocation import Invocation
 from .monitor.watch import InvocationMonitor, MonitorLoop
 from .s3.client import shared_client
@@ -46,41 +53,49 @@ def masked_print(data_store):
 
 
 class WorkflowRunner:
-    def __init__(self, workflow, backend, data_store=None, timeout=300, check_interval=1.0,
+    def __init__(self, workflow, backend, data_store=None, *, timeout=None, check_interval=None,
                  stream_logs=False, inactivity_timeout=None, invocation=None,
                  on_status_change=None, log_printer=None, grace_period=None,
-                 client=None, loop=None, argument_overrides=None, functions=None, s3_server=None):
-        """`backend` is a Backend (then `data_store` is the store it logs to) or a testbed:
-        a FaasrTestbed or the path of a testbed YAML file, which places the workflow (and
-        `functions`, default functions/<WorkflowName> beside the workflow file).
-        `s3_server`: the EmbeddedS3Server the run depends on; wait() ends with an S3Error
+                 client=None, loop=None, overrides=None, functions=None, clock=time.monotonic, s3_server=None,
+                 **deprecated):
+        """`backend` is a Backend and `data_store` the DataStore it logs to. (A testbed in
+        place of the backend still works, deprecated: use WorkflowRunner.from_testbed.)
+
+        overrides: {action: {key: value}} replacing the workflow's Arguments for this run.
+        clock: the monitor's (and its own loop's) monotonic clock; tests inject one.
+        s3_server: the EmbeddedS3Server the run depends on; wait() ends with an S3Error
         naming it if it dies, instead of letting every action run into the timeout."""
-        self.workflow = workflow
-        self.s3_server = s3_server
-        self._owned = contextlib.ExitStack()  # what the runner started for a testbed
+        overrides = renamed_keyword(deprecated, "argument_overrides", "overrides", overrides, "WorkflowRunner")
+        self.workflow = workflow = _as_workflow(workflow)
+        # What the runner started for a testbed (from_testbed has placed it already).
+        self._owned = getattr(self, "_owned", None) or contextlib.ExitStack()
+        self._testbed = getattr(self, "_testbed", None)
+        self.s3_server = s3_server or getattr(self, "s3_server", None)  # _place may have set it
         if _is_testbed(backend):
+            warn_deprecated("WorkflowRunner(workflow, testbed) is deprecated: use "
+                            "WorkflowRunner.from_testbed(workflow, testbed, functions=...)")
             if data_store is not None:
                 raise TypeError("WorkflowRunner: a testbed says where the data stores are; "
                                 "pass no data_store with it")
             backend, data_store = self._place(backend, functions)
         elif data_store is None:
             raise TypeError("WorkflowRunner needs the data_store the backend logs to, "
-                            "or a testbed instead of the backend")
+                            "or use WorkflowRunner.from_testbed(workflow, testbed)")
         self.backend = backend
         self.data_store = data_store
-        self.timeout = timeout
-        self.check_interval = check_interval
-        self.invocation = invocation or Invocation(workflow, argument_overrides=argument_overrides)
+        self.timeout = timeout = setting("timeout", timeout, self._testbed)
+        self.check_interval = check_interval = setting("check_interval", check_interval, self._testbed)
+        self.invocation = invocation or Invocation(workflow, argument_overrides=overrides)
         self.client = client or monitor_client(data_store)
         self.monitor = InvocationMonitor(
             self.invocation, self.client, data_store.bucket, check_interval=check_interval,
             grace_period=grace_period, timeout=timeout, inactivity_timeout=inactivity_timeout,
             stream_logs=stream_logs, log_printer=log_printer or masked_print(data_store),
             on_status_change=on_status_change,
-            on_expire=self._expired)
+            on_expire=self._expired, clock=clock)
         self._own_loop = loop is None
         self.loop = loop or MonitorLoop(name=f"faasr-monitor-{self.invocation.invocation_id[:8]}",
-                                        stop_when_idle=True)
+                                        stop_when_idle=True, clock=clock)
         self.started = False
         self.triggered_at = None  # wall time (epoch) of the trigger, for timelines
         self.stopped = False
@@ -89,8 +104,27 @@ class WorkflowRunner:
         self._old_handlers = None
         self._reraise = False
 
-    def _place(self, testbed, functions):
+    @classmethod
+    def from_testbed(cls, workflow, testbed, *, functions=None, **options):
+        """A runner whose backend and data stores the testbed (a FaasrTestbed or the path of a
+        testbed YAML file) gives, as `pyats run job --testbed-file` places workflows; it starts
+        the embedded S3 server if the testbed asks for one, and close() stops what it started.
+        functions: the functions folder (default functions/<WorkflowName> beside the workflow
+        file). The testbed's Timeout, CheckInterval and ActionTimeout win over the defaults."""
+        self = cls.__new__(cls)
+        self._owned, self._testbed = contextlib.ExitStack(), None
+        self.workflow = workflow = _as_workflow(workflow)
+        backend, data_store = self._place(testbed, functions, options.pop("action_timeout", None))
+        try:
+            self.__init__(workflow, backend, data_store, functions=functions, **options)
+        except BaseException:
+            self._owned.close()
+            raise
+        return self
+
+    def _place(self, testbed, functions, action_timeout=None):
         from .environment import start_s3
+        from .function_check import check_before_run
         from .placement.model import FaasrTestbed
         from .placement.place import placed
         from .placement.testbed_file import load_file
@@ -99,8 +133,12 @@ class WorkflowRunner:
         if not isinstance(testbed, FaasrTestbed):
             testbed = load_file(testbed)
         testbed.check_available()
+        self._testbed = testbed
         if functions is None:
             functions = default_functions_dir(self.workflow.source, self.workflow.name)
+        # Before S3 starts: a missing function or package fails here, not after the trigger.
+        check_before_run(self.workflow, functions, testbed=testbed,
+                         fix_folder="put the workflow's Python files there, or pass functions=DIR.")
         embedded = None
         if testbed.needs_embedded_s3:
             embedded = start_s3()
@@ -109,7 +147,8 @@ class WorkflowRunner:
         try:
             return self._owned.enter_context(placed(
                 self.workflow, testbed, functions, embedded_s3=embedded,
-                fix="put the workflow's Python files there, or pass functions=DIR."))
+                fix="put the workflow's Python files there, or pass functions=DIR.",
+                action_timeout=action_timeout))
         except BaseException:
             self._owned.close()
             raise
@@ -209,12 +248,22 @@ class WorkflowRunner:
         """Block until predicate(machine) holds (under the monitor lock) or monitoring ends."""
         return self.monitor.wait(lambda: predicate(self.monitor.machine), timeout=timeout)
 
-    def shutdown(self, timeout=10.0):
-        """Stop monitoring gracefully and cancel whatever still runs for this invocation."""
+    def close(self, timeout=10.0):
+        """Stop monitoring (waiting up to `timeout` for the monitor thread; 0: not at all),
+        cancel whatever still runs for this invocation, and stop what the runner started
+        for a testbed (its backend, the embedded S3 server; S3 is unreachable afterwards).
+        Safe to call twice; leaving `with runner:` calls it."""
+        try:
+            self._stop(timeout)
+        finally:
+            self._owned.close()
+
+    def _stop(self, timeout=10.0, why="shut down"):
+        """Stop monitoring and cancel the invocation; what the runner owns stays up."""
         if self.stopped:
             return
         self.stopped = True
-        self.monitor.stop("shut down")
+        self.monitor.stop(why)
         if self._own_loop:
             self.loop.stop(timeout)
         else:
@@ -222,23 +271,22 @@ class WorkflowRunner:
         self._cancel()
         self.restore_signal_handlers()
 
-    def force_shutdown(self):
-        """Stop at once: no waiting for the monitor thread (it is a daemon)."""
-        self.stopped = True
-        self.monitor.stop("force shut down")
-        if self._own_loop:
-            self.loop.stop(timeout=0)
-        else:
-            self.loop.remove(self.monitor)
-        self._cancel()
-        self.restore_signal_handlers()
+    def shutdown(self, timeout=10.0):
+        """Deprecated: close(timeout)."""
+        warn_deprecated("WorkflowRunner.shutdown() is deprecated: use close() (or a with block)")
+        self._stop(timeout)
 
-    def close(self):
-        """Stop what the runner started for a testbed (its backend, the embedded S3 server);
-        nothing otherwise. `with runner:` calls it; S3 is unreachable afterwards."""
-        self._owned.close()
+    def force_shutdown(self):
+        """Deprecated: close(timeout=0)."""
+        warn_deprecated("WorkflowRunner.force_shutdown() is deprecated: use close(timeout=0)")
+        self._stop(0, "force shut down")
 
     def cleanup(self, include_outputs=False):
+        """Deprecated name of delete_data()."""
+        warn_deprecated("WorkflowRunner.cleanup() is deprecated: use delete_data()")
+        return self.delete_data(include_outputs)
+
+    def delete_data(self, include_outputs=False):
         """Delete this invocation's S3 folder (and, with include_outputs, `<InvocationID>/...`).
 
         Returns the number of objects deleted.
@@ -294,7 +342,7 @@ class WorkflowRunner:
         log.warning("%s: stopping the monitor and cancelling invocation %s",
                     signal.Signals(signum).name, self.invocation_id)
         self.restore_signal_handlers()  # a second Ctrl-C interrupts for real
-        self.shutdown(timeout=5.0)
+        self._stop(timeout=5.0)
         if self._reraise:
             if signum == signal.SIGINT:
                 raise KeyboardInterrupt
@@ -312,19 +360,25 @@ class WorkflowRunner:
             raise
 
     def __exit__(self, *exc):
-        try:
-            self.shutdown()
-        finally:
-            self.close()
+        self.close()
 
     def __repr__(self):
         return f"WorkflowRunner({self.workflow.name!r}, {self.invocation_id!r})"
 
 
-def _is_testbed(backend):
-    from .placement.model import FaasrTestbed
+def _as_workflow(workflow):
+    """A Workflow, given one or the path of its JSON file."""
+    from .workflow import Workflow, load_workflow
 
-    return isinstance(backend, (FaasrTestbed, str, os.PathLike))
+    return workflow if isinstance(workflow, Workflow) else load_workflow(workflow)
+
+
+def _is_testbed(backend):
+    if isinstance(backend, (str, os.PathLike)):
+        return True
+    # A FaasrTestbed exists only once its module is loaded: no need to load placement (and YAML) to ask.
+    model = sys.modules.get("faasr_easypy.placement.model")
+    return model is not None and isinstance(backend, model.FaasrTestbed)
 
 
 class MultiRunner:
@@ -360,16 +414,22 @@ class MultiRunner:
                 return False
         return True
 
-    def shutdown(self, timeout=10.0):
+    def close(self, timeout=10.0):
+        """Close every runner, then stop the shared loop."""
         for runner in self.runners:
-            runner.shutdown(timeout)
+            runner.close(timeout)
         self.loop.stop(timeout)
+
+    def shutdown(self, timeout=10.0):
+        """Deprecated: close(timeout)."""
+        warn_deprecated("MultiRunner.shutdown() is deprecated: use close() (or a with block)")
+        self.close(timeout)
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
-        self.shutdown()
+        self.close()
 
 
 def delete_prefix(client, bucket, prefix):

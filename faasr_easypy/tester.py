@@ -16,13 +16,15 @@ import difflib
 import functools
 import re
 
+from ._deprecation import warn_deprecated
 from .errors import UserError
 from .layout import instance_label
 from .monitor.statuses import Status
 from .runner import WorkflowRunner
 from .s3.client import shared_client
+from .workflow import ACTION_NAME_PATTERN
 
-_LABEL = re.compile(r"^(?P<action>[A-Za-z][A-Za-z0-9-]*)(?:\((?P<rank>\d+)\))?$")
+_LABEL = re.compile(rf"^(?P<action>{ACTION_NAME_PATTERN})(?:\((?P<rank>\d+)\))?$")
 SHOW_LINES = 10
 
 
@@ -76,6 +78,12 @@ class WorkflowTester:
         self.cleanup_after = cleanup
         self._client = None
 
+    @classmethod
+    def from_testbed(cls, workflow, testbed, *, functions=None, cleanup=False, **options):
+        """A tester on WorkflowRunner.from_testbed(workflow, testbed, functions=..., **options)."""
+        return cls(runner=WorkflowRunner.from_testbed(workflow, testbed, functions=functions, **options),
+                   cleanup=cleanup)
+
     # -- plumbing ------------------------------------------------------------------
     @property
     def invocation_id(self):
@@ -96,20 +104,27 @@ class WorkflowTester:
         self.runner.start()
         return self
 
-    def shutdown(self):
-        self.runner.shutdown()
+    def close(self, timeout=10.0):
+        """Stop the runner (see WorkflowRunner.close), deleting the invocation's S3 data
+        first when the tester was made with cleanup=True."""
+        self.runner._stop(timeout)
         try:
             if self.cleanup_after:
-                self.runner.cleanup(include_outputs=True)
+                self.runner.delete_data(include_outputs=True)
         finally:
-            self.runner.close()
+            self.runner.close(timeout)
+
+    def shutdown(self):
+        """Deprecated: close()."""
+        warn_deprecated("WorkflowTester.shutdown() is deprecated: use close() (or a with block)")
+        self.close()
 
     def __enter__(self):
         self.runner.__enter__()  # its signal handling too
         return self
 
     def __exit__(self, *exc):
-        self.shutdown()
+        self.close()
 
     # -- waiting -------------------------------------------------------------------
     def wait_for(self, action, should_fail=False, timeout=None):

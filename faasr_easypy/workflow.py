@@ -20,7 +20,9 @@ from .errors import json_type as _json_type
 from .errors import show as _show
 
 # Used with fullmatch only: `$` in match() also matches before a trailing newline.
-ACTION_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*")
+# An action's name (also a workflow's); a label is the name, or name(rank) for one rank.
+ACTION_NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9-]*"
+ACTION_NAME = re.compile(ACTION_NAME_PATTERN)
 FUNCTION_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 INVOKE_ITEM = re.compile(r"(?P<name>[^()\s]+)(?:\((?P<count>[^()]*)\))?")
 # S3's bucket naming rules (3-63 characters, lower case, digits, '.', '-'): nothing else is a

@@ -10,15 +10,16 @@ triggers and watches S3, exactly as it would against github.com.
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from faasr_easypy.backends.local import LocalBackend
 from faasr_easypy.invocation import Invocation
 from faasr_easypy.workflow import load_workflow
 
+from .helpers import REPO, glob_files
+
 PAT = "ghp_fakeTokenForLoopbackTests_0123456789"
-EXAMPLES = Path(__file__).resolve().parent.parent / "workflows"
-WORKFLOWS = {load_workflow(p).name: p for p in EXAMPLES.glob("*.json")}
+EXAMPLES = REPO / "workflows"
+WORKFLOWS = {load_workflow(p).name: p for p in glob_files(EXAMPLES, "*.json")}
 
 
 class FakeGitHub:

@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 from faasr_easypy.errors import ValidationError
 from faasr_easypy.workflow import load_workflow, parse_workflow
 
+from .helpers import REPO
+
 pytestmark = pytest.mark.reliability
 
-BASE = json.loads(Path("workflows/fan_out_fan_in.json").read_text())
+BASE = json.loads((REPO / "workflows/fan_out_fan_in.json").read_text())
 WRONG_VALUES = [None, 0, -1, 3.5, True, "", "x", "../../etc/passwd", [], [1], {}, {"a": 1}]
 TOP_KEYS = ["WorkflowName", "FunctionInvoke", "DefaultDataStore", "LoggingDataStore", "FaaSrLog",
             "ActionList", "ComputeServers", "DataStores"]

@@ -33,6 +33,8 @@ from faasr_easypy.runner import WorkflowRunner
 from faasr_easypy.s3.client import make_client
 from faasr_easypy.workflow import default_functions_dir, load_workflow
 
+from .helpers import REPO
+
 pytestmark = pytest.mark.timeout(900)  # the first run creates faasr-py's virtualenv
 
 OK = "COMPLETED"
@@ -177,8 +179,8 @@ def log_shape(text, wf, user_files):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_local_backend_writes_what_faasr_py_writes(case, s3, faasr_python, tmp_path):
     path, overrides, expected_statuses = CASES[case]
-    wf = load_workflow(path)
-    functions = str(default_functions_dir(path, wf.name))
+    wf = load_workflow(REPO / path)
+    functions = str(default_functions_dir(REPO / path, wf.name))
     user_files = {name for _, _, names in os.walk(functions) for name in names if name.endswith(".py")}
     stores = s3.stores_for(wf)
     store = stores[wf.logging_data_store]
@@ -212,7 +214,7 @@ def test_local_backend_writes_what_faasr_py_writes(case, s3, faasr_python, tmp_p
 def test_log_shape_sees_what_differs():
     """The comparison can fail: a changed user message, a lost traceback frame or a missing
     invoker line each change the shape."""
-    wf = load_workflow("workflows/failing_function.json")
+    wf = load_workflow(REPO / "workflows/failing_function.json")
     files = {"steps.py"}
     base = ("[0.1] [INFO] [x.py] GitHub Action: Successfully invoked: explode\nabout to divide\n"
             "[0.2] [ERROR] [x.py] boom\nTraceback (most recent call last):\n"

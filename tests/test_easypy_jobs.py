@@ -245,10 +245,9 @@ def test_unsupported_compute_type_is_a_clear_error(tmp_path):
                         .replace('"%ENV{My_S3_Bucket_AccessKey}"', "AKIA-test")
                         .replace('"%ENV{My_S3_Bucket_SecretKey}"', "not-a-real-secret")
                         .replace('"%ENV{My_GitHub_Account_PAT}"', "not-a-real-token")
-                        .replace("FaaSType: GitHubActions", "FaaSType: SLURM\n        Endpoint: http://127.0.0.1:1"
-                                 "\n        APIVersion: v0.0.40\n        Partition: p"))
+                        .replace("FaaSType: GitHubActions", "FaaSType: Kubernetes\n        Endpoint: http://127.0.0.1:1"))
     rc, out, _, tag = run_job("jobs/faasr_job.py", "--testbed-file", env_free, "--archive-dir", tmp_path)
     assert rc != 0
-    assert "SLURM is not supported by faasr-easypy yet" in out
+    assert "Kubernetes is not supported by faasr-easypy yet" in out
     assert "not-a-real-secret" not in out and "not-a-real-token" not in out
     assert not leftovers(tag)

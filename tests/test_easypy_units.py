@@ -9,6 +9,7 @@ import pytest
 
 from faasr_easypy.easypy import jobs_api, plugin
 from faasr_easypy.easypy import pyats_testbed as testbed
+from faasr_easypy.easypy import records as task_records
 from faasr_easypy.errors import UserError, ValidationError
 from faasr_easypy.workflow import default_functions_dir, load_workflow
 
@@ -80,8 +81,7 @@ def test_unsupported_compute_type_is_refused(tmp_path):
             type: faas
             connections: {}
             custom:
-              faasr: {FaaSType: SLURM, Endpoint: "http://127.0.0.1:1", UserName: u, APIVersion: v0.0.40,
-                      Partition: p, Token: t0ken-value}
+              faasr: {FaaSType: Kubernetes, Endpoint: "http://127.0.0.1:1", Token: t0ken-value}
           s3:
             os: linux
             type: s3
@@ -90,7 +90,7 @@ def test_unsupported_compute_type_is_refused(tmp_path):
               faasr: {Embedded: true}
     """)
     tb = testbed.load_file(path)
-    with pytest.raises(UserError, match="SLURM is not supported by faasr-easypy yet"):
+    with pytest.raises(UserError, match="Kubernetes is not supported by faasr-easypy yet"):
         tb.check_available()
 
 
@@ -427,7 +427,7 @@ def test_record_outputs_are_the_invocations_keys_outside_the_log_tree(s3_server)
     for key in keys:
         client.put_object(Bucket="records", Key=key, Body=b"x")
     runner = SimpleNamespace(layout=layout, invocation_id=mine)
-    found = jobs_api._outputs(client, {"S3": store}, runner)
+    found = task_records._outputs(client, {"S3": store}, runner)
     assert sorted(o["key"] for o in found) == [f"deep/er/{mine}/b.txt", f"out/{mine}/a.txt", f"top-{mine}.txt"]
     assert all(o["size"] == 1 and o["bucket"] == "records" for o in found)
 
@@ -492,7 +492,7 @@ def test_shared_clients_are_one_per_store_and_settings_and_forks_open_their_own(
 def test_the_job_lists_outputs_once_for_tasks_on_its_embedded_s3(s3_server, tmp_path):
     import json
 
-    from faasr_easypy.easypy.context import JobContext, S3Access
+    from faasr_easypy.easypy.context import JobContext
     from faasr_easypy.environment import S3Service
     from faasr_easypy.layout import InvocationLayout
     from faasr_easypy.s3.client import make_client
@@ -509,20 +509,21 @@ def test_the_job_lists_outputs_once_for_tasks_on_its_embedded_s3(s3_server, tmp_
     client.put_object(Bucket="jobout2", Key=f"more/{ids[1]}.csv", Body=b"z")
     records = {
         "t0": {"task_id": "t0", "invocation_id": ids[0], "invocation_folder": layouts[0].folder,
-               "s3_objects": None, jobs_api.OUTPUT_BUCKETS: ["jobout"]},
+               "s3_objects": None, task_records.OUTPUT_BUCKETS: ["jobout"]},
         "t1": {"task_id": "t1", "invocation_id": ids[1], "invocation_folder": layouts[1].folder,
-               "s3_objects": None, jobs_api.OUTPUT_BUCKETS: ["jobout", "jobout2"]},
+               "s3_objects": None, task_records.OUTPUT_BUCKETS: ["jobout", "jobout2"]},
         "t2": {"task_id": "t2", "invocation_id": None, "s3_objects": []},  # never started its workflow
     }
     ctx = JobContext(testbed.load_builtin())
-    ctx.s3 = S3Access(s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
+    ctx.s3 = S3Service(s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
     jobs_api.fill_outputs(records, ctx, tmp_path)
+    folder = tmp_path / "faasr"
     assert records["t0"]["s3_objects"] == [{"key": f"out/{ids[0]}/a.txt", "size": 2, "bucket": "jobout"}]
     assert records["t1"]["s3_objects"] == [{"key": f"out/{ids[1]}/a.txt", "size": 2, "bucket": "jobout"},
                                            {"key": f"more/{ids[1]}.csv", "size": 1, "bucket": "jobout2"}]
-    assert records["t2"]["s3_objects"] == [] and not (tmp_path / "t2.json").exists()
-    assert all(jobs_api.OUTPUT_BUCKETS not in r for r in records.values())
-    assert json.loads((tmp_path / "t1.json").read_text()) == records["t1"]  # the archive's copy too
+    assert records["t2"]["s3_objects"] == [] and not (folder / "t2.json").exists()
+    assert all(task_records.OUTPUT_BUCKETS not in r for r in records.values())
+    assert json.loads((folder / "t1.json").read_text()) == records["t1"]  # the archive's copy too
 
 
 @pytest.mark.parametrize("reported, state, interrupted, expected", [

@@ -20,6 +20,7 @@ from faasr_easypy.invocation import Invocation
 from faasr_easypy.s3.client import DataStore
 from faasr_easypy.workflow import load_workflow, parse_workflow
 
+from .helpers import REPO
 from .processes import cmdline, parents
 
 pytestmark = pytest.mark.timeout(600)
@@ -42,9 +43,9 @@ def test_a_venv_that_cannot_be_created_names_the_fix(monkeypatch, tmp_path):
 
 
 def test_non_github_servers_are_refused():
-    data = load_workflow("workflows/conditional.json").copy_data()
+    data = load_workflow(REPO / "workflows/conditional.json").copy_data()
     data["ComputeServers"]["My_GitHub_Account"] = {"FaaSType": "Lambda", "Region": "us-east-1"}
-    with FaaSrPyBackend("workflows/functions/ConditionalCheck", STORES, python=sys.executable) as backend:
+    with FaaSrPyBackend(REPO / "workflows/functions/ConditionalCheck", STORES, python=sys.executable) as backend:
         with pytest.raises(BackendError, match="must be FaaSType GitHubActions"):
             backend.trigger(Invocation(parse_workflow(data)))
 
@@ -58,9 +59,9 @@ def test_port_8000_taken_by_another_program_is_refused():
     except OSError:
         pass  # something else already holds it: the refusal is what we test either way
     try:
-        with FaaSrPyBackend("workflows/functions/ConditionalCheck", STORES, python=sys.executable) as backend:
+        with FaaSrPyBackend(REPO / "workflows/functions/ConditionalCheck", STORES, python=sys.executable) as backend:
             with pytest.raises(BackendError, match="Port 8000 on 127.0.0.1 is in use by another program"):
-                backend.trigger(Invocation(load_workflow("workflows/conditional.json")))
+                backend.trigger(Invocation(load_workflow(REPO / "workflows/conditional.json")))
     finally:
         holder.close()
 
@@ -144,7 +145,7 @@ def test_cli_runs_a_workflow_on_faasr_py(faasr_python):
     env = dict(os.environ, FAASR_EASYPY_FAASR_PY_PYTHON=faasr_python)
     done = subprocess.run([sys.executable, "-m", "faasr_easypy.cli", "run", "workflows/conditional.json",
                            "--backend", "faasr-py", "--check-interval", "0.25"],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Workflow ConditionalCheck passed" in done.stdout
     assert "below                          NOT_INVOKED" in done.stdout

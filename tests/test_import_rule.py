@@ -16,8 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "faasr_easypy"
 INTEGRATION = PACKAGE / "easypy"
 PYATS_PACKAGES = {"pyats", "genie", "unicon"}
-CORE_MODULES = ["faasr_easypy.runner", "faasr_easypy.tester", "faasr_easypy.placement",
-                "faasr_easypy.placement.place", "faasr_easypy.cli", "faasr_easypy.pytest_plugin"]
+CORE_MODULES = ["faasr_easypy", "faasr_easypy.runner", "faasr_easypy.tester", "faasr_easypy.placement",
+                "faasr_easypy.placement.place", "faasr_easypy.cli", "faasr_easypy.pytest_plugin",
+                "faasr_easypy.defaults", "faasr_easypy.overrides", "faasr_easypy.report.results_file"]
+# The top-level package's names that load pyATS when first used: the jobfile API, nothing else.
+JOBFILE_API = {"run_workflow", "run_workflows", "WorkflowPool", "workflow_statuses"}
 
 
 def _module_name(path):
@@ -67,7 +70,7 @@ def test_the_rule_check_sees_relative_imports():
     """The check above resolves `from ..easypy import x` and `from . import easypy`."""
     names = [m for _, m in _imports(PACKAGE / "runner.py")]
     assert "faasr_easypy.invocation" in names and "faasr_easypy.placement.place" in names
-    names = [m for _, m in _imports(INTEGRATION / "jobs_api.py")]
+    names = [m for _, m in _imports(INTEGRATION / "task.py")]
     assert "faasr_easypy.placement.place" in names
 
 
@@ -83,6 +86,22 @@ def test_importing_the_core_loads_no_pyats(module):
     loaded = _loaded_after(f"import {module}")
     assert module in loaded
     assert not [m for m in loaded if m.split(".")[0] in PYATS_PACKAGES or m.startswith("faasr_easypy.easypy")]
+
+
+def test_the_public_api_loads_no_pyats_but_for_the_jobfile_api():
+    import faasr_easypy
+
+    plain = sorted(set(faasr_easypy.__all__) - JOBFILE_API - {"__version__"})
+    loaded = _loaded_after("import faasr_easypy\n" + "".join(f"faasr_easypy.{n}\n" for n in plain))
+    assert "faasr_easypy.runner" in loaded and "faasr_easypy.tester" in loaded
+    assert not [m for m in loaded if m.split(".")[0] in PYATS_PACKAGES or m.startswith("faasr_easypy.easypy")]
+    loaded = _loaded_after("import faasr_easypy\nfaasr_easypy.run_workflow")
+    assert "faasr_easypy.easypy.jobs_api" in loaded and "pyats.easypy" in loaded
+
+
+def test_importing_the_package_loads_nothing_else():
+    loaded = _loaded_after("import faasr_easypy")
+    assert [m for m in loaded if m.startswith("faasr_easypy")] == ["faasr_easypy"]
 
 
 def test_the_check_would_see_pyats():

@@ -234,15 +234,20 @@ def test_branch_not_taken_is_not_invoked_downstream_too(store, client):
 
 def test_hanging_function_times_out_and_downstream_is_skipped(store, client):
     backend = RecordingBackend()
-    runner = make_runner(workflow({"a": ["b"], "b": []}), store, timeout=0.6, backend=backend)
+    # The monitor's clock runs with real time, and jumps when the test says: the deadline
+    # passes then, however slow or fast the machine is.
+    skipped = [0.0]
+    runner = make_runner(workflow({"a": ["b"], "b": []}), store, timeout=60, backend=backend,
+                         clock=lambda: time.monotonic() + skipped[0])
     fake = FakeFaaSr(client, store.bucket, runner.invocation)
     with runner:
         fake.info("a", "Running a")  # log exists, no .done: it hangs
-        started = time.monotonic()
-        assert runner.wait(5)
-        assert time.monotonic() - started < 1.5
+        wait_status(runner, "a", Status.RUNNING)
+        assert not runner.wait(0.3) and not runner.timed_out  # within its deadline
+        skipped[0] = 61.0
+        assert runner.wait(5)  # the next tick after the deadline ends it
     final = runner.get_function_statuses()
-    assert final["a"].status is T and "0.6 s timeout while RUNNING" in final["a"].reason
+    assert final["a"].status is T and "60 s timeout while RUNNING" in final["a"].reason
     assert final["b"].status is SK and final["b"].reason == "upstream a is TIMEOUT"
     assert runner.timed_out and backend.cancelled == [runner.invocation]
 
@@ -622,18 +627,18 @@ def test_an_invocation_whose_s3_hangs_does_not_stall_the_others(store, client):
         for conn in held:
             conn.close()  # the hung request fails at once; its worker comes back
         silent.close()
-        multi.shutdown(timeout=10)
+        multi.close(timeout=10)
     assert monitor_threads() == []
 
 
-def test_cleanup_deletes_the_invocation_folder(store, client):
+def test_delete_data_deletes_the_invocation_folder(store, client):
     runner = make_runner(workflow({"a": []}), store)
     fake = FakeFaaSr(client, store.bucket, runner.invocation)
     with runner:
         fake.run("a")
         client.put_object(Bucket=store.bucket, Key=f"{runner.invocation_id}/out.txt", Body=b"x")
         assert runner.wait(5)
-    assert runner.cleanup(include_outputs=True) == 3
+    assert runner.delete_data(include_outputs=True) == 3
     left = client.list_objects_v2(Bucket=store.bucket, Prefix=runner.layout.prefix)
     assert not left.get("Contents")
 
@@ -894,4 +899,4 @@ def test_runner_gives_the_final_log_only_for_backends_that_write_done_last(store
             else:
                 assert final is None
         finally:
-            runner.shutdown()
+            runner.close()

@@ -2,11 +2,13 @@
 
 import pytest
 
+from .helpers import REPO
+
 pytest_plugins = ["pytester"]
 
 
 def test_fixture_runs_a_workflow(faasr_workflow):
-    with faasr_workflow("workflows/data_pipeline.json") as tester:
+    with faasr_workflow(REPO / "workflows/data_pipeline.json") as tester:
         tester.wait_for("publish")
         tester.assert_function_completed("create-input")
         tester.assert_content_equals(f"pipeline/{tester.invocation_id}/sum.txt", "210")
@@ -14,11 +16,11 @@ def test_fixture_runs_a_workflow(faasr_workflow):
 
 
 def test_fixture_sees_failures_and_overrides(faasr_workflow):
-    with faasr_workflow("workflows/conditional.json",
-                        argument_overrides={"check-threshold": {"value": 3}}) as tester:
+    with faasr_workflow(REPO / "workflows/conditional.json",
+                        overrides={"check-threshold": {"value": 3}}) as tester:
         tester.wait_for("below")
         tester.assert_function_not_invoked("above")
-    with faasr_workflow("workflows/failing_function.json") as tester:
+    with faasr_workflow(REPO / "workflows/failing_function.json") as tester:
         tester.wait_for("explode", should_fail=True)
         tester.assert_function_skipped("after-explode")
         with pytest.raises(AssertionError, match="explode"):

@@ -46,7 +46,7 @@ everything <- function(secret_name) {
     faasr_log(paste("invocation", faasr_invocation_id()))
     creds <- faasr_get_s3_creds()
     faasr_log(paste("bucket", creds$bucket, "endpoint", creds$endpoint))
-    faasr_log(paste("secret", faasr_secret(secret_name)))
+    faasr_log(paste("secret", faasr_secret(secret_name), "env", Sys.getenv(secret_name)))
     faasr_log(paste("wd is mine:", basename(getwd()) != "functions"))
     invisible(NULL)
 }
@@ -185,14 +185,14 @@ def r_workers_of(server_pid):
 
 def test_every_r_client_call(s3, functions, fork_server):
     run = Run(s3, {"start": r_action("everything", args={"secret_name": "MY_TOKEN"})}, functions,
-              fork_server, secrets={"MY_TOKEN": "t0ken"}).go()
+              fork_server, secrets={"MY_TOKEN": "t0ken"}, workflow_extra={"Secrets": ["MY_TOKEN"]}).go()
     assert run.statuses == {"start": "COMPLETED"}, run.log("start")
     log = run.log("start")
     assert "keys: rdata/in.csv\n" in log  # gone.csv was deleted
     assert "rank 1 of 1\n" in log
     assert f"invocation {run.invocation.invocation_id}\n" in log
     assert f"bucket {run.store.bucket} endpoint {run.store.endpoint}\n" in log
-    assert "secret t0ken\n" in log and "wd is mine: TRUE\n" in log
+    assert "secret t0ken env t0ken\n" in log and "wd is mine: TRUE\n" in log  # as a Python action sees it
     assert run.read("rdata/in.csv") == "x,y\n1,2\n"
     assert run.rel_keys() == ["function_completions/start.done", "start.txt"]
     for line in log.splitlines():
@@ -426,10 +426,10 @@ def _log_has(run, text):
 
 @pytest.mark.slow  # end to end: `faasr-easypy run` with its own S3 server
 def test_ctrl_c_during_an_r_action_leaves_no_r_process(functions, tmp_path):
-    marker = f"faasr-r-test-{uuid.uuid4()}"
+    marker = f"faasr-r-test-{uuid.uuid4()}"  # in the one variable the fork server keeps for tests
     wf = tmp_path / "wf.json"
     wf.write_text(json.dumps(workflow({"start": r_action("sleeper")})))
-    env = dict(os.environ, FAASR_R_TEST_MARK=marker)
+    env = dict(os.environ, FAASR_EASYPY_TEST_TAG=marker)
     proc = subprocess.Popen([sys.executable, "-m", "faasr_easypy.cli", "run", str(wf), "--functions",
                              str(functions), "--stream-logs"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)

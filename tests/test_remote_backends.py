@@ -647,8 +647,11 @@ def test_registry_local_and_unsupported_types():
         backend_for(make_workflow(), server={"FaaSType": "Local"})
     assert "LocalBackend" in str(info.value) and isinstance(info.value, BackendError)
     with pytest.raises(BackendError) as info:
-        backend_for(make_workflow("My_Slurm"))
-    assert str(info.value).startswith("FaaSType SLURM is not supported by faasr-easypy yet")
+        backend_for(make_workflow("My_Slurm"), environ={})
+    assert str(info.value).startswith("No SLURM token for compute server 'My_Slurm'")  # SLURM is supported
+    with pytest.raises(BackendError) as info:
+        backend_class("GoogleCloud")
+    assert str(info.value).startswith("FaaSType GoogleCloud is not supported by faasr-easypy yet")
     with pytest.raises(BackendError) as info:
         backend_class("Azure")
     assert "not a FaaSr compute type" in str(info.value)

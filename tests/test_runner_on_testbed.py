@@ -1,5 +1,5 @@
-"""WorkflowRunner and WorkflowTester given a testbed instead of a backend: they place
-the workflow as `pyats run job --testbed-file` does and stop what they started."""
+"""WorkflowRunner.from_testbed and WorkflowTester.from_testbed: they place the workflow
+as `pyats run job --testbed-file` does and stop what they started."""
 
 import os
 from pathlib import Path
@@ -33,7 +33,7 @@ def weed_processes():
 def test_runner_on_the_local_testbed_runs_the_workflow_and_stops_its_s3(own_s3):
     wf = load_workflow(PROJECT / "workflows" / "conditional.json")
     before = set(weed_processes())
-    with WorkflowRunner(wf, str(LOCAL), timeout=60, check_interval=0.1) as runner:
+    with WorkflowRunner.from_testbed(wf, str(LOCAL), timeout=60, check_interval=0.1) as runner:
         assert runner.wait(60)
         statuses = {label: s.status for label, s in runner.get_function_statuses().items()}
         started = set(weed_processes()) - before
@@ -45,8 +45,8 @@ def test_runner_on_the_local_testbed_runs_the_workflow_and_stops_its_s3(own_s3):
 
 
 def test_tester_on_a_testbed_asserts_outputs(own_s3):
-    wf = load_workflow(PROJECT / "workflows" / "data_pipeline.json")
-    with WorkflowTester(wf, LOCAL, timeout=60, check_interval=0.1) as tester:
+    with WorkflowTester.from_testbed(PROJECT / "workflows" / "data_pipeline.json", LOCAL,
+                                     timeout=60, check_interval=0.1) as tester:
         tester.wait_for("publish")
         tester.assert_content_equals(f"pipeline/{tester.invocation_id}/sum.txt", "210")
 
@@ -55,7 +55,7 @@ def test_a_testbed_that_cannot_be_read_is_a_user_error(tmp_path):
     wf = load_workflow(PROJECT / "workflows" / "conditional.json")
     missing = tmp_path / "nope.yaml"
     with pytest.raises(UserError) as info:
-        WorkflowRunner(wf, missing)
+        WorkflowRunner.from_testbed(wf, missing)
     assert str(missing) in str(info.value)
 
 
@@ -63,7 +63,7 @@ def test_a_functions_folder_that_is_missing_names_the_fix(own_s3, tmp_path):
     wf = load_workflow(PROJECT / "workflows" / "conditional.json")
     before = set(weed_processes())
     with pytest.raises(UserError, match="functions=DIR"):
-        WorkflowRunner(wf, LOCAL, functions=tmp_path / "absent")
+        WorkflowRunner.from_testbed(wf, LOCAL, functions=tmp_path / "absent")
     assert not [p for p in set(weed_processes()) - before if alive(p)], "S3 left behind after the error"
 
 

@@ -30,7 +30,7 @@ from .test_mail import smtp_server
 pytestmark = pytest.mark.reliability
 
 # Secrets of the harness's environment. The function may read only the one its workflow names.
-NAMED = {"Leak_Server_PAT": "ghp_named" + secrets.token_hex(12)}
+NAMED = {"LEAK_SERVER_PAT": "ghp_named" + secrets.token_hex(12)}
 HIDDEN = {
     "Leak_Hidden_PAT": "ghp_hidden" + secrets.token_hex(12),
     "Leak_Store_SecretKey": "leak-s3-secret/" + secrets.token_hex(8) + "+x",
@@ -57,7 +57,7 @@ FUNCTION = textwrap.dedent('''
             initial = fh.read().decode("utf-8", "replace")
         faasr_log("hidden in /proc/self/environ: " + str(any(v in initial for v in HIDDEN)))
         faasr_log(f"count={{count}}")
-        values = [os.environ["S3_AccessKey"], os.environ["S3_SecretKey"], faasr_secret("Leak_Server_PAT")]
+        values = [os.environ["S3_AccessKey"], os.environ["S3_SecretKey"], faasr_secret("LEAK_SERVER_PAT")]
         for value in values:
             for user in {users!r}:
                 basic = base64.b64encode(f"{{user}}:{{value}}".encode()).decode()
@@ -82,10 +82,11 @@ WORKFLOW = {
     "DataStores": {"S3": {"Endpoint": "https://s3.example.org", "Bucket": "faasr", "Region": "us-east-1"}},
     "ActionList": {
         "start": {"FunctionName": "leak", "FaaSServer": "GH", "Type": "Python", "Arguments": {"count": 0},
-                  "InvokeNext": ["after"], "Secrets": ["Leak_Server_PAT"]},
+                  "InvokeNext": ["after"]},
         "after": {"FunctionName": "after", "FaaSServer": "GH", "Type": "Python", "Arguments": {},
                   "InvokeNext": []},
     },
+    "Secrets": ["LEAK_SERVER_PAT"],   # FaaSr 2.1.0's list of the secrets its functions may read
 }
 
 # A testscript that fails with the harness's own credentials in its reasons and logs.
@@ -231,7 +232,8 @@ def leaky_job(tmp_path_factory):
     token = "ghp_testbed" + secrets.token_hex(10)
     tmp = root / "tmp"
     tmp.mkdir()
-    env = dict(NAMED, **HIDDEN, **SHORT, TMPDIR=str(tmp))
+    step_summary = root / "step_summary.md"   # as GitHub Actions gives every step
+    env = dict(NAMED, **HIDDEN, **SHORT, TMPDIR=str(tmp), GITHUB_STEP_SUMMARY=str(step_summary))
     server = EmbeddedS3Server(data_dir=root / "s3", port=free_ports(1)[0]).start()
     try:
         testbed = write_testbed(root, server, token)
@@ -268,6 +270,8 @@ def leaky_job(tmp_path_factory):
             texts["report beside the archive"] = beside.read_text(errors="replace")
     for i, raw in enumerate(mails):
         texts.update(mail_texts(raw, i))
+    if step_summary.is_file():
+        texts["GitHub step summary"] = step_summary.read_text(errors="replace")
     return {"rc": rc, "output": output, "archive": archive, "members": members, "texts": texts,
             "mails": mails, "secrets": secret_values, "tag": proc.tag, "tmp": tmp}
 
@@ -277,8 +281,9 @@ def test_no_form_of_any_secret_in_any_archive_member_report_mail_or_output(leaky
     members = leaky_job["members"]
     assert leaky_job["archive"] is not None, leaky_job["output"][-4000:]
     for name in ("results.json", "ResultsDetails.xml", "testbed.static.yaml", "faasr_results.json",
-                 "faasr_report.html", "TaskLog.generic", "TaskLog.careless", "JobLog.leak_job"):
+                 "faasr_report.html", "faasr_junit.xml", "TaskLog.generic", "TaskLog.careless", "JobLog.leak_job"):
         assert name in members, sorted(members)
+    assert "GitHub step summary" in leaky_job["texts"], "no step summary was written"
     assert leaky_job["mails"], "no mail arrived"
     assert all(len(v) >= MIN_LENGTH for v in leaky_job["secrets"].values())
     leaks = find_leaks(leaky_job["texts"], leaky_job["secrets"])
@@ -309,7 +314,7 @@ def test_a_function_gets_only_the_secrets_faasr_would_give_it(leaky_job):
     log = leaky_job["texts"]["archive:TaskLog.generic"]
     line = next(ln for ln in log.splitlines() if "environment names: " in ln)
     seen = set(line.split("environment names: ", 1)[1].split())
-    assert {"S3_AccessKey", "S3_SecretKey", "Leak_Server_PAT", "PATH", "HOME"} <= seen
+    assert {"S3_AccessKey", "S3_SecretKey", "LEAK_SERVER_PAT", "PATH", "HOME"} <= seen
     assert not seen & (set(HIDDEN) | set(SHORT)), seen & (set(HIDDEN) | set(SHORT))
     assert not [n for n in seen if n.startswith("FAASR_EASYPY_") and n != "FAASR_EASYPY_TEST_TAG"], seen
     assert "hidden in /proc/self/environ: False" in log   # nor in what the process was started with
@@ -446,11 +451,12 @@ def test_action_environment_is_the_allow_list_the_stores_keys_and_the_named_secr
                "TEST_SECRET": "named-value", "Both_TOKEN": "both-value", "FAASR_EASYPY_TEST_TAG": "tag"}
     assert base_environment(harness) == {"PATH": "/usr/bin", "HOME": "/root", "LC_ALL": "C.UTF-8",
                                          "PYTHONHASHSEED": "0", "FAASR_EASYPY_TEST_TAG": "tag"}
-    workflow = {"Secrets": ["Both_TOKEN"],
-                "ActionList": {"a": {"Secrets": ["TEST_SECRET", "Missing_PAT"]}, "b": {}}}
-    assert named_secrets(workflow, "a", environ=harness) == {"TEST_SECRET": "named-value",
-                                                            "Both_TOKEN": "both-value"}
-    assert named_secrets(workflow, "b", given={"Both_TOKEN": "given"}, environ=harness) == {"Both_TOKEN": "given"}
+    workflow = {"Secrets": ["TEST_SECRET", "Both_TOKEN", "MISSING_PAT"], "ActionList": {"a": {}}}
+    assert named_secrets(workflow, environ=harness) == {"TEST_SECRET": "named-value", "Both_TOKEN": "both-value"}
+    assert named_secrets(workflow, given={"Both_TOKEN": "given"}, environ=harness) == \
+        {"Both_TOKEN": "given", "TEST_SECRET": "named-value"}
+    # what the caller hands the backend itself goes to every action, named or not
+    assert named_secrets({}, given={"Own": "own-value"}, environ=harness) == {"Own": "own-value"}
     job = {"stores": {"S3": {"access_key": "ak-1", "secret_key": "sk-1"}, "Public": {"access_key": "",
                                                                                     "secret_key": ""}},
            "secrets": {"TEST_SECRET": "named-value"}}
@@ -500,11 +506,11 @@ def test_a_tester_failure_message_and_streamed_lines_mask_what_the_function_prin
 
     for var in (ENV_ENDPOINT, ENV_ACCESS_KEY, ENV_SECRET_KEY):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("Leak_Server_PAT", NAMED["Leak_Server_PAT"])
+    monkeypatch.setenv("LEAK_SERVER_PAT", NAMED["LEAK_SERVER_PAT"])
     make_project(tmp_path)
     wf = load_workflow(tmp_path / "workflows" / "Leaky.json")
-    with WorkflowTester(wf, PROJECT / "testbeds" / "local.yaml", timeout=60, check_interval=0.1,
-                        stream_logs=True) as tester:
+    with WorkflowTester.from_testbed(wf, PROJECT / "testbeds" / "local.yaml", timeout=60, check_interval=0.1,
+                                     stream_logs=True) as tester:
         with pytest.raises(AssertionError) as info:
             tester.assert_function_completed("start")
         store = tester.runner.data_store

@@ -8,6 +8,7 @@ import pytest
 from faasr_easypy.errors import ValidationError
 from faasr_easypy.workflow import load_workflow, parse_workflow, validate
 
+from .helpers import REPO
 from .workflow_factory import action, workflow
 
 
@@ -28,7 +29,7 @@ def single_problem(data, *fragments):
 
 def test_examples_are_valid():
     for name in ("data_pipeline", "conditional", "fan_out_fan_in", "failing_function"):
-        wf = load_workflow(f"workflows/{name}.json")
+        wf = load_workflow(REPO / f"workflows/{name}.json")
         assert wf.entry in wf.actions
 
 

@@ -4,6 +4,8 @@ A backend only *starts* work. Everything that follows is seen through S3 by
 the monitor, exactly as for a run on GitHub Actions or Lambda.
 """
 
+from collections import deque
+
 
 class Backend:
     #: key into faasr_easypy.monitor.platforms: how this platform's invoker log lines read
@@ -28,3 +30,10 @@ class Backend:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def without_run(queue, run):
+    """Cancelling `run` on a backend that queues (run, ...) items: the queue without them,
+    and how many were dropped."""
+    kept = deque(item for item in queue if item[0] is not run)
+    return kept, len(queue) - len(kept)

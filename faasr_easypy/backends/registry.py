@@ -18,6 +18,7 @@ BACKENDS = {
     "GitHubActions": "faasr_easypy.backends.github_actions:GitHubActionsBackend",
     "Lambda": "faasr_easypy.backends.lambda_:LambdaBackend",
     "OpenWhisk": "faasr_easypy.backends.openwhisk:OpenWhiskBackend",
+    "SLURM": "faasr_easypy.backends.slurm:SlurmBackend",
 }
 
 

@@ -163,6 +163,8 @@ class RemoteBackend(Backend):
     platform = "remote"
     faas_type = ""
     service = "the platform"
+    #: what to check when the platform cannot be reached at all
+    unreachable_hint = "Check the network, proxy settings and the endpoint"
 
     def __init__(self, workflow, server_name=None, *, server=None, timeout=DEFAULT_TIMEOUT,
                  max_retries=DEFAULT_RETRIES, backoff=DEFAULT_BACKOFF,
@@ -247,8 +249,7 @@ class RemoteBackend(Backend):
                     continue
                 raise BackendError(
                     f"Cannot reach {self.service} at {self._base_url()} after {attempt} attempts "
-                    f"({self._clean(_reason(exc))}). Check the network, proxy settings and the "
-                    "endpoint, then run again.") from None
+                    f"({self._clean(_reason(exc))}). {self.unreachable_hint}, then run again.") from None
             except requests.exceptions.Timeout:
                 raise BackendError(
                     f"{self.service} did not answer within {self.timeout[1]:g} s at {self._base_url()}. "
@@ -264,11 +265,15 @@ class RemoteBackend(Backend):
                     self._sleep(wait)
                     continue
                 return response, attempt
-            if response.status_code >= 500 and attempt <= self.max_retries:
+            if self._retryable(response) and attempt <= self.max_retries:
                 log.info("%s: HTTP %d (attempt %d), retrying", self.service, response.status_code, attempt)
                 self._sleep(self._backoff(attempt))
                 continue
             return response, attempt
+
+    def _retryable(self, response):
+        """True for an answer worth sending again (a server error that may pass)."""
+        return response.status_code >= 500
 
     def _base_url(self):
         return ""

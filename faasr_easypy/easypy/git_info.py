@@ -13,7 +13,8 @@ task inherits the answer and runs no ``git`` at all.
 import gc
 import logging
 import os
-import threading
+
+from ..forksafe import ForkSafeLock
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ USERS = ("pyats.aetest.reporter.aereport", "pyats.easypy.utils")
 _original = None
 _cache = {}
 _warmed = set()  # paths looked up in this process (and their git children reaped)
-_lock = threading.Lock()
+_lock = ForkSafeLock()
 
 
 def install():
@@ -73,11 +74,3 @@ def warm(path):
             # (a reference cycle) is collected. Left alone it lives to the end of the job,
             # where pyATS waits a second for it before killing it.
             gc.collect()
-
-
-def _new_lock_after_fork():
-    global _lock
-    _lock = threading.Lock()  # another thread may have held it at the fork
-
-
-os.register_at_fork(after_in_child=_new_lock_after_fork)

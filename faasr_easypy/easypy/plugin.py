@@ -31,13 +31,13 @@ from pathlib import Path
 
 from pyats.easypy.plugins.bases import BasePlugin
 
+from ..arguments import positive_count
 from ..cli import positive_seconds
 
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = Path(__file__).with_name("easypy_config.yaml")
 ENV_DEFAULT_CONFIG = "FAASR_EASYPY_DEFAULT_CONFIG"
-RESULTS_FILE = "faasr_results.json"
 REPORT_ENTRY_POINT = "faasr_easypy.report"
 
 # Callables fn(results: dict, directory: Path, runtime) -> path of a report file (or None),
@@ -85,7 +85,7 @@ class FaasrPlugin(BasePlugin):
         group.add_argument("--faasr-check-interval", dest="faasr_check_interval", metavar="SECONDS",
                            type=positive_seconds, default=None,
                            help="seconds between S3 polls (default: testbed CheckInterval, else 0.5)")
-        group.add_argument("--faasr-parallel", dest="faasr_parallel", metavar="N", type=_count, default=None,
+        group.add_argument("--faasr-parallel", dest="faasr_parallel", metavar="N", type=positive_count, default=None,
                            help="workflow tasks running at once (default 16)")
         group.add_argument("--faasr-stream-logs", dest="faasr_stream_logs", action="store_true", default=None,
                            help="copy each function's log lines into the task log as they arrive")
@@ -165,6 +165,8 @@ class FaasrPlugin(BasePlugin):
         ctx = getattr(self.runtime, "faasr", None)
         if ctx is None:
             return
+        from ..report.results_file import RESULTS_FILE
+
         failures = []
         try:
             # Redacted once here, value by value: the report hooks and the mail get the same data.
@@ -179,7 +181,7 @@ class FaasrPlugin(BasePlugin):
         finally:
             ctx.stop()  # the fork server and the S3 server
             _mask_run_folder(self.runtime, ctx)
-            _announce_archive(self.runtime)
+            _announce_archive(self.runtime, link=getattr(self, "_moved_archive", False))
         if failures:
             # pyATS lists this plugin as ERRORED and the job exits non-zero (3): red means red
             raise ResultsNotWritten("; ".join(failures) + ": the job's results are incomplete")
@@ -213,32 +215,28 @@ class FaasrPlugin(BasePlugin):
             new_dir = base if getattr(runinfo, "no_archive_subdir", False) else base / old_dir.name
             runinfo.archive_dir = str(new_dir)
             runinfo.archive_file = str(new_dir / Path(runinfo.archive_file).name)
+            self._moved_archive = True  # pyats logs view looks elsewhere: link it there at exit
         except Exception as exc:
             log.warning("faasr-easypy: could not move the archive to %s/archives: %s", root, exc)
 
     def _collect(self, ctx):
-        import json
 
-        from .jobs_api import NOT_RERUN, RECORDS, fill_outputs
+        from ..report.links import add_links
+        from ..report.results_file import read_records
+        from .pool import NOT_RERUN
+        from .records import fill_outputs
 
         runtime = self.runtime
         statuses = ctx.snapshot()
-        records = {}
-        folder = Path(runtime.directory) / RECORDS
-        if folder.is_dir():
-            for path in sorted(folder.glob("*.json")):
-                try:
-                    records[path.stem] = json.loads(path.read_text())
-                except ValueError:
-                    pass
-        fill_outputs(records, ctx, folder)  # one listing of the embedded S3 for every task
+        records = read_records(runtime.directory)
+        fill_outputs(records, ctx, runtime.directory)  # one listing of the embedded S3 for every task
         verdicts, testcases = {}, {}
         details_read = False
         try:
             for task in runtime.details().tasks:
                 if task.result is not None:  # None: the task was stopped before it reported
-                    verdicts[task.id] = str(task.result)
-                testcases[task.id] = _testcases(task)
+                    verdicts[task.id] = getattr(task.result, "value", None) or str(task.result)
+                testcases[task.id] = _testcases(task, ctx.project_root)
             details_read = True
         except Exception as exc:
             log.debug("could not read task details: %s", exc)
@@ -256,13 +254,18 @@ class FaasrPlugin(BasePlugin):
             record["verdict"] = _verdict(verdicts.get(taskid) if details_read else status.get("result"),
                                          status.get("state"), ctx.interrupted)
             record["state"] = status.get("state")
-            record["testcases"] = testcases.get(taskid, [])
+            record["testcases"] = add_links(record, testcases.get(taskid, []))
+            record["code_hash"] = _code_hash(status.get("workflow_file"), record.get("workflow"),
+                                             ctx.options.get("cli_functions"))
             if status.get("reason") and not record.get("error"):
                 record["error"] = status.get("reason")
-            stopped = status.get("state") == "interrupted" or record["verdict"] == "aborted"
+            # An aborted verdict alone is no interruption: a testscript section may end aborted.
+            stopped = status.get("state") in ("interrupted", "not started") or \
+                (ctx.interrupted and record["verdict"] == "aborted")
             if stopped and record["verdict"] != "passed" and not record.get("error"):
                 record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             workflows.append(record)
+        _fill_previews(workflows, ctx)
         complete = not ctx.interrupted and all(w.get("state") == "finished" for w in workflows)
         return {
             "schema": 1,
@@ -277,9 +280,9 @@ class FaasrPlugin(BasePlugin):
         }
 
     def _write_results(self, ctx, results):
-        from .context import write_json
+        from ..report.results_file import write_results
 
-        write_json(Path(self.runtime.directory) / RESULTS_FILE, results)
+        write_results(self.runtime.directory, results)
 
     def _print_summary(self, results):
         rows = results["workflows"]
@@ -372,18 +375,16 @@ def _refuse(exc):
     refuse(exc)
 
 
-def _testcases(task):
-    """[{name, result, reason}] of a task's sections (runtime.details() objects)."""
+def _testcases(task, project_root=None):
+    """The sections of a task as pyATS's reporter recorded them (runtime.details() objects),
+    depth first: see testcase_record."""
     out = []
 
-    def walk(section, prefix=""):
+    def walk(section, prefix="", parent=None, depth=0):
         for child in getattr(section, "sections", None) or []:
             name = getattr(child, "id", None) or getattr(child, "name", None) or "?"
-            result = getattr(child, "result", None)
-            reason = getattr(result, "reason", None)
-            out.append({"name": f"{prefix}{name}", "result": str(result or ""),
-                        "reason": reason if isinstance(reason, str) and reason else None})
-            walk(child, f"{prefix}{name}.")
+            out.append(testcase_record(child, f"{prefix}{name}", parent, depth, project_root))
+            walk(child, f"{prefix}{name}.", f"{prefix}{name}", depth + 1)
 
     try:
         walk(task)
@@ -403,6 +404,114 @@ def _mask_run_folder(runtime, ctx):
         log.exception("faasr-easypy: masking the credentials in the run folder failed")
 
 
+def testcase_record(section, name, parent=None, depth=0, project_root=None):
+    """One section of faasr_results.json's "testcases": the result by its pyATS name (a Failed
+    result object is falsy, so never `str(result or "")`), pyATS's reason, the failure's own
+    message and testscript line (from the traceback the reporter keeps), duration and log span."""
+    from ..report.failures import failure_of
+
+    result = getattr(section, "result", None)
+    value = getattr(result, "value", None) or (str(result) if result is not None else None)
+    reason = getattr(result, "reason", None)
+    data = getattr(result, "data", None)
+    traceback = data.get("traceback") if isinstance(data, dict) else None
+    xref = getattr(section, "xref", None) or {}
+    logs = getattr(section, "logs", None) or {}
+    failure = failure_of(traceback, script=xref.get("file"))
+    record = {
+        "name": name, "id": getattr(section, "id", None), "parent": parent, "depth": depth,
+        "type": getattr(section, "type", None),
+        "result": value or "unknown",
+        "reason": reason if isinstance(reason, str) and reason else None,
+        "message": failure.message, "location": failure.location(project_root), "code": failure.code,
+        "traceback": traceback if isinstance(traceback, str) and traceback else None,
+        "started": _epoch(getattr(section, "starttime", None)),
+        "duration": _seconds(getattr(section, "runtime", None)),
+        "script_line": xref.get("line") if isinstance(xref.get("line"), int) else None,
+        "xref_file": xref.get("file"),  # for report.links, dropped once links are found
+        "log": {k: logs[k] for k in ("file", "begin", "size") if k in logs} or None,
+    }
+    if not record["message"] and record["result"] not in ("passed", "unknown"):
+        # self.failed("why") / self.skipped("why") / a skip decorator: the reason is the message
+        details = [d for d in (getattr(section, "details", None) or []) if isinstance(d, str)]
+        record["message"] = record["reason"] or (details[0] if details else None)
+    return record
+
+
+def _code_hash(workflow_file, workflow_name, functions=None):
+    """sha256 of the workflow JSON and every file of its functions folder: runs with the same
+    hash ran the same code, so a function whose status differs between them is flaky."""
+    import hashlib
+
+    from ..workflow import default_functions_dir
+
+    if not workflow_file or not Path(workflow_file).is_file():
+        return None
+    digest = hashlib.sha256(Path(workflow_file).read_bytes())
+    folder = Path(functions) if functions else default_functions_dir(workflow_file, workflow_name or "")
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+PREVIEW_BYTES = 2048         # objects up to this size get a preview in the report ...
+PREVIEWS_PER_TASK = 20       # ... at most this many per workflow task
+PREVIEWS_PER_JOB = 400
+
+
+def _fill_previews(workflows, ctx):
+    """The text of small output objects on the job's embedded S3 (where the job holds the keys),
+    for the report's previews. Binary content gets no preview."""
+    service = getattr(getattr(ctx, "s3", None), "service", None)
+    if service is None:
+        return
+    client = None
+    budget = PREVIEWS_PER_JOB
+    for w in workflows:
+        if w.get("endpoint") and ctx.s3 and w.get("endpoint") != getattr(ctx.s3, "endpoint", None):
+            continue  # an external S3: the job has no client for it
+        small = [o for o in w.get("s3_objects") or [] if isinstance(o.get("size"), int) and o["size"] <= PREVIEW_BYTES]
+        for obj in small[:min(PREVIEWS_PER_TASK, budget)]:
+            budget -= 1
+            try:
+                if client is None:
+                    from ..s3.client import make_client
+
+                    client = make_client(service().store("previews", obj.get("bucket") or "faasr"))
+                data = client.get_object(Bucket=obj.get("bucket") or w.get("bucket"), Key=obj["key"])["Body"].read()
+            except Exception as exc:
+                log.debug("no preview of %s: %s", obj.get("key"), exc)
+                continue
+            if b"\0" in data:
+                continue
+            try:
+                obj["preview"] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+
+
+def _epoch(value):
+    """pyATS's '2026-12-03 13:08:54.810610+00:00' (or a datetime) -> epoch seconds."""
+    import datetime
+
+    if value is None:
+        return None
+    try:
+        moment = value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(str(value))
+        return moment.timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _seconds(value):
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _relative(path, root):
     try:
         return str(Path(path).resolve().relative_to(Path(root).resolve()))
@@ -413,8 +522,9 @@ def _relative(path, root):
 _announced = []
 
 
-def _announce_archive(runtime):
-    """Say where the archive is, now and once more as the very last line of the job."""
+def _announce_archive(runtime, link=False):
+    """Say where the archive is, now and once more as the very last line of the job; with
+    `link`, also make `pyats logs view` (--latest) find it (see _link_for_log_viewer)."""
     try:
         archive = runtime.archive
     except Exception:
@@ -430,12 +540,41 @@ def _announce_archive(runtime):
         if os.path.exists(archive):
             print(f"faasr-easypy: archive {archive}", flush=True)
             report = _report_beside(archive)
+            if link:
+                _link_for_log_viewer(archive)
             if report:
                 print(f"faasr-easypy: report  {report}", flush=True)
         else:
             print(f"faasr-easypy: no archive was written (expected {archive})", flush=True)
 
     atexit.register(last_words)
+
+
+def _viewer_archives():
+    """Where `pyats logs view` looks for archives (it globs **/*.zip there)."""
+    try:
+        from pyats.log.commands.settings import USER_ARCHIVES_DIRECTORY
+
+        return Path(USER_ARCHIVES_DIRECTORY) / "archive"
+    except Exception:
+        return Path.home() / ".pyats" / "archive"
+
+
+def _link_for_log_viewer(archive):
+    """A symlink to the archive in pyATS's own archive folder: the plugin keeps archives in the
+    project's archives/, where `pyats logs view --latest` would never look. Our links whose
+    archive was deleted since are removed (the viewer fails on a dangling one)."""
+    folder = _viewer_archives() / "faasr-easypy"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.zip"):
+            if old.is_symlink() and not old.exists():
+                old.unlink()
+        target = folder / Path(archive).name
+        if not target.exists():
+            target.symlink_to(Path(archive).resolve())
+    except OSError as exc:
+        log.debug("could not link %s for pyats logs view: %s", archive, exc)
 
 
 def _report_beside(archive):
@@ -458,18 +597,6 @@ def _faasr_args_given(args):
     return any(getattr(args, name, None) not in (None, False, [])
                for name in ("faasr_functions", "faasr_timeout", "faasr_check_interval", "faasr_parallel",
                             "faasr_stream_logs", "faasr_keep_s3", "faasr_arg", "faasr_task_grace"))
-
-
-def _count(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
 
 
 def _verdict(reported, state, job_interrupted=False):

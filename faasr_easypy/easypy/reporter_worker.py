@@ -15,7 +15,8 @@ on one worker thread kept for the life of the process. Any other use
 import concurrent.futures
 import logging
 import os
-import threading
+
+from ..forksafe import ForkSafeLock
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ SERVER_MODULE = "pyats.reporter.server"
 
 _worker = None  # this process's long-lived one-thread executor
 _worker_pid = None
-_lock = threading.Lock()
+_lock = ForkSafeLock()
 
 
 def _shared_worker():
@@ -93,11 +94,3 @@ def install():
         return False  # not the executor we know: leave it alone
     server.ThreadPoolExecutor = OneWorkerExecutor
     return True
-
-
-def _new_lock_after_fork():
-    global _lock
-    _lock = threading.Lock()  # another thread may have held it at the fork
-
-
-os.register_at_fork(after_in_child=_new_lock_after_fork)

@@ -17,7 +17,8 @@ import inspect
 import linecache
 import logging
 import os
-import threading
+
+from ..forksafe import ForkSafeLock
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 USERS = ("pyats.reporter.utils", "pyats.aetest.utils")
 
 _cache = {}  # (absolute path, mtime_ns, size) -> _FileClasses
-_lock = threading.Lock()
+_lock = ForkSafeLock()
 
 
 class _ClassStarts(ast.NodeVisitor):
@@ -199,11 +200,3 @@ def warm(path):
             table.function_lines(lnum)
     except Exception as exc:  # a broken testscript: the task reports it
         log.debug("source of %s: %s", path, exc)
-
-
-def _new_lock_after_fork():
-    global _lock
-    _lock = threading.Lock()  # another thread may have held it at the fork
-
-
-os.register_at_fork(after_in_child=_new_lock_after_fork)

@@ -10,7 +10,9 @@ means every rank; the local backend names the rank: `work(2)`.
 
 import re
 
-_TARGET = r"(?P<target>[A-Za-z][A-Za-z0-9-]*)(?:\((?P<rank>\d+)\))?"
+from ..workflow import ACTION_NAME_PATTERN
+
+_TARGET = rf"(?P<target>{ACTION_NAME_PATTERN})(?:\((?P<rank>\d+)\))?"
 
 # The one table: platform -> pattern of an invoker line's message (the part after
 # "[elapsed] [LEVEL] [file] "). Keys match Backend.platform.

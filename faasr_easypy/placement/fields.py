@@ -35,7 +35,9 @@ import math
 import os
 import re
 
+from .. import defaults, workflow
 from ..errors import Problem, ValidationError
+from ..workflow import FAAS_TYPES
 from .model import (
     COMPUTE_TYPE,
     FALSE_WORDS,
@@ -50,30 +52,26 @@ from .model import (
 
 STORE_KEYS = ("Embedded", "Endpoint", "Bucket", "Region", "AccessKey", "SecretKey", "Anonymous",
               "Writable", "DataStores")
-# FaaSType -> fields it needs (as in the workflow JSON) and the credential it needs.
-COMPUTE_TYPES = {
-    "Local": ((), None),
-    "GitHubActions": (("UserName", "ActionRepoName", "Branch"), "Token"),
-    "Lambda": (("Region",), "AccessKey"),
-    "OpenWhisk": (("Endpoint", "Namespace"), "Token"),
-    "GoogleCloud": ((), None),
-    "SLURM": (("Endpoint", "UserName", "APIVersion", "Partition"), "Token"),
-    "Kubernetes": ((), None),
-}
+# FaaSType -> the credential a testbed device of that type needs.
+COMPUTE_CREDENTIALS = {"Local": None, "GitHubActions": "Token", "Lambda": "AccessKey", "OpenWhisk": "Token",
+                       "GoogleCloud": None, "SLURM": "Token", "Kubernetes": None}
+# FaaSType -> fields it needs (the workflow JSON's, workflow.FAAS_TYPES; Local is the testbed's own,
+# which a workflow may not name) and the credential it needs.
+COMPUTE_TYPES = {ftype: (() if ftype == "Local" else FAAS_TYPES[ftype], credential)
+                 for ftype, credential in COMPUTE_CREDENTIALS.items()}
 COMPUTE_KEYS = ("FaaSType", "ComputeServers", "UserName", "ActionRepoName", "Branch", "Region",
                 "Endpoint", "Namespace", "APIVersion", "Partition", "Token", "AccessKey", "SecretKey",
                 "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl", "Runtime",
-                "ActionMemoryMiB")
-# Local compute only: which backend runs the actions on this machine (environment.MACHINE_BACKENDS)
-RUNTIMES = ("local", "faasr-py")
+                "GitHubStandIn", "WorkingDirectory", "TimeLimit", "ActionMemoryMiB")
+RUNTIMES = defaults.RUNTIMES  # Local compute only: which backend runs the actions on this machine
 # Optional compute fields passed through to the remote backends (API endpoints for tests or
 # private deployments, the runtime's secret-store flag, where the runtime finds the JSON).
-OPTIONAL_COMPUTE = ("ApiUrl", "Endpoint", "UseSecretStore", "PayloadUrl")
-TESTBED_KEYS = ("Timeout", "CheckInterval", "ActionTimeout")
+OPTIONAL_COMPUTE = ("ApiUrl", "Endpoint", "UseSecretStore", "PayloadUrl", "WorkingDirectory", "TimeLimit")
+TESTBED_KEYS = tuple(defaults.TESTBED_KEYS.values())
 ENV_REF = re.compile(r"%ENV\{([A-Za-z_][A-Za-z0-9_]*)\}")
 CREDENTIAL_KEYS = ("AccessKey", "SecretKey", "Token")  # their missing variables have their own message
-# S3 bucket naming rules (3-63 lowercase letters, digits, dots, hyphens)
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+BUCKET_NAME = workflow.BUCKET_NAME  # S3's rules, as the workflow JSON's Bucket is checked
 # DataStores / ComputeServers names a workflow can use (no paths, no spaces)
 SERVED_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -175,7 +173,7 @@ def _store(name, section, path, bad, env):
     embedded = _flag(section, "Embedded", False, path, bad)
     serves = _serves(section.get("DataStores", WILDCARD), f"{path}.DataStores", bad)
     bucket = _text(section, "Bucket", path, bad)
-    if bucket and not (BUCKET_NAME.match(bucket) and ".." not in bucket):
+    if bucket and not (BUCKET_NAME.fullmatch(bucket) and ".." not in bucket):
         bad(f"{path}.Bucket", f"{_clip_line(bucket, 80)!r} is not a valid S3 bucket name",
             "use 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or "
             "digit (e.g. faasr), or leave Bucket out to keep the workflow's bucket")
@@ -237,6 +235,11 @@ def _compute(name, section, path, bad, env):
                 "give a URL such as https://api.github.com")
     if "UseSecretStore" in section:
         _flag(section, "UseSecretStore", False, path, bad)
+    # SLURM on this machine only: GitHub (PAYLOAD_URL, FunctionGitRepo) played by a loopback stand-in
+    github_standin = _flag(section, "GitHubStandIn", False, path, bad) if "GitHubStandIn" in section else False
+    if github_standin and ftype != "SLURM":
+        bad(f"{path}.GitHubStandIn", f"is set on a {ftype} compute server",
+            "remove it: only a SLURM test cluster on this machine fetches from the GitHub stand-in")
     if credential and not section.get(credential):
         var = env.get(credential)
         bad(f"{path}.{credential}", (f"is empty: the environment variable {var} is not set" if var
@@ -260,20 +263,23 @@ def _compute(name, section, path, bad, env):
         bad(f"{path}.ActionMemoryMiB", f"{memory!r} is not a whole number of MiB of at least 16",
             "give the memory one action may use, e.g. 4096")
         memory = None
-    runtime = section.get("Runtime", "local")
+    # SLURM: faasr-py (FaaSr's own job and container, the default) or local (our runtime, one job
+    # per action: the cluster executor)
+    runtime = section.get("Runtime", "faasr-py" if ftype == "SLURM" else "local")
     if runtime not in RUNTIMES:
         bad(f"{path}.Runtime", f"{runtime!r} is not a runtime", f"use one of {', '.join(RUNTIMES)}")
         runtime = "local"
-    elif runtime != "local" and ftype != "Local":
+    elif runtime != "local" and ftype not in ("Local", "SLURM"):
         bad(f"{path}.Runtime", f"is set on a {ftype} compute server",
-            "remove it: Runtime chooses how FaaSType Local runs actions on this machine")
+            "remove it: Runtime chooses how FaaSType Local (or SLURM) runs actions")
     fields = {k: str(section[k]) for k in needed + OPTIONAL_COMPUTE
               if section.get(k) not in (None, "") and not isinstance(section[k], (dict, list))}
     return ComputeSpec(device=name, faas_type=ftype, fields=fields, serves=serves or [WILDCARD],
                        runtime=runtime,
                        token=str(section.get(credential) or "") if credential else "",
                        secret_key=str(section.get("SecretKey") or "") if ftype == "Lambda" else "",
-                       max_parallel=max_parallel, action_timeout=action_timeout, action_memory_mib=memory)
+                       max_parallel=max_parallel, action_timeout=action_timeout,
+                       github_standin=bool(github_standin), action_memory_mib=memory)
 
 
 def _serves(value, path, bad):

@@ -13,7 +13,7 @@ STORE_TYPE = "s3"
 COMPUTE_TYPE = "faas"
 WILDCARD = "*"
 
-AVAILABLE_COMPUTE = ("Local", "GitHubActions", "Lambda", "OpenWhisk")
+AVAILABLE_COMPUTE = ("Local", "GitHubActions", "Lambda", "OpenWhisk", "SLURM")
 
 
 @dataclass
@@ -49,6 +49,7 @@ class ComputeSpec:
     action_memory_mib: int | None = None  # Local: what one action may allocate (RLIMIT_AS)
     serves: list[str] = field(default_factory=lambda: [WILDCARD])
     runtime: str = "local"
+    github_standin: bool = False  # SLURM: serve PAYLOAD_URL and functions from a loopback GitHub
 
     @property
     def available(self):
@@ -74,6 +75,8 @@ class ComputeSpec:
                     "endpoint_url": self.fields.get("Endpoint"), "payload_url": self.fields.get("PayloadUrl")}
         if self.faas_type == "OpenWhisk":
             return {"api_key": self.token or None, "payload_url": self.fields.get("PayloadUrl")}
+        if self.faas_type == "SLURM":
+            return {"token": self.token or None, "payload_url": self.fields.get("PayloadUrl")}
         return {}
 
 
@@ -86,12 +89,15 @@ class Resolved:
 
     @property
     def max_parallel(self):
-        values = [c.max_parallel for c in self.computes.values() if c.max_parallel]
-        return min(values) if values else None
+        return self._smallest("max_parallel")
 
     @property
     def action_timeout(self):
-        values = [c.action_timeout for c in self.computes.values() if c.action_timeout]
+        return self._smallest("action_timeout")
+
+    def _smallest(self, field_name):
+        """The strictest limit any of the workflow's compute servers sets (None: none does)."""
+        values = [getattr(c, field_name) for c in self.computes.values() if getattr(c, field_name)]
         return min(values) if values else None
 
     @property

@@ -4,7 +4,7 @@
 testbed devices; this module turns that mapping into the objects a run needs:
 DataStore objects (the embedded S3 server or the device's endpoint and keys) and
 the backend of the entry action's compute server (Local runs here, the others are
-triggered on their platform). The pyATS task (jobs_api.WorkflowSession) and the
+triggered on their platform). The pyATS task (task.WorkflowSession) and the
 pytest plugin and WorkflowRunner all place workflows this way, so a testbed means the
 same in each.
 """
@@ -12,6 +12,7 @@ same in each.
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..defaults import DEFAULT_BUCKET, setting
 from ..errors import UserError
 
 
@@ -19,7 +20,7 @@ def data_stores(workflow, resolved, embedded_s3=None, ensured_buckets=()):
     """{DataStore name: DataStore} for every data store of `workflow`, buckets ensured.
 
     `embedded_s3` is the S3 behind devices with `Embedded: true` (anything with endpoint,
-    region and keys: an S3Service or the job's S3Access; None when none runs);
+    region and keys: an environment.S3Service; None when none runs);
     `ensured_buckets` are buckets of it known to exist already.
     """
     from ..environment import S3Service
@@ -48,7 +49,7 @@ def data_stores(workflow, resolved, embedded_s3=None, ensured_buckets=()):
 
 def bucket_for(workflow, name, spec):
     """The bucket data store `name` of `workflow` uses: the testbed's, else the workflow's, else faasr."""
-    return spec.bucket or workflow.data["DataStores"][name].get("Bucket") or "faasr"
+    return spec.bucket or workflow.data["DataStores"][name].get("Bucket") or DEFAULT_BUCKET
 
 
 def entry_compute(workflow, resolved):
@@ -60,7 +61,8 @@ def entry_compute(workflow, resolved):
 def check_functions_folder(workflow, resolved, functions, fix):
     """UserError when actions run here and their functions folder is missing."""
     _, compute = entry_compute(workflow, resolved)
-    if compute.faas_type == "Local" and not Path(functions).is_dir():
+    runs_our_runtime = compute.faas_type == "Local" or (compute.faas_type == "SLURM" and compute.runtime == "local")
+    if runs_our_runtime and not Path(functions).is_dir():
         raise UserError(f"The functions folder {functions} of workflow {workflow.name} ({workflow.source}) "
                         f"does not exist. Fix: {fix}")
 
@@ -80,20 +82,50 @@ def make_backend(workflow, resolved, functions, stores, action_timeout=None, for
         if resolved.action_memory_mib:
             options["action_memory_mib"] = resolved.action_memory_mib
         return machine_backend(compute.runtime, Path(functions), stores, **options)
+    if compute.faas_type == "SLURM" and compute.runtime == "local":
+        return _cluster_backend(compute, resolved, functions, stores, action_timeout)
+    options = {k: v for k, v in compute.backend_options().items() if v}
+    if compute.faas_type == "SLURM":
+        options["data_stores"] = stores  # SLURM jobs get the data stores in OVERWRITTEN (no secret store)
+        if compute.github_standin:
+            from ..backends.faasr_py.on_slurm import FaaSrPyOnSlurmBackend
+
+            return FaaSrPyOnSlurmBackend(workflow, server, Path(functions), server=compute.server(), **options)
     from ..backends.registry import backend_for
 
-    return backend_for(workflow, server, server=compute.server(),
-                       **{k: v for k, v in compute.backend_options().items() if v})
+    return backend_for(workflow, server, server=compute.server(), **options)
+
+
+def _cluster_backend(compute, resolved, functions, stores, action_timeout=None):
+    """Our own runtime on a SLURM cluster: the local scheduler, each action a SLURM job."""
+    import functools
+
+    from ..backends.local import LocalBackend
+    from ..backends.local.slurm_executor import SlurmExecutor
+
+    server = compute.server()
+    executor = functools.partial(SlurmExecutor, endpoint=server["Endpoint"], token=compute.token,
+                                 user=server.get("UserName") or "root",
+                                 partition=server.get("Partition") or "faasr",
+                                 api_version=server.get("APIVersion") or "v0.0.37",
+                                 working_dir=server.get("WorkingDirectory"))
+    options = {"max_parallel": resolved.max_parallel, "executor": executor}
+    timeout = action_timeout or resolved.action_timeout
+    if timeout:
+        options["action_timeout"] = timeout
+    return LocalBackend(Path(functions), stores, **options)
 
 
 @contextmanager
-def placed(workflow, testbed, functions, fix, embedded_s3=None):
+def placed(workflow, testbed, functions, fix, embedded_s3=None, action_timeout=None):
     """(backend, logging DataStore) of `workflow` placed by `testbed` outside a pyATS job
-    (the pytest plugin, WorkflowRunner given a testbed); the backend is closed on exit."""
+    (the pytest plugin, WorkflowRunner.from_testbed); the backend is closed on exit.
+    Action time limit: `action_timeout` > the device's ActionTimeout > the testbed's > default."""
     resolved = testbed.resolve(workflow)
     check_functions_folder(workflow, resolved, functions, fix=fix)
     stores = data_stores(workflow, resolved, embedded_s3=embedded_s3)
-    backend = make_backend(workflow, resolved, functions, stores)
+    backend = make_backend(workflow, resolved, functions, stores,
+                           action_timeout=setting("action_timeout", action_timeout or resolved.action_timeout, testbed))
     try:
         yield backend, stores[workflow.logging_data_store]
     finally:

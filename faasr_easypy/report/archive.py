@@ -9,16 +9,17 @@
 * :func:`report_from_archive` — what ``faasr-easypy report ARCHIVE.zip`` does.
 """
 
+import json
 import logging
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from ..errors import UserError
 from .render import write_html
+from .results_file import RESULTS_FILE
 
 log = logging.getLogger(__name__)
 
-RESULTS_FILE = "faasr_results.json"
 REPORT_FILE = "faasr_report.html"
 MAX_RESULTS_BYTES = 256 * 1024 * 1024
 
@@ -102,14 +103,61 @@ def report_from_archive(source, output=None, **options):
         raise UserError(f"cannot write the report to {out}: {exc.strerror or exc}.") from None
 
 
+HISTORY_RUNS = 20
+
+
+def archives_folder(archive):
+    """The folder whose archives make a job's history: the archive's own folder, or its
+    parent when pyATS put it in a month subfolder (archives/26-12/x.zip -> archives/)."""
+    import re
+
+    folder = Path(archive).parent
+    return folder.parent if re.fullmatch(r"\d\d-\d\d", folder.name) else folder
+
+
+def _history_for(results, directory, runtime):
+    """faasr_summary.json into the run directory (so it lands in the archive), and the history
+    of the last runs in the archives folder with this one as the newest."""
+    from .history import SUMMARY_FILE, analyse, load_runs, summary_of
+    from .render import write_atomic
+
+    archive = getattr(runtime, "archive", None) if runtime is not None else None
+    summary = summary_of(results, archive=str(archive) if archive else None)
+    write_atomic(Path(directory) / SUMMARY_FILE, json.dumps(summary, indent=1))
+    if not archive or getattr(getattr(runtime, "args", None), "no_archive", False):
+        return None
+    earlier = load_runs(archives_folder(archive), limit=HISTORY_RUNS - 1, exclude=[archive])
+    return analyse(earlier + [summary])
+
+
 def report_hook(results, directory, runtime=None):
-    """Easypy plugin hook: faasr_report.html into the run directory, FaaSr section into the mail.
+    """Easypy plugin hook: faasr_report.html and faasr_junit.xml into the run directory, the
+    FaaSr section into the mail, a Markdown summary into $GITHUB_STEP_SUMMARY when it is set.
 
     Register with ``faasr_easypy.easypy.plugin.register_report_hook(report_hook)``.
     Returns the report's path. The mail section is best effort: a failure there is
     logged and the report is still returned.
     """
-    path = write_report(results, Path(directory) / REPORT_FILE)
+    from .junit import JUNIT_FILE, write_junit
+    from .step_summary import append_step_summary
+
+    history = None
+    try:
+        history = _history_for(results, directory, runtime)
+    except Exception:
+        log.exception("faasr-easypy: reading the history of earlier runs failed")
+    path = write_report(results, Path(directory) / REPORT_FILE, history=history)
+    try:
+        junit = write_junit(results, Path(directory) / JUNIT_FILE)
+        log.info("faasr-easypy: JUnit XML %s (in the archive)", junit)
+    except Exception:
+        log.exception("faasr-easypy: writing the JUnit XML failed")
+    try:
+        summary = append_step_summary(results, report_name=f"{REPORT_FILE} in the archive")
+        if summary:
+            log.info("faasr-easypy: summary appended to %s", summary)
+    except Exception:
+        log.exception("faasr-easypy: appending the step summary failed")
     if runtime is not None:
         try:
             from .mail import attach_to_mail_report

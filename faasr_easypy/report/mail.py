@@ -75,8 +75,11 @@ def summary(results, report_path=None):
             "failing": failing[:MAX_FAILING_LISTED],
             "failing_more": max(0, len(failing) - MAX_FAILING_LISTED),
             "unfinished": unfinished,
-            "testcases": [{"name": t.name, "result": t.result, "reason": one_line(t.reason)}
-                          for t in w.failing_testcases][:MAX_FAILING_LISTED],
+            "testcase_counts": _counts(w.testcase_counts),
+            "testcases": [{"name": t.name, "result": t.result, "reason": one_line(t.explanation),
+                           "location": t.location,
+                           "duration": fmt_seconds(t.duration) if t.duration is not None else None}
+                          for t in w.notable_testcases][:MAX_FAILING_LISTED],
             "error": one_line(w.error),
             "invocation_folder": w.invocation_folder,
             "partial": w.partial,
@@ -120,9 +123,13 @@ def mail_section_text(results, report_path=None):
             more = f" and {len(w['unfinished']) - MAX_FAILING_LISTED} more" \
                 if len(w["unfinished"]) > MAX_FAILING_LISTED else ""
             out.append(f"    unfinished: {names}{more}")
+        if w["testcases"]:  # something other than a pass to explain
+            out.append(f"    testcases: {w['testcase_counts']}")
         for t in w["testcases"]:
             reason = f" - {t['reason']}" if t["reason"] else ""
-            out.append(f"    testcase {t['name']}: {t['result'].upper()}{reason}")
+            where = f" (at {t['location']})" if t["location"] else ""
+            took = f" in {t['duration']}" if t["duration"] else ""
+            out.append(f"    testcase {t['name']}: {t['result'].upper()}{took}{reason}{where}")
         if w["bad"] and w["invocation_folder"]:
             out.append(f"    logs: {w['invocation_folder']}")
     return "\n".join(out)

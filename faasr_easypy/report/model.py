@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..monitor import statuses
 from ..redact import Redactor
 
 SCHEMA_VERSION = 1
@@ -29,8 +30,8 @@ SCHEMA_VERSION = 1
 VERDICTS = ("errored", "failed", "aborted", "blocked", "skipped", "passx", "passed")
 #: Function statuses in the order a reader wants to see them counted.
 STATUSES = ("FAILED", "TIMEOUT", "SKIPPED", "RUNNING", "INVOKED", "PENDING", "NOT_INVOKED", "COMPLETED")
-FINAL_STATUSES = {"COMPLETED", "FAILED", "NOT_INVOKED", "SKIPPED", "TIMEOUT"}
-BAD_STATUSES = {"FAILED", "TIMEOUT", "SKIPPED"}
+FINAL_STATUSES = {s.value for s in statuses.FINAL_STATUSES}
+BAD_STATUSES = {s.value for s in statuses.BLOCKING_STATUSES}
 BAD_VERDICTS = {"failed", "errored", "aborted", "blocked"}
 
 ERROR_LINE_RE = re.compile(r"\[ERROR\]|^(Traceback \(most recent call last\)|[A-Za-z_.]*Error:|ERROR\b)")
@@ -104,9 +105,33 @@ class FunctionView:
 
 @dataclass
 class TestcaseView:
-    name: str
-    result: str
-    reason: str | None
+    name: str                             # dotted: "Failing.sum_is_wrong", "Looped[n=2].check"
+    result: str                           # the pyATS result by name; "unknown" only when none was recorded
+    reason: str | None                    # pyATS's reason ("Caught an assertion failure ...")
+    message: str | None = None            # the failure's own text ("AssertionError: ...")
+    location: str | None = None           # "testscripts/x.py:21": where it was raised
+    code: str | None = None               # that source line
+    traceback: str | None = None
+    duration: float | None = None
+    depth: int = 0                        # nesting as aetest has it: testcase 0, its sections 1
+    section_type: str | None = None       # CommonSetup, Testcase, TestSection, SetupSection ...
+    parent: str | None = None             # name of the enclosing section
+    children: int = 0                     # sections directly inside this one
+    functions: list = field(default_factory=list)   # labels its source names (report/links.py)
+    objects: list = field(default_factory=list)     # S3 keys its source names
+
+    @property
+    def bad(self):
+        return self.result in BAD_VERDICTS
+
+    @property
+    def explanation(self):
+        """What to show beside the result: the failure's message, else pyATS's reason."""
+        return self.message or self.reason
+
+    @property
+    def leaf(self):
+        return self.children == 0
 
 
 @dataclass
@@ -114,6 +139,7 @@ class S3ObjectView:
     key: str
     size: int | None
     bucket: str | None
+    preview: str | None = None            # the text of a small object (the writer fetched it)
 
 
 @dataclass
@@ -160,11 +186,40 @@ class WorkflowView:
 
     @property
     def failing_testcases(self):
-        return [t for t in self.testcases if t.result in BAD_VERDICTS]
+        return [t for t in self.testcases if t.bad]
+
+    @property
+    def testcase_counts(self):
+        """Results of the testcases (common setup/cleanup included), as pyATS's summary counts them."""
+        counts = {}
+        for t in self.testcases:
+            if t.depth == 0:
+                counts[t.result] = counts.get(t.result, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: _verdict_order(kv[0])))
+
+    @property
+    def notable_testcases(self):
+        """Sections whose result is not a plain pass and that say why themselves: a failing
+        testcase whose failing section is listed is not listed again."""
+        bad_children = {t.parent for t in self.testcases if t.result != "passed" and t.parent}
+        return [t for t in self.testcases if t.result != "passed" and t.name not in bad_children]
 
     @property
     def anchor(self):
         return f"wf-{self.index}"
+
+    def function_anchor(self, label):
+        """Where a link to function `label` goes: its log when there is one, else its row."""
+        for i, f in enumerate(self.functions):
+            if f.label == label:
+                return f"log-{self.index}-{i}" if f.log is not None else f"fn-{self.index}-{i}"
+        return None
+
+    def object_anchor(self, key):
+        for j, o in enumerate(self.s3_objects):
+            if o.key == key:
+                return f"obj-{self.index}-{j}"
+        return None
 
 
 @dataclass
@@ -338,20 +393,17 @@ def _workflow(index, w, scrub, job_ended=None):
             edges.append((e[0], e[1]))
         elif isinstance(e, dict) and isinstance(e.get("source"), str) and isinstance(e.get("target"), str):
             edges.append((e["source"], e["target"]))
-    testcases = []
-    for t in _list(w.get("testcases")):
-        if isinstance(t, dict):
-            testcases.append(TestcaseView(name=_str(t.get("name"), scrub, 300) or "?",
-                                          result=str(t.get("result") or "unknown").lower(),
-                                          reason=_str(t.get("reason"), scrub, 4000)))
+    testcases = _testcases(_list(w.get("testcases")), scrub)
     objects = []
     total_bytes = 0
     raw_objects = [o for o in _list(w.get("s3_objects")) if isinstance(o, dict)]
     for o in raw_objects:
         size = _int(o.get("size"))
         total_bytes += size or 0
+        preview = o.get("preview")
         objects.append(S3ObjectView(key=_str(o.get("key"), scrub, 1024) or "?", size=size,
-                                    bucket=_str(o.get("bucket"), scrub, 200)))
+                                    bucket=_str(o.get("bucket"), scrub, 200),
+                                    preview=_str(preview, scrub, 4096) if isinstance(preview, str) else None))
     objects.sort(key=lambda o: o.key)
     monitor = {k: v for k, v in _dict(w.get("monitor")).items()
                if k in ("requests", "bytes_downloaded", "check_interval", "timed_out")}
@@ -393,6 +445,34 @@ def _workflow(index, w, scrub, job_ended=None):
     functions.sort(key=lambda f: (f.started_at is None, f.started_at or 0.0, f.label))
     _partial(view)
     return view
+
+
+def _testcases(raw, scrub):
+    out = []
+    by_name = {}
+    for t in raw:
+        if not isinstance(t, dict):
+            continue
+        name = _str(t.get("name"), scrub, 300) or "?"
+        depth = _int(t.get("depth"))
+        parent = t.get("parent") if isinstance(t.get("parent"), str) else None
+        if depth is None:  # older writers: the nesting is in the dotted name only
+            depth = name.count(".")
+            parent = name.rsplit(".", 1)[0] if "." in name else None
+        view = TestcaseView(
+            name=name, result=str(t.get("result") or "unknown").strip().lower(),
+            reason=_str(t.get("reason"), scrub, 4000), message=_str(t.get("message"), scrub, 4000),
+            location=_str(t.get("location"), scrub, 1000), code=_str(t.get("code"), scrub, 1000),
+            traceback=_str(t.get("traceback"), scrub, 20000), duration=_num(t.get("duration")),
+            depth=max(0, min(depth, 20)), section_type=_str(t.get("type"), scrub, 100),
+            parent=_str(parent, scrub, 300),
+            functions=[_str(x, scrub, 300) for x in _list(t.get("functions")) if isinstance(x, str)],
+            objects=[_str(x, scrub, 1024) for x in _list(t.get("objects")) if isinstance(x, str)])
+        if parent and parent in by_name:
+            by_name[parent].children += 1
+        by_name[name] = view
+        out.append(view)
+    return out
 
 
 def _function(f, scrub):

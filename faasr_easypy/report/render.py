@@ -214,11 +214,20 @@ def structure_estimate(report, max_s3_objects=MAX_S3_OBJECTS):
     """Bytes of the report without logs (calibrated on benchmarks/bench_report.py's job)."""
     size = 16_000
     for w in report.workflows:
-        size += 3_800 + len(w.arguments or "") + len(w.error or "") + 2 * len(w.invocation_folder or "")
-        size += sum(950 + 3 * len(f.reason or "") + 2 * len(f.label) for f in w.functions)
-        size += sum(130 + len(o.key) for o in w.s3_objects[:max_s3_objects])
-        size += sum(220 + len(t.name) + len(t.reason or "") for t in w.testcases)
+        size += 4_400 + len(w.arguments or "") + len(w.error or "") + 2 * len(w.invocation_folder or "")
+        size += sum(1_150 + 3 * len(f.reason or "") + 2 * len(f.label) for f in w.functions)
+        size += sum(230 + 2 * len(o.key) + 2 * len(o.preview or "") for o in w.s3_objects[:max_s3_objects])
+        size += sum(260 + len(t.name) + len(t.reason or "") + len(t.message or "") + 2 * len(t.traceback or "")
+                    for t in w.testcases)
     return size
+
+
+def history_estimate(view):
+    """Bytes of the history section (0 without one)."""
+    if view is None:
+        return 0
+    return 4_000 + sum(150 + 2 * len(row.task_id) + 2 * len(row.name) + 130 * len(row.cells) for row in view.rows) \
+        + 200 * (len(view.new_failures) + len(view.fixed) + len(view.flaky)) + 60 * len(view.runs)
 
 
 def log_budget_for(report, target=TARGET_BYTES, max_s3_objects=MAX_S3_OBJECTS):
@@ -340,29 +349,45 @@ def environment():
 
 
 def render_html(results, max_log_bytes=MAX_LOG_BYTES, log_budget=None, target_bytes=TARGET_BYTES,
-                max_s3_objects=MAX_S3_OBJECTS, report_name="faasr_report.html"):
+                max_s3_objects=MAX_S3_OBJECTS, report_name="faasr_report.html", history=None):
     """The report as one HTML string. `results`: the faasr_results.json dict (or a Report).
 
     Logs are cut to `max_log_bytes` each and share `log_budget` characters (default:
-    what keeps the page under `target_bytes`)."""
+    what keeps the page under `target_bytes`). `history`: a report.history.HistoryView
+    shown as a section of the report (None: no section)."""
     report = results if isinstance(results, Report) else normalise(results)
     if log_budget is None:
-        log_budget = log_budget_for(report, target_bytes, max_s3_objects)
+        log_budget = log_budget_for(report, target_bytes - history_estimate(history), max_s3_objects)
     cap = prepare_logs(report, max_log_bytes=max_log_bytes, log_budget=log_budget)
     template = environment().get_template("report.html.j2")
     return template.render(report=report, job=report.job, workflows=report.workflows,
-                           log_cap=cap, max_s3_objects=max_s3_objects, report_name=report_name)
+                           log_cap=cap, max_s3_objects=max_s3_objects, report_name=report_name,
+                           history=history)
+
+
+def render_history_html(view, folder, now=None):
+    """The history page of `view` (report.history.analyse) on its own."""
+    import time
+
+    return environment().get_template("history.html.j2").render(
+        h=view, folder=str(folder), generated=time.time() if now is None else now)
 
 
 def write_html(results, path, **options):
     """Render and write atomically (a temporary file renamed into place); return the Path."""
     path = Path(path)
-    html = render_html(results, report_name=path.name, **options)
+    return write_atomic(path, render_html(results, report_name=path.name, **options))
+
+
+def write_atomic(path, text):
+    """Write `text` (UTF-8) to `path` through a temporary file renamed into place: a reader never
+    sees half a file. Returns the Path."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
+            fh.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -5,10 +5,10 @@ FaaSr never keeps credentials in the workflow JSON: the runtime reads
 """
 
 import os
-import threading
 from dataclasses import dataclass, field
 
 from ..errors import UserError
+from ..forksafe import ForkSafeLock
 
 
 @dataclass
@@ -128,14 +128,12 @@ def _resolve(shape, seen):
         _resolve(getattr(shape, attr, None), seen)
 
 
-_session_lock = threading.Lock()
+_session_lock = ForkSafeLock()
 _session = None
 _clients = {}  # shared_client() cache
 
 
-def _new_lock_after_fork():
-    global _session_lock
-    _session_lock = threading.Lock()  # another thread may have held it at the fork
+def _close_connections_after_fork():
     for client in list(_clients.values()):
         # The parent may be using these connections: the child opens its own.
         try:
@@ -144,7 +142,7 @@ def _new_lock_after_fork():
             pass
 
 
-os.register_at_fork(after_in_child=_new_lock_after_fork)
+os.register_at_fork(after_in_child=_close_connections_after_fork)
 
 
 def _shared_session():

@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..defaults import DEFAULT_BUCKET
 from ..errors import S3Error
 from .client import DataStore, make_client
 from .security import write_security_toml
@@ -108,7 +109,7 @@ def _die_with_parent():
 class EmbeddedS3Server:
     """A SeaweedFS S3 server on loopback, usable as a context manager."""
 
-    def __init__(self, data_dir=None, bucket="faasr", access_key=None, secret_key=None,
+    def __init__(self, data_dir=None, bucket=DEFAULT_BUCKET, access_key=None, secret_key=None,
                  port=None, ready_timeout=30.0, log_file=None):
         self.bucket = bucket
         self.access_key = access_key or "easypy" + secrets.token_hex(6)
@@ -201,11 +202,14 @@ class EmbeddedS3Server:
         raise S3Error(f"The embedded S3 server did not answer a put/get round trip within "
                       f"{self.ready_timeout:.0f} s (last error: {last_error}). Its log is {log_path}.")
 
-    def stop(self, timeout=5.0):
+    def stop(self, timeout=None):
         """Stop the server and everything it left behind; safe to call twice.
 
         timeout=0 kills it at once: for data about to be deleted a clean stop only
-        costs time (weed takes about 0.5 s to exit on SIGTERM)."""
+        costs time (weed takes 0.5-2.5 s to exit on SIGTERM). The default: at once
+        when the data folder is ours (deleted right after), else a clean stop of up to 5 s."""
+        if timeout is None:
+            timeout = 0 if self._own_dir else 5.0
         proc, self.process = self.process, None
         if proc is not None and proc.poll() is None:
             steps = ((signal.SIGTERM, timeout),) if timeout > 0 else ()

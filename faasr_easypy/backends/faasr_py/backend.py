@@ -31,9 +31,10 @@ import time
 from collections import deque
 from pathlib import Path
 
+from ...defaults import DEFAULTS
 from ...errors import BackendError
 from ...layout import instance_label
-from ..base import Backend
+from ..base import Backend, without_run
 from ..remote import default_payload_path, github_payload_url
 from .github_api import GitHubAPIStandIn
 from .venv import faasr_py_python
@@ -64,7 +65,7 @@ class FaaSrPyBackend(Backend):
     #: the runtime writes GitHub's invoker line: "GitHub Action: Successfully invoked: X"
     platform = "GitHubActions"
 
-    def __init__(self, functions_dir, data_stores, action_timeout=600.0, keep_workdirs=False,
+    def __init__(self, functions_dir, data_stores, action_timeout=DEFAULTS["action_timeout"], keep_workdirs=False,
                  python=None, venv_dir=None, workdir_root=None, progress=None, max_parallel=None):
         # max_parallel is accepted for LocalBackend's signature; faasr-py allows one action per host.
         self.functions_dir = Path(functions_dir).resolve()
@@ -72,7 +73,7 @@ class FaaSrPyBackend(Backend):
             raise BackendError(f"The functions folder {functions_dir} does not exist: pass the folder "
                                "that holds the workflow's Python function files (--functions DIR).")
         self.data_stores = dict(data_stores)
-        self.action_timeout = action_timeout or 600.0
+        self.action_timeout = action_timeout or DEFAULTS["action_timeout"]
         self.keep_workdirs = keep_workdirs
         self.python = python or faasr_py_python(venv_dir, progress=progress)
         self._own_root = workdir_root is None
@@ -125,9 +126,8 @@ class FaaSrPyBackend(Backend):
             if run is None:
                 return
             run.cancelled = True
-            kept = deque(item for item in self._queue if item[0] is not run)
-            run.pending -= len(self._queue) - len(kept)
-            self._queue = kept
+            self._queue, dropped = without_run(self._queue, run)
+            run.pending -= dropped
             current = self._current
             if run.pending == 0:
                 self._finish_run(run)
@@ -190,25 +190,7 @@ class FaaSrPyBackend(Backend):
         return data
 
     def _publish_functions(self, wf):
-        for func, location in (wf.data.get("FunctionGitRepo") or {}).items():
-            for path in ([location] if isinstance(location, str) else list(location or ())):
-                if path.startswith(("https://", "http://")):
-                    raise BackendError(
-                        f"FunctionGitRepo.{func} in {wf.source} is a URL ({path}); the runtime would clone "
-                        "it from GitHub. Use the \"owner/repo/path/to/folder\" form so the faasr-py "
-                        "backend can serve the local functions folder in its place.")
-                parts = [p for p in path.split("/") if p]
-                if len(parts) < 2:
-                    raise BackendError(f"FunctionGitRepo.{func} in {wf.source} is {path!r}; write it as "
-                                       "\"owner/repo\" or \"owner/repo/path/to/folder\".")
-                if parts[-1].lower().endswith((".py", ".r")):
-                    # a single file: the runtime reads owner/repo/<branch>/<path> via the contents API
-                    source = self.functions_dir / parts[-1]
-                    if source.is_file() and len(parts) >= 3:
-                        self._api.publish_file(parts[0], parts[1], parts[2], "/".join(parts[3:]),
-                                               source.read_bytes())
-                else:
-                    self._api.publish_folder(parts[0], parts[1], "/".join(parts[2:]), self.functions_dir)
+        publish_functions(self._api, wf, self.functions_dir)
 
     # -- dispatches -----------------------------------------------------------------
     def _on_dispatch(self, dispatch):
@@ -343,6 +325,28 @@ class FaaSrPyBackend(Backend):
             except OSError:
                 break
         run.done.set()
+
+
+def publish_functions(api, wf, functions_dir):
+    """Serve the functions folder where FunctionGitRepo says GitHub has them."""
+    for func, location in (wf.data.get("FunctionGitRepo") or {}).items():
+        for path in ([location] if isinstance(location, str) else list(location or ())):
+            if path.startswith(("https://", "http://")):
+                raise BackendError(
+                    f"FunctionGitRepo.{func} in {wf.source} is a URL ({path}); the runtime would clone "
+                    "it from GitHub. Use the \"owner/repo/path/to/folder\" form so the faasr-py "
+                    "backend can serve the local functions folder in its place.")
+            parts = [p for p in path.split("/") if p]
+            if len(parts) < 2:
+                raise BackendError(f"FunctionGitRepo.{func} in {wf.source} is {path!r}; write it as "
+                                   "\"owner/repo\" or \"owner/repo/path/to/folder\".")
+            if parts[-1].lower().endswith((".py", ".r")):
+                # a single file: the runtime reads owner/repo/<branch>/<path> via the contents API
+                source = functions_dir / parts[-1]
+                if source.is_file() and len(parts) >= 3:
+                    api.publish_file(parts[0], parts[1], parts[2], "/".join(parts[3:]), source.read_bytes())
+            else:
+                api.publish_folder(parts[0], parts[1], "/".join(parts[2:]), functions_dir)
 
 
 def _check_port_owner():

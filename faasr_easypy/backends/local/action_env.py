@@ -2,10 +2,10 @@
 
 On a FaaSr platform a function's process holds the platform's ordinary
 variables, the ``<DataStore>_AccessKey`` / ``_SecretKey`` of its workflow's data
-stores, and the secrets its workflow names (``"Secrets": [...]`` on the
-action, or at the top of the workflow). It never sees the credentials of
-other platforms, other workflows or the harness (every ``*_PAT``, the
-``FAASR_EASYPY_S3_*`` keys of the job's S3 server, ...).
+stores, and the secrets its workflow names (FaaSr 2.1.0's top-level
+``"Secrets": ["NAME", ...]``; its schema allows no per-action list). It never
+sees the credentials of other platforms, other workflows or the harness (every
+``*_PAT``, the ``FAASR_EASYPY_S3_*`` keys of the job's S3 server, ...).
 
 The fork server is started with :func:`base_environment` only (what a
 process reads from ``/proc/self/environ`` is the environment it was exec'd
@@ -21,8 +21,9 @@ ALLOWED_NAMES = frozenset({
     "PWD", "HOSTNAME", "LD_LIBRARY_PATH", "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR",
     "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "AWS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
     "http_proxy", "https_proxy", "no_proxy", "R_HOME", "R_LIBS", "R_LIBS_USER", "R_LIBS_SITE",
-    # not a credential: the test suite's tag that finds processes a test left behind
-    "FAASR_EASYPY_TEST_TAG",
+    # not credentials: the Rscript the fork server's R server runs, and the test suite's tag
+    # that finds processes a test left behind
+    "FAASR_EASYPY_RSCRIPT", "FAASR_EASYPY_TEST_TAG",
 })
 #: prefixes of variables every process may keep (locale, interpreter and coverage settings)
 ALLOWED_PREFIXES = ("LC_", "PYTHON", "COVERAGE_", "COV_CORE_", "XDG_")
@@ -35,29 +36,25 @@ def base_environment(environ=None):
             if name in ALLOWED_NAMES or name.startswith(ALLOWED_PREFIXES)}
 
 
-def secret_names(workflow_data, action):
-    """The secrets a workflow names for `action`: the action's ``Secrets`` and the workflow's."""
+def secret_names(workflow_data):
+    """The secrets a workflow names (its top-level ``Secrets`` list), in order, once each."""
+    value = workflow_data.get("Secrets") if isinstance(workflow_data, dict) else None
     names = []
-    for holder in ((workflow_data.get("ActionList") or {}).get(action) or {}, workflow_data):
-        value = holder.get("Secrets") if isinstance(holder, dict) else None
-        if isinstance(value, str):
-            value = [value]
-        for name in value or ():
-            if isinstance(name, str) and name and name not in names:
-                names.append(name)
+    for name in ([value] if isinstance(value, str) else value or ()):
+        if isinstance(name, str) and name and name not in names:
+            names.append(name)
     return names
 
 
-def named_secrets(workflow_data, action, given=None, environ=None):
-    """{name: value} of the secrets `action` may read (faasr_secret, os.environ), from `given`
-    (the backend's own) or the harness's environment; names with no value are left out."""
+def named_secrets(workflow_data, given=None, environ=None):
+    """{name: value} of the secrets a workflow's actions may read (faasr_secret, os.environ): all those
+    given to the backend (``LocalBackend(secrets=...)``, the caller's own secret store), and
+    those the workflow names, from the harness's environment (names with no value left out)."""
     environ = os.environ if environ is None else environ
-    given = given or {}
-    out = {}
-    for name in secret_names(workflow_data, action):
-        value = given.get(name, environ.get(name))
-        if value is not None:
-            out[name] = value
+    out = dict(given or {})
+    for name in secret_names(workflow_data):
+        if name not in out and environ.get(name) is not None:
+            out[name] = environ[name]
     return out
 
 

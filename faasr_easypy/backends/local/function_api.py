@@ -222,8 +222,8 @@ class FunctionContext:
     def secret(self, name):
         value = self.job.get("secrets", {}).get(name, os.environ.get(name))
         if value is None:
-            raise KeyError(f"secret {name!r} is not given to this action: name it in the action's (or the "
-                           "workflow's) \"Secrets\" list and export it in the environment of the harness")
+            raise KeyError(f"secret {name!r} is not given to this action: name it in the workflow's "
+                           "\"Secrets\" list and export it in the environment of the harness")
         return value
 
 

@@ -86,8 +86,8 @@ class _Worker:
         self.pid = int(hello["pid"])
         _copy_limits(self.pid)
         self.writer = self._open_writer()
-        env = {f"{name}_{kind}": store[key] for name, store in job["stores"].items()
-               for kind, key in (("AccessKey", "access_key"), ("SecretKey", "secret_key"))}
+        # This process already holds what FaaSr gives a function (action_env.py): R gets the same.
+        env = dict(os.environ)
         self.send({"op": "run", "workdir": str(workdir), "console": str(Path(workdir) / "console.log"),
                    "functions_dir": str(Path(job["functions_dir"]).resolve()),
                    "function_name": job["function_name"], "arguments": json.dumps(job["arguments"]),

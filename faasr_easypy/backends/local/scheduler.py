@@ -20,9 +20,10 @@ import threading
 from collections import deque
 from pathlib import Path
 
+from ...defaults import DEFAULTS
 from ...errors import BackendError
 from ...layout import instance_label
-from ..base import Backend
+from ..base import Backend, without_run
 from .action_env import named_secrets
 from .forkserver import ACTIONS_ROOT_PREFIX
 from .server_process import ForkServerProcess
@@ -60,8 +61,8 @@ class LocalBackend(Backend):
     platform = "local"
     logs_final_at_done = True  # action_process: final log flush, then .done
 
-    def __init__(self, functions_dir, data_stores, max_parallel=None, action_timeout=600.0,
-                 secrets=None, keep_workdirs=False, workdir_root=None, fork_server=None,
+    def __init__(self, functions_dir, data_stores, max_parallel=None, action_timeout=DEFAULTS["action_timeout"],
+                 secrets=None, keep_workdirs=False, workdir_root=None, fork_server=None, executor=None,
                  action_memory_mib=None):
         self.functions_dir = str(Path(functions_dir).resolve())
         self.data_stores = dict(data_stores)  # name -> DataStore
@@ -80,6 +81,9 @@ class LocalBackend(Backend):
         self._running = 0
         self._ids = itertools.count(1)
         self._shared = fork_server  # a started ForkServerProcess someone else owns, or None
+        # what runs our jobs when no shared server is given: a fork server, or e.g. a SlurmExecutor
+        # (slurm_executor.py); anything whose start() returns an object speaking the fork server's protocol
+        self._executor = executor or ForkServerProcess
         self._proc = None  # the ForkServerProcess in use
         self._sock = None  # our connection to it
         self._send_lock = threading.Lock()
@@ -124,9 +128,7 @@ class LocalBackend(Backend):
             if run is None:
                 return
             run.cancelled = True
-            kept = deque(item for item in self._queue if item[0] is not run)
-            dropped = len(self._queue) - len(kept)
-            self._queue = kept
+            self._queue, dropped = without_run(self._queue, run)
             run.active -= dropped
             if run.active == 0:
                 run.done.set()
@@ -161,7 +163,7 @@ class LocalBackend(Backend):
     def _replace_own_server(self):
         if self._proc is not None:
             self._proc.stop()  # died or dying: reap it and clean its folder up
-        self._proc = ForkServerProcess().start()
+        self._proc = self._executor().start()
 
     def _connect(self):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -317,7 +319,7 @@ class LocalBackend(Backend):
             "log_key": layout.log_key(action, rank),
             "done_key": layout.done_key(action, rank),
             "stores": stores,
-            "secrets": named_secrets(wf.data, action, self.secrets),  # only those the workflow names
+            "secrets": named_secrets(wf.data, self.secrets),  # only those the workflow names
             "functions_dir": self.functions_dir,
             "local_file": (wf.data.get("FunctionLocalFile") or {}).get(spec.function_name),
             "cran_packages": (wf.data.get("FunctionCRANPackage") or {}).get(spec.function_name) or [],
