@@ -6,7 +6,8 @@ process of its own, so one module-level context is enough.
 
 Keys and local paths follow faasr-py 2.1.0: S3 keys are
 `remote_folder/remote_file` after collapsing repeated slashes; local files
-are `local_folder/local_file` relative to the action's working directory.
+are `local_folder/local_file` relative to the current directory (after an
+os.chdir, the new one, as faasr-py's open() does).
 Unlike faasr-py, a path that would leave the working directory, or a key with
 a `..` segment, is refused: tests must not write outside their sandbox.
 """
@@ -144,7 +145,12 @@ class FunctionContext:
 
     def _local_path(self, folder, name):
         folder = re.sub(r"/+", "/", str(folder).rstrip("/")) or "."
-        path = (self.workdir / folder / str(name)).resolve()
+        try:
+            cwd = Path.cwd()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"local file {folder}/{name}: the function's current directory "
+                                    "was deleted; change into an existing folder first") from None
+        path = (cwd / folder / str(name)).resolve()
         if path != self.workdir and self.workdir not in path.parents:
             raise PermissionError(f"local file {folder}/{name} is outside the function's working "
                                   f"directory; use a path relative to the current directory")

@@ -37,6 +37,14 @@ def default_parallelism():
     return max(4, 4 * (os.cpu_count() or 1))
 
 
+def default_action_memory_mib():
+    """A sane share of the machine for one action: a quarter of its RAM."""
+    try:
+        return max(256, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4 // 2**20)
+    except (ValueError, OSError):
+        return 4096
+
+
 class _Run:
     """Scheduler state of one invocation."""
 
@@ -58,11 +66,14 @@ class LocalBackend(Backend):
     logs_final_at_done = True  # action_process: final log flush, then .done
 
     def __init__(self, functions_dir, data_stores, max_parallel=None, action_timeout=DEFAULTS["action_timeout"],
-                 secrets=None, keep_workdirs=False, workdir_root=None, fork_server=None, executor=None):
+                 secrets=None, keep_workdirs=False, workdir_root=None, fork_server=None, executor=None,
+                 action_memory_mib=None):
         self.functions_dir = str(Path(functions_dir).resolve())
         self.data_stores = dict(data_stores)  # name -> DataStore
         self.max_parallel = max_parallel or default_parallelism()
         self.action_timeout = action_timeout
+        # MiB an action may allocate beyond the warm fork server's size (RLIMIT_AS)
+        self.action_memory_mib = int(action_memory_mib or default_action_memory_mib())
         self.secrets = dict(secrets or {})
         self.keep_workdirs = keep_workdirs
         self._own_root = workdir_root is None
@@ -323,6 +334,7 @@ class LocalBackend(Backend):
             "local_file": (wf.data.get("FunctionLocalFile") or {}).get(spec.function_name),
             "cran_packages": (wf.data.get("FunctionCRANPackage") or {}).get(spec.function_name) or [],
             "time_limit": self.action_timeout,
+            "memory_limit_mib": self.action_memory_mib,
             "workdir_root": self.workdir_root,
             "own_root": self._own_root and not self.keep_workdirs,  # the server may remove it
             "keep_workdir": self.keep_workdirs,
