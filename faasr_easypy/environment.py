@@ -10,7 +10,9 @@ AWS). Each store keeps its own bucket name; missing buckets are created.
 """
 
 import os
+import signal
 import sys
+import threading
 
 from .backends.local import LocalBackend
 from .defaults import DEFAULT_BUCKET, DEFAULTS, RUNTIMES
@@ -111,9 +113,30 @@ def machine_backend(name, functions_dir, stores, **options):
 
         options.pop("max_parallel", None)  # one action per host: faasr-py's RPC port is fixed
         options.pop("fork_server", None)   # the local backend's; faasr-py starts its own processes
+        options.pop("action_memory_mib", None)  # the local backend's limit
         options.setdefault("progress", _say)
         return FaaSrPyBackend(functions_dir, stores, **options)
     raise UserError(f"Unknown backend {name!r}: use one of {', '.join(MACHINE_BACKENDS)}.")
+
+
+class _sigint_held:
+    """Hold SIGINT for the duration (main thread only); raise KeyboardInterrupt after, if one came."""
+
+    def __enter__(self):
+        self.previous = None
+        self.caught = False
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum, frame):
+        self.caught = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            if self.caught and exc[0] is None:
+                raise KeyboardInterrupt
 
 
 def _say(message):
@@ -129,8 +152,10 @@ class LocalEnvironment:
     """
 
     def __init__(self, workflow, functions_dir, s3=None, max_parallel=None, action_timeout=DEFAULTS["action_timeout"],
-                 keep_workdirs=False, backend="local", s3_data_dir=None):
+                 keep_workdirs=False, backend="local", s3_data_dir=None,
+                 action_memory_mib=None):
         self.workflow = workflow
+        self.action_memory_mib = action_memory_mib
         self.functions_dir = functions_dir
         self._own_s3 = s3 is None
         self.s3 = s3
@@ -162,20 +187,26 @@ class LocalEnvironment:
             self.backend = machine_backend(self.backend_name, self.functions_dir, self.stores,
                                            max_parallel=self.max_parallel,
                                            action_timeout=self.action_timeout,
-                                           keep_workdirs=self.keep_workdirs, **options)
+                                           keep_workdirs=self.keep_workdirs,
+                                           action_memory_mib=self.action_memory_mib, **options)
         except BaseException:
             self.close()
             raise
         return self
 
     def close(self):
-        if self.backend is not None:
-            self.backend.close()
-        if self._fork_server is not None:
-            self._fork_server.stop()
-            self._fork_server = None
-        if self._own_s3 and self.s3 is not None:
-            self.s3.close()
+        # A second Ctrl-C while we stop must not cut the stop short (it left the S3 data
+        # and action folders behind): it is held until all are closed, then raised.
+        with _sigint_held():
+            try:
+                if self.backend is not None:
+                    self.backend.close()
+                if self._fork_server is not None:
+                    self._fork_server.stop()
+                    self._fork_server = None
+            finally:
+                if self._own_s3 and self.s3 is not None:
+                    self.s3.close()
 
     def __exit__(self, *exc):
         self.close()

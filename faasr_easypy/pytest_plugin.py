@@ -5,12 +5,23 @@
             tester.wait_for("publish")
             tester.assert_content_equals(f"pipeline/{tester.invocation_id}/sum.txt", "210")
 
-One S3 server serves the whole pytest session (started on first use); each
-`with` block gets its own local backend and InvocationID. `--faasr-testbed YAML`
+`faasr_workflow` is session-scoped, so fixtures of every scope can use it; the
+tester lives as long as its `with` block. The pattern of FaaSr's existing
+harnesses (one invocation per test module, one test per function):
+
+    @pytest.fixture(scope="module")
+    def tester(faasr_workflow):
+        with faasr_workflow("workflows/data_pipeline.json") as t:
+            yield t
+
+One S3 server serves the whole pytest session (started on first use; one per
+worker under pytest-xdist, whose workers are separate sessions); each `with`
+block gets its own local backend and InvocationID. `--faasr-testbed YAML`
 places workflows as `pyats run job --testbed-file` does: real S3, GitHub
 Actions, Lambda or OpenWhisk, or the embedded default spelled out.
 """
 
+import warnings
 from contextlib import contextmanager
 
 import pytest
@@ -67,19 +78,24 @@ def faasr_s3(request):
     service.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def faasr_workflow(request):
-    """Returns `open(workflow, functions=None, timeout=None, overrides=None, **runner_options)`,
-    a context manager that triggers the workflow (a Workflow or the path of its JSON file)
-    and yields a WorkflowTester. Unset options come from --faasr-* (--faasr-arg merged
-    under `overrides`), the testbed, then faasr_easypy/defaults.py."""
+    """Returns `open(workflow, functions=None, timeout=None, overrides=None, test_invocation_id=None,
+    **runner_options)`, a context manager that triggers the workflow (a Workflow or the path of
+    its JSON file) and yields a WorkflowTester. Unset options come from --faasr-* (--faasr-arg
+    merged under `overrides`), the testbed, then faasr_easypy/defaults.py.
+
+    Session-scoped (it only hands out the opener), so session-, module-, class- and
+    function-scoped fixtures can all use it; what a `with` block starts it stops."""
+    from faasr_easypy import function_source
     from faasr_easypy._deprecation import renamed_keyword
+    from faasr_easypy.backends.local.packages import container_note
     from faasr_easypy.defaults import setting
     from faasr_easypy.environment import LocalEnvironment
     from faasr_easypy.function_check import check_before_run
     from faasr_easypy.overrides import check_actions
     from faasr_easypy.tester import WorkflowTester
-    from faasr_easypy.workflow import Workflow, default_functions_dir, load_workflow
+    from faasr_easypy.workflow import Workflow, load_workflow
 
     config = request.config
     testbed = getattr(config, "_faasr_testbed", None)
@@ -101,18 +117,35 @@ def faasr_workflow(request):
             yield env.backend, env.logging_store
 
     @contextmanager
-    def open_workflow(workflow, functions=None, timeout=None, overrides=None, **runner_kwargs):
+    def open_workflow(workflow, functions=None, timeout=None, overrides=None, test_invocation_id=None,
+                      **runner_kwargs):
+        """test_invocation_id: the InvocationID to use (FaaSr-Integration-Tests' workflow_file
+        takes it too); default a new UUID."""
         given = {k: runner_kwargs.pop(k) for k in ("argument_overrides",) if k in runner_kwargs}
         overrides = renamed_keyword(given, "argument_overrides", "overrides", overrides, "faasr_workflow()")
+        path = workflow.source if isinstance(workflow, Workflow) else workflow
         if not isinstance(workflow, Workflow):
             workflow = load_workflow(workflow)
         merged = {a: dict(args) for a, args in getattr(config, "_faasr_overrides", {}).items()}
         for action, args in (overrides or {}).items():
             merged.setdefault(action, {}).update(args)
         check_actions(merged, workflow)
-        folder = functions or config.getoption("faasr_functions") or \
-            default_functions_dir(workflow.source, workflow.name)
-        check_before_run(workflow, folder, testbed=testbed)  # a missing function fails before the trigger
+        if test_invocation_id:
+            from faasr_easypy.invocation import Invocation
+
+            runner_kwargs["invocation"] = Invocation(workflow, invocation_id=str(test_invocation_id),
+                                                     argument_overrides=merged)
+        note = container_note(workflow)
+        if note and (testbed is None or testbed.is_local):
+            warnings.warn(note, stacklevel=3)
+        folder = functions or config.getoption("faasr_functions")
+        fix_folder = None
+        if not folder:
+            folder = function_source.functions_dir(workflow, path)
+            fix_folder = (f"{function_source.explain(workflow, path)}; put the files there, "
+                          "or pass --faasr-functions DIR")
+        # a missing folder or function fails before the trigger
+        check_before_run(workflow, folder, testbed=testbed, fix_folder=fix_folder)
         place = on_testbed if testbed is not None else embedded_default
         with place(workflow, folder) as (backend, logging_store):
             runner_kwargs.setdefault("check_interval", setting(

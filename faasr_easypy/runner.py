@@ -36,7 +36,6 @@ from .s3.client import shared_client
 
 log = logging.getLogger(__name__)
 
-
 def monitor_client(data_store):
     """A boto3 client for monitoring: no hidden retries (the poller backs off itself)
     and short timeouts, so one tick stays bounded."""
@@ -56,17 +55,21 @@ class WorkflowRunner:
     def __init__(self, workflow, backend, data_store=None, *, timeout=None, check_interval=None,
                  stream_logs=False, inactivity_timeout=None, invocation=None,
                  on_status_change=None, log_printer=None, grace_period=None,
-                 client=None, loop=None, overrides=None, functions=None, clock=time.monotonic, **deprecated):
+                 client=None, loop=None, overrides=None, functions=None, clock=time.monotonic, s3_server=None,
+                 **deprecated):
         """`backend` is a Backend and `data_store` the DataStore it logs to. (A testbed in
         place of the backend still works, deprecated: use WorkflowRunner.from_testbed.)
 
         overrides: {action: {key: value}} replacing the workflow's Arguments for this run.
-        clock: the monitor's (and its own loop's) monotonic clock; tests inject one."""
+        clock: the monitor's (and its own loop's) monotonic clock; tests inject one.
+        s3_server: the EmbeddedS3Server the run depends on; wait() ends with an S3Error
+        naming it if it dies, instead of letting every action run into the timeout."""
         overrides = renamed_keyword(deprecated, "argument_overrides", "overrides", overrides, "WorkflowRunner")
         self.workflow = workflow = _as_workflow(workflow)
         # What the runner started for a testbed (from_testbed has placed it already).
         self._owned = getattr(self, "_owned", None) or contextlib.ExitStack()
         self._testbed = getattr(self, "_testbed", None)
+        self.s3_server = s3_server or getattr(self, "s3_server", None)  # _place may have set it
         if _is_testbed(backend):
             warn_deprecated("WorkflowRunner(workflow, testbed) is deprecated: use "
                             "WorkflowRunner.from_testbed(workflow, testbed, functions=...)")
@@ -88,7 +91,8 @@ class WorkflowRunner:
             grace_period=grace_period, timeout=timeout, inactivity_timeout=inactivity_timeout,
             stream_logs=stream_logs, log_printer=log_printer or masked_print(data_store),
             on_status_change=on_status_change,
-            on_expire=self._expired, clock=clock)
+            on_expire=self._expired, clock=clock,
+            platform=getattr(backend, "start_grace_key", None) or getattr(backend, "platform", None))
         self._own_loop = loop is None
         self.loop = loop or MonitorLoop(name=f"faasr-monitor-{self.invocation.invocation_id[:8]}",
                                         stop_when_idle=True, clock=clock)
@@ -121,17 +125,14 @@ class WorkflowRunner:
     def _place(self, testbed, functions, action_timeout=None):
         from .environment import start_s3
         from .function_check import check_before_run
-        from .placement.model import FaasrTestbed
+        from .function_source import functions_dir
         from .placement.place import placed
-        from .placement.testbed_file import load_file
-        from .workflow import default_functions_dir
 
-        if not isinstance(testbed, FaasrTestbed):
-            testbed = load_file(testbed)
+        testbed = _as_testbed(testbed)
         testbed.check_available()
         self._testbed = testbed
         if functions is None:
-            functions = default_functions_dir(self.workflow.source, self.workflow.name)
+            functions = functions_dir(self.workflow, self.workflow.source)
         # Before S3 starts: a missing function or package fails here, not after the trigger.
         check_before_run(self.workflow, functions, testbed=testbed,
                          fix_folder="put the workflow's Python files there, or pass functions=DIR.")
@@ -139,6 +140,7 @@ class WorkflowRunner:
         if testbed.needs_embedded_s3:
             embedded = start_s3()
             self._owned.callback(embedded.close)
+            self.s3_server = embedded.server
         try:
             return self._owned.enter_context(placed(
                 self.workflow, testbed, functions, embedded_s3=embedded,
@@ -215,8 +217,29 @@ class WorkflowRunner:
         """Block until monitoring is complete; False if `timeout` passed first or it was stopped."""
         if not self.started:
             raise RuntimeError("WorkflowRunner.wait() before start(): call start() or use `with runner:`")
-        self.monitor.wait(timeout=timeout)
-        return self.monitor.complete
+        if self.s3_server is None:
+            self.monitor.wait(timeout=timeout)
+            return self.monitor.complete
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:  # in slices, to look at the S3 server's process between them
+            step = self.check_interval if end is None else max(0.0, min(self.check_interval, end - time.monotonic()))
+            self.monitor.wait(timeout=step)
+            if self.monitor.finished:
+                return self.monitor.complete
+            self._check_s3_server()
+            if end is not None and time.monotonic() >= end:
+                return self.monitor.complete
+
+    def _check_s3_server(self):
+        death = self.s3_server.death()
+        if death is None:
+            return
+        from .errors import S3Error
+
+        self.monitor.stop(f"S3 lost: {death}")
+        raise S3Error(f"The run of {self.workflow.name} was stopped because {death}. Nothing of the "
+                      "run can be watched without it, so the actions still running were cancelled and "
+                      "their statuses are unknown.")
 
     def wait_until(self, predicate, timeout=None):
         """Block until predicate(machine) holds (under the monitor lock) or monitoring ends."""
@@ -338,6 +361,14 @@ class WorkflowRunner:
 
     def __repr__(self):
         return f"WorkflowRunner({self.workflow.name!r}, {self.invocation_id!r})"
+
+
+def _as_testbed(testbed):
+    """A FaasrTestbed from one or from the path of its YAML file."""
+    from .placement.model import FaasrTestbed
+    from .placement.testbed_file import load_file
+
+    return testbed if isinstance(testbed, FaasrTestbed) else load_file(testbed)
 
 
 def _as_workflow(workflow):

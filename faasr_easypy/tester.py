@@ -10,13 +10,23 @@ Every failed check raises AssertionError whose message says what was
 expected, what S3 actually holds (the nearest keys), and the last log lines
 of the function(s) concerned, so a red test explains itself; credentials in
 it (a function may print them into its log) are masked by faasr_easypy.redact.
+
+Object assertions read the bucket *as of the action last waited for*: after
+`wait_for("x")` they see what x and everything before it wrote (the bucket when
+x's .done was written), nothing that later actions changed; after `wait_all()`
+the end state; `tester.live` reads the bucket as it is now. That needs S3 object
+versions: the tester switches them on in buckets of the embedded server, uses
+them where a bucket has them, and otherwise says in its messages that the view
+is live (docs/TESTER.md).
 """
 
+import copy
 import difflib
 import functools
 import re
 
 from ._deprecation import warn_deprecated
+from .bucket_view import AsOfView, LiveView, bucket_versioning, enable_versioning, latest_time
 from .errors import UserError
 from .layout import instance_label
 from .monitor.statuses import Status
@@ -64,7 +74,11 @@ def _mask_checks(cls):
 @_mask_checks
 class WorkflowTester:
     def __init__(self, workflow=None, backend=None, data_store=None, *, runner=None,
-                 cleanup=False, **runner_kwargs):
+                 cleanup=False, versioning=None, **runner_kwargs):
+        """versioning: True switches S3 object versions on in the logging bucket (for as-of
+        assertions), False never uses them (every view is live), None (default) switches them
+        on in buckets of an embedded server this process started, and uses them where a
+        bucket already has them."""
         if isinstance(workflow, WorkflowRunner):
             runner, workflow = workflow, None
         if runner is None:
@@ -76,7 +90,11 @@ class WorkflowTester:
         self.workflow = runner.workflow
         self.bucket = runner.data_store.bucket
         self.cleanup_after = cleanup
+        self.versioning = versioning
+        self.versioned = None  # does the bucket keep versions? known once started
         self._client = None
+        self._view = None  # what object assertions read; None: the live bucket
+        self._folders = None  # see _run_folders
 
     @classmethod
     def from_testbed(cls, workflow, testbed, *, functions=None, cleanup=False, **options):
@@ -100,7 +118,37 @@ class WorkflowTester:
     def statuses(self):
         return self.runner.get_function_statuses()
 
+    @property
+    def view(self):
+        """What object assertions read now (its .description names the point in time)."""
+        if self._view is None:
+            return LiveView(self.client, self.bucket)
+        return self._view
+
+    @property
+    def live(self):
+        """This tester reading the live bucket: `tester.live.assert_object_exists(key)`."""
+        other = copy.copy(self)
+        other._view = LiveView(self.client, self.bucket)
+        return other
+
+    def _prepare_versions(self):
+        """Before the trigger: object versions on where we may, so as-of views are exact."""
+        if self.versioned is not None:
+            return
+        from .s3.server import started_here
+
+        if self.versioning is False:
+            self.versioned = False
+            return
+        on = bucket_versioning(self.client, self.bucket)
+        if not on and (self.versioning or started_here(self.runner.data_store.endpoint)):
+            enable_versioning(self.client, self.bucket)
+            on = True
+        self.versioned = on
+
     def start(self):
+        self._prepare_versions()
         self.runner.start()
         return self
 
@@ -120,6 +168,7 @@ class WorkflowTester:
         self.close()
 
     def __enter__(self):
+        self._prepare_versions()
         self.runner.__enter__()  # its signal handling too
         return self
 
@@ -129,14 +178,20 @@ class WorkflowTester:
     # -- waiting -------------------------------------------------------------------
     def wait_for(self, action, should_fail=False, timeout=None):
         """Wait until `action` ("name", or "name(3)" for one rank) has a settled final
-        status; assert it COMPLETED (or FAILED with should_fail=True).
+        status, then check it as FaaSr-Integration-Tests' wait_for does: COMPLETED and
+        NOT_INVOKED (a branch not taken) pass; FAILED raises unless should_fail=True (which
+        then expects FAILED); SKIPPED and TIMEOUT raise, with the reason.
 
         A ranked action given without a rank means every rank. Returns the
-        FunctionState, or a list of them for several ranks.
+        FunctionState (it compares equal to its Status), or a list of them for several
+        ranks. Object assertions then read the bucket as of this action's end.
         """
-        expected = Status.FAILED if should_fail else Status.COMPLETED
         states = self._wait_final(action, timeout)
-        self._expect(action, states, expected)
+        if should_fail:
+            self._expect(action, states, (Status.FAILED,))
+        else:
+            self._expect(action, states, (Status.COMPLETED, Status.NOT_INVOKED))
+        self._view = self._view_as_of(action, states)
         return states[0] if len(states) == 1 else states
 
     def wait_all(self, timeout=None):
@@ -149,6 +204,7 @@ class WorkflowTester:
                 f"The workflow {self.workflow.name} (InvocationID {self.invocation_id}) did not finish "
                 f"within {_seconds(timeout, self.runner.timeout)}: still waiting for "
                 f"{', '.join(waiting) or 'the last checks'}.\n{self._overview()}")
+        self._view = LiveView(self.client, self.bucket, "at the end of the run (after wait_all)")
         return self.statuses
 
     def _wait_final(self, action, timeout):
@@ -188,18 +244,19 @@ class WorkflowTester:
 
     def _assert_status(self, action, expected, timeout):
         states = self._wait_final(action, timeout)
-        self._expect(action, states, expected)
+        self._expect(action, states, (expected,))
         return states[0] if len(states) == 1 else states
 
-    def _expect(self, action, states, expected):
-        wrong = [s for s in states if s.status is not expected]
+    def _expect(self, action, states, allowed):
+        wrong = [s for s in states if s.status not in allowed]
         if not wrong:
             return
+        not_invoked = allowed[0] is Status.NOT_INVOKED  # then who invoked it is the news
         what = "; ".join(
             f"{s.label} is {s.status.value}" + (f": {s.reason}" if s.reason else "")
-            + (f" (invoked by {', '.join(s.invoked_by)})" if s.invoked_by and expected is Status.NOT_INVOKED else "")
+            + (f" (invoked by {', '.join(s.invoked_by)})" if s.invoked_by and not_invoked else "")
             for s in wrong)
-        raise AssertionError(f"Expected {action} to be {expected.value}, but {what}.\n"
+        raise AssertionError(f"Expected {action} to be {allowed[0].value}, but {what}.\n"
                              + self._details(wrong) + self._overview())
 
     def assert_logs_contain(self, action, text, timeout=None):
@@ -217,16 +274,19 @@ class WorkflowTester:
     def get_s3_key(self, name):
         """The key `name` has for this invocation.
 
-        `name` may contain `{InvocationID}`; a plain name is looked up both as
-        `<InvocationID>/name` (workflows that namespace their outputs by run)
-        and as given, and the one that exists wins.
+        `name` may contain `{InvocationID}`; a plain name is looked up as
+        `<InvocationID>/name`, as `<folder>/<InvocationID>/name` for every folder
+        argument of the workflow (an Arguments key containing "folder", plus
+        FaaSr-Integration-Tests' `integration-tests`), and as given; the first that
+        exists wins, else the first whose folder holds anything, else `name` itself.
         """
         candidates = self._candidates(name)
         for key in candidates:
             if self._exists(key):
                 return key
-        if len(candidates) > 1 and self._any_under(f"{self.invocation_id}/"):
-            return candidates[0]  # the workflow namespaces by InvocationID; not written yet
+        for key in candidates[:-1]:
+            if self._any_under(key.rsplit("/", 1)[0] + "/"):
+                return key  # the workflow namespaces its outputs there; not written yet
         return candidates[-1]
 
     def get_object(self, key):
@@ -239,7 +299,8 @@ class WorkflowTester:
         for k in candidates:
             if self._exists(k):
                 return k
-        raise AssertionError(f"Expected S3 object {self._named(candidates)} to exist, but it does not.\n"
+        raise AssertionError(f"Expected S3 object {self._named(candidates)} to exist "
+                             f"{self.view.description}, but it does not.\n"
                              + self._nearby(candidates) + self._context())
 
     def assert_object_does_not_exist(self, key):
@@ -247,8 +308,9 @@ class WorkflowTester:
         present = [k for k in candidates if self._exists(k)]
         if present:
             size = self._size(present[0])
-            raise AssertionError(f"Expected S3 object {self._named(candidates)} not to exist, but "
-                                 f"{present[0]!r} exists ({size} bytes).\n" + self._context())
+            raise AssertionError(f"Expected S3 object {self._named(candidates)} not to exist "
+                                 f"{self.view.description}, but {present[0]!r} exists ({size} bytes).\n"
+                                 + self._context())
 
     def assert_content_equals(self, key, expected):
         if isinstance(expected, str):
@@ -265,9 +327,51 @@ class WorkflowTester:
         at = next((i for i, (a, b) in enumerate(zip(actual, expected, strict=False)) if a != b),
                   min(len(actual), len(expected)))
         raise AssertionError(
-            f"Expected S3 object {resolved!r} in bucket {self.bucket!r} to hold {len(expected)} bytes "
-            f"{_preview(expected)}, but it holds {len(actual)} bytes {_preview(actual)} "
+            f"Expected S3 object {resolved!r} in bucket {self.bucket!r} {self.view.description} to hold "
+            f"{len(expected)} bytes {_preview(expected)}, but it holds {len(actual)} bytes {_preview(actual)} "
             f"(first difference at byte {at}).\n" + self._context())
+
+    # -- as-of views ---------------------------------------------------------------
+    def _view_as_of(self, action, states):
+        """The bucket when `action` (every rank given) had finished: the newest of their
+        .done files (else of their logs; else of their predecessors', for an instance
+        that never ran)."""
+        if self.versioned is None:  # started by someone else (a pyATS job): use versions if there
+            self.versioned = self.versioning is not False and bucket_versioning(self.client, self.bucket)
+        if not self.versioned:
+            why = ("versioning=False" if self.versioning is False
+                   else f"bucket {self.bucket!r} keeps no object versions")
+            return LiveView(self.client, self.bucket,
+                            f"in the live bucket ({why}, so this is not as of {action}'s end)")
+        found = [self._instant(s.action, s.rank, {}) for s in states]
+        found = [f for f in found if f is not None]
+        if not found:
+            return LiveView(self.client, self.bucket, f"in the live bucket ({action} left nothing in S3)")
+        instant, exact, what = max(found)
+        seconds = instant / 1e9 - (self.runner.triggered_at or instant / 1e9)
+        note = "" if exact else " (S3 gives its times to the second: changes in that second count)"
+        return AsOfView(self.client, self.bucket, instant,
+                        f"as of {what} at {seconds:.2f} s{note}", exact=exact)
+
+    def _instant(self, action, rank, memo):
+        """(time_ns, exact, what) of an instance's end as S3 recorded it, or None."""
+        key = (action, rank)
+        if key in memo:
+            return memo[key]
+        label = instance_label(action, rank)
+        layout = self.runner.layout
+        memo[key] = None
+        for s3_key, what in ((layout.done_key(action, rank), f"{label}'s .done"),
+                             (layout.log_key(action, rank), f"{label}'s last log write")):
+            when = latest_time(self.client, self.bucket, s3_key)
+            if when is not None:
+                memo[key] = (*when, what)
+                return memo[key]
+        # Never ran (NOT_INVOKED, SKIPPED): decided when its predecessors had ended.
+        preds = [self._instant(a, r, memo) for a, r in self.workflow.predecessor_instances(action)]
+        preds = [p for p in preds if p is not None]
+        memo[key] = max(preds) if preds else None
+        return memo[key]
 
     # -- helpers -------------------------------------------------------------------
     def _labels(self, action):
@@ -289,53 +393,45 @@ class WorkflowTester:
 
     def _candidates(self, name):
         key = str(name).replace("{InvocationID}", self.invocation_id).lstrip("/")
-        if "{InvocationID}" in str(name) or key.startswith(self.invocation_id + "/"):
+        if "{InvocationID}" in str(name) or self.invocation_id in key.split("/"):
             return [key]
-        return [f"{self.invocation_id}/{key}", key]
+        return list(dict.fromkeys([f"{folder}/{key}" for folder in self._run_folders()] + [key]))
+
+    def _run_folders(self):
+        """Where a workflow may namespace its outputs by run (see get_s3_key)."""
+        if self._folders is None:
+            named = ["integration-tests"]  # FaaSr-Integration-Tests' get_s3_key prefix
+            for spec in self.workflow.actions.values():
+                args = spec.arguments or {}
+                named += [v.strip("/") for k, v in args.items()
+                          if "folder" in k.lower() and isinstance(v, str) and v.strip("/")]
+            self._folders = [self.invocation_id] + [f"{f}/{self.invocation_id}" for f in dict.fromkeys(named)]
+        return self._folders
 
     def _named(self, candidates):
         also = f" (also looked for {', '.join(repr(c) for c in candidates[1:])})" if len(candidates) > 1 else ""
         return f"{candidates[-1]!r} in bucket {self.bucket!r}{also}"
 
-    def _head(self, key):
-        from botocore.exceptions import ClientError
-
-        try:
-            return self.client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
-
     def _exists(self, key):
-        return self._head(key) is not None
+        return self.view.size(key) is not None
 
     def _size(self, key):
-        head = self._head(key)
-        return head["ContentLength"] if head else 0
+        return self.view.size(key) or 0
 
     def _read_log(self, key):
-        """A log's body: the monitor's copy when final (see WorkflowRunner.final_log), else S3's."""
+        """A log's body (always live): the monitor's copy when final (see
+        WorkflowRunner.final_log), else S3's."""
         final = self.runner.final_log(key) if self.runner is not None else None
-        return final if final is not None else self._read(key)
+        return final if final is not None else LiveView(self.client, self.bucket).read(key)
 
     def _read(self, key):
-        from botocore.exceptions import ClientError
-
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        return self.view.read(key)
 
     def _any_under(self, prefix):
-        page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
-        return bool(page.get("Contents"))
+        return bool(self.view.list(prefix, limit=1))
 
     def _list(self, prefix, limit=1000):
-        page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=limit)
-        return [o["Key"] for o in page.get("Contents", ())]
+        return self.view.list(prefix, limit)
 
     def _nearby(self, candidates):
         """What S3 holds near the missing key(s): the most similar keys, nearest folder first."""
@@ -350,10 +446,11 @@ class WorkflowTester:
             keys += [k for k in self._list(folder) if k not in keys]
         keys = [k for k in keys if not k.startswith(self.runner.layout.prefix)]
         if not keys:
-            return f"S3 holds nothing under {', '.join(repr(f or '(bucket root)') for f in folders)}.\n"
+            return (f"S3 holds nothing under {', '.join(repr(f or '(bucket root)') for f in folders)} "
+                    f"{self.view.description}.\n")
         target = candidates[-1]
         nearest = sorted(keys, key=lambda k: -difflib.SequenceMatcher(None, target, k).ratio())[:5]
-        return f"Nearest keys in S3: {', '.join(repr(k) for k in nearest)}.\n"
+        return f"Nearest keys in S3 {self.view.description}: {', '.join(repr(k) for k in nearest)}.\n"
 
     def _context(self):
         """Statuses, plus the last log lines of the functions most likely to matter."""

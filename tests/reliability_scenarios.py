@@ -495,17 +495,7 @@ def run_scenario(scenario, root):
         sampler = _RssSampler(proc)
         fault = Fault(proc, log, random.Random(scenario.seed), s3=s3)
         try:
-            try:
-                scenario.inject(fault)
-            except FaultNotInjected as exc:
-                outcome.notes.append(f"fault not injected: {exc}")
-            try:
-                outcome.rc = proc.wait(max(1.0, scenario.limit - (time.monotonic() - started)))
-            except subprocess.TimeoutExpired:
-                outcome.hung = True
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            outcome.seconds = time.monotonic() - started
+            _inject_and_wait(scenario, fault, outcome, started)
             outcome.left_processes = leftovers(proc.tag)
         finally:
             sampler.stop()
@@ -519,6 +509,24 @@ def run_scenario(scenario, root):
         secret_values = list(PLANTED.values()) + ([s3.access_key, s3.secret_key] if s3 else [])
         _judge(outcome, tmp, secret_values, mailbox)
     return outcome
+
+
+def _inject_and_wait(scenario, fault, outcome, started):
+    """Do the scenario's fault, then wait for the process up to the scenario's limit
+    (past it, it counts as hung and its group is SIGKILLed)."""
+    if scenario.inject is not None:
+        try:
+            scenario.inject(fault)
+        except FaultNotInjected as exc:
+            outcome.notes.append(f"fault not injected: {exc}")
+    proc = fault.proc
+    try:
+        outcome.rc = proc.wait(max(1.0, scenario.limit - (time.monotonic() - started)))
+    except subprocess.TimeoutExpired:
+        outcome.hung = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    outcome.seconds = time.monotonic() - started
 
 
 def _judge(outcome, tmp, secret_values, mailbox):
@@ -635,3 +643,372 @@ class _mailbox:
     def __exit__(self, *exc):
         if self._cm is not None:
             self._cm.__exit__(*exc)
+
+
+# -- hostile functions under `faasr-easypy run` (issue 20) -------------------------------------
+#
+# Each case runs one small workflow with `faasr-easypy run` (real fork server, real weed) in a
+# TMPDIR of its own, and collects every function's status and reason from the Outcome lines,
+# what is still running with the run's tag afterwards, and what is left in its TMPDIR.
+
+HOSTILE_FUNCTIONS = textwrap.dedent('''
+    import functools
+    import json
+    import multiprocessing
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from FaaSr_py.client.py_client_stubs import (faasr_get_file, faasr_invocation_id, faasr_log,
+                                                 faasr_put_file)
+
+
+    def nap(seconds=0):
+        faasr_log(f"sleeping {seconds} s")
+        time.sleep(float(seconds))
+
+
+    def _helper_holding_the_pipes():
+        if os.fork() == 0:  # inherits every fd of the action, the result pipe too
+            time.sleep(600)
+            os._exit(0)
+
+
+    def fork_then_exit(code=3):
+        _helper_holding_the_pipes()
+        faasr_log("helper forked; exiting")
+        os._exit(int(code))
+
+
+    def fork_then_sigkill():
+        _helper_holding_the_pipes()
+        faasr_log("helper forked; SIGKILL to myself")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+    def _busy(x):
+        time.sleep(600)
+
+
+    def pool_then_exit():
+        pool = multiprocessing.get_context("fork").Pool(2)
+        pool.map_async(_busy, range(4))
+        time.sleep(0.5)
+        faasr_log("pool busy; exiting")
+        os._exit(3)
+
+
+    def _pids_to_s3(pids):
+        with open("pids.txt", "w") as fh:
+            fh.write(" ".join(map(str, pids)))
+        faasr_put_file(local_file="pids.txt", remote_file="pids.txt", remote_folder=faasr_invocation_id())
+
+
+    def leave_behind():
+        """Starts everything a function can start that outlives it, then returns."""
+        pids = [subprocess.Popen(["sleep", "601"]).pid,
+                subprocess.Popen(["sleep", "602"], start_new_session=True).pid]
+        read, write = os.pipe()
+        if os.fork() == 0:  # a daemon by double fork: its parent exits at once
+            if os.fork() == 0:
+                os.setsid()
+                os.write(write, str(os.getpid()).encode())
+                time.sleep(603)
+            os._exit(0)
+        pids.append(int(os.read(read, 32)))
+        pool = multiprocessing.get_context("fork").Pool(1)
+        pids += [p.pid for p in pool._pool]
+        _pids_to_s3(pids)
+        faasr_log(f"left behind {pids}")
+
+
+    def check_gone():
+        """The successor of leave_behind: every process it started must be dead by now."""
+        faasr_get_file(local_file="pids.txt", remote_file="pids.txt", remote_folder=faasr_invocation_id())
+        pids = [int(p) for p in open("pids.txt").read().split()]
+        deadline = time.monotonic() + 10
+        alive = pids
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in pids if _alive(p)]
+            time.sleep(0.1)
+        if alive:
+            raise RuntimeError(f"still running after leave_behind ended: {alive}")
+        faasr_log(f"all {len(pids)} gone")
+
+
+    def _alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+
+    def patch_json():
+        json.dumps = functools.partial(json.dumps, indent=2)  # a common convenience
+        json.JSONEncoder.encode = lambda self, o: "{\\\\n}"
+        faasr_log(json.dumps({"pretty": True}))
+
+
+    def patch_everything():
+        """What a function may do to its own process; only its own view may change."""
+        json.dumps = lambda *a, **k: "not json"
+        os.write = lambda fd, data: len(data)
+        os.environ.clear()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sys.stdout = sys.stderr = None
+        here = os.getcwd()
+        os.chdir("/")
+        shutil.rmtree(here)
+        tempfile.tempdir = "/nonexistent"
+        faasr_log("patched everything")
+
+
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("__str__ raised")
+
+
+    def bad_str():
+        raise Unprintable()
+
+
+    def closerange():
+        with open("out.txt", "w") as fh:
+            fh.write("written")
+        faasr_put_file(local_file="out.txt", remote_file="out.txt", remote_folder=faasr_invocation_id())
+        faasr_log("output written; closing every fd")
+        os.closerange(3, 65536)
+
+
+    def chdir_put():
+        with open("data.txt", "w") as fh:
+            fh.write("old folder")
+        os.mkdir("sub")
+        os.chdir("sub")
+        with open("data.txt", "w") as fh:
+            fh.write("new folder")
+        faasr_put_file(local_file="data.txt", remote_file="data.txt", remote_folder=faasr_invocation_id())
+
+
+    def check_put():
+        faasr_get_file(local_file="got.txt", remote_file="data.txt", remote_folder=faasr_invocation_id())
+        got = open("got.txt").read()
+        if got != "new folder":
+            raise ValueError(f"faasr_put_file after os.chdir uploaded {got!r}")
+        faasr_log("the file of the current folder was uploaded")
+
+
+    def temp_writer():
+        folder = tempfile.gettempdir()
+        with open(os.path.join(folder, "shared-name.txt"), "w") as fh:
+            fh.write(faasr_invocation_id())
+        tempfile.mkstemp()
+        faasr_log(f"tmp={folder}")
+
+
+    def temp_reader():
+        folder = tempfile.gettempdir()
+        if os.path.exists(os.path.join(folder, "shared-name.txt")):
+            raise RuntimeError(f"a file of another action is in my temp folder {folder}")
+        if os.environ.get("TMPDIR") != folder:
+            raise RuntimeError(f"TMPDIR {os.environ.get('TMPDIR')} is not tempfile's {folder}")
+        faasr_log(f"tmp={folder} is my own")
+
+
+    def hog(megabytes=2048):
+        block = bytearray(int(megabytes) * 2**20)
+        faasr_log(f"allocated {len(block)} bytes")
+''')
+
+
+@dataclass
+class RunScenario:
+    case: str
+    tried: str
+    actions: dict                 # name -> (function, arguments, InvokeNext)
+    entry: str = "start"
+    args: tuple = ()              # more `faasr-easypy run` arguments
+    inject: object = None         # fn(RunFault) while the run runs
+    timeout: float = 60           # the run's --timeout
+    limit: float = 150            # seconds before the run counts as hung
+
+
+@dataclass
+class RunOutcome:
+    scenario: RunScenario
+    rc: int | None = None
+    seconds: float = 0.0
+    hung: bool = False
+    output: str = ""
+    statuses: dict = field(default_factory=dict)   # label -> (STATUS, reason)
+    left_processes: list = field(default_factory=list)
+    left_temp: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    def status(self, label):
+        return self.statuses.get(label, (None, ""))[0]
+
+    def reason(self, label):
+        return self.statuses.get(label, (None, ""))[1]
+
+    def explain(self):
+        return (f"{self.scenario.case}: rc={self.rc} hung={self.hung} statuses={self.statuses} "
+                f"left={self.left_processes} temp={self.left_temp} notes={self.notes}\n{self.output[-4000:]}")
+
+
+class RunFault:
+    """Handle on the running `faasr-easypy run` for a RunScenario's inject."""
+
+    def __init__(self, proc, log):
+        self.proc, self.log = proc, log
+        self.notes = []
+
+    def wait_for(self, text, timeout=60):
+        if not wait_for_text(self.log, text, timeout=timeout):
+            raise FaultNotInjected(f"the run never printed {text!r}")
+
+    def weed_pid(self):
+        return next((pid for pid, cmd in tagged_processes(self.proc.tag)
+                     if cmd.split(" ", 1)[0].endswith("weed")), None)
+
+
+def run_cli_scenario(scenario, root):
+    """Run `scenario` with `faasr-easypy run` in `root`; its RunOutcome (never raises for a fault)."""
+    import sys
+    import uuid
+
+    from .easypy_helpers import job_env
+
+    root = Path(root)
+    functions = root / "functions"
+    functions.mkdir(parents=True, exist_ok=True)
+    (functions / "hostile.py").write_text(HOSTILE_FUNCTIONS)
+    path = root / "workflow.json"
+    data = _workflow(f"Hostile{scenario.case.title().replace('-', '')}", scenario.actions, entry=scenario.entry)
+    data.pop("Secrets", None)  # no planted secrets here: these cases are about processes, not leaks
+    path.write_text(json.dumps(data))
+    tmp = root / "tmp"
+    tmp.mkdir(exist_ok=True)
+    log = root / "run.log"
+    tag = uuid.uuid4().hex
+    cmd = [sys.executable, "-m", "faasr_easypy.cli", "run", str(path), "--functions", str(functions),
+           "--timeout", str(scenario.timeout), "--stream-logs", *scenario.args]
+    outcome = RunOutcome(scenario)
+    started = time.monotonic()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=root, env=job_env(tag, {"TMPDIR": str(tmp)}), stdout=out,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc.tag = tag
+    fault = RunFault(proc, log)
+    try:
+        _inject_and_wait(scenario, fault, outcome, started)
+        deadline = time.monotonic() + 5  # what a SIGKILLed run leaves stops by itself, or not at all
+        while tagged_processes(tag) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        outcome.left_processes = tagged_processes(tag)
+        while tmp.is_dir() and any(tmp.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        outcome.left_temp = sorted(p.name for p in tmp.iterdir())
+    finally:
+        kill_tagged(tag)
+    outcome.notes += fault.notes
+    outcome.output = log.read_text(errors="replace")
+    outcome.statuses = _outcome_lines(outcome.output)
+    return outcome
+
+
+def _outcome_lines(output):
+    """{label: (STATUS, reason)} from the `Outcome:` block `faasr-easypy run` prints."""
+    statuses, inside = {}, False
+    for line in output.splitlines():
+        if line == "Outcome:":
+            inside = True
+        elif inside and line.startswith("  "):
+            parts = line.split(None, 2)
+            if len(parts) >= 2:
+                statuses[parts[0]] = (parts[1], parts[2] if len(parts) > 2 else "")
+        elif inside:
+            inside = False
+    return statuses
+
+
+def _kill_s3(fault):
+    fault.wait_for("[start] sleeping 60 s")
+    pid = fault.weed_pid()
+    if pid is None:
+        raise FaultNotInjected("no weed process with the run's tag")
+    os.kill(pid, signal.SIGKILL)
+    fault.notes.append("SIGKILL to weed")
+
+
+def _kill_run(sig):
+    def inject(fault):
+        fault.wait_for("[start] sleeping 60 s")
+        time.sleep(0.3)
+        fault.proc.send_signal(sig)
+        if sig == signal.SIGINT:  # a second Ctrl-C while the first one is being handled
+            time.sleep(0.05)
+            fault.proc.send_signal(sig)
+        fault.notes.append(f"{sig.name} to faasr-easypy run")
+    return inject
+
+
+RUN_SCENARIOS = {
+    "fork-then-exit": RunScenario(
+        "fork-then-exit", "the function forks a helper holding its pipes, then os._exit(3)",
+        {"start": ("fork_then_exit", {"code": 3}, ["after"]), "after": ("nap", {}, [])},
+        args=("--action-timeout", "40")),
+    "fork-then-sigkill": RunScenario(
+        "fork-then-sigkill", "the function forks a helper holding its pipes, then SIGKILLs itself",
+        {"start": ("fork_then_sigkill", {}, ["after"]), "after": ("nap", {}, [])},
+        args=("--action-timeout", "40")),
+    "pool-then-exit": RunScenario(
+        "pool-then-exit", "a busy multiprocessing fork pool, then os._exit(3)",
+        {"start": ("pool_then_exit", {}, ["after"]), "after": ("nap", {}, [])},
+        args=("--action-timeout", "40")),
+    "leave-behind": RunScenario(
+        "leave-behind", "Popen(['sleep','601']), a start_new_session child, a double-forked daemon, "
+                        "a pool, and a normal return; the successor checks they are all gone",
+        {"start": ("leave_behind", {}, ["check"]), "check": ("check_gone", {}, [])}),
+    "patch-json": RunScenario(
+        "patch-json", "json.dumps = functools.partial(json.dumps, indent=2) beside a parallel sibling",
+        {"start": ("nap", {}, ["patch", "sibling"]), "patch": ("patch_json", {}, ["after"]),
+         "sibling": ("nap", {"seconds": 1}, ["after2"]), "after": ("nap", {}, []), "after2": ("nap", {}, [])}),
+    "patch-everything": RunScenario(
+        "patch-everything", "json, os.write, os.environ, signal handlers, sys.stdout, cwd deleted",
+        {"start": ("patch_everything", {}, ["after"]), "after": ("nap", {}, [])}),
+    "bad-str": RunScenario(
+        "bad-str", "an exception whose __str__ raises",
+        {"start": ("bad_str", {}, ["after"]), "after": ("nap", {}, [])}),
+    "closerange": RunScenario(
+        "closerange", "os.closerange(3, 65536) after the output was written",
+        {"start": ("closerange", {}, ["after"]), "after": ("nap", {}, [])}),
+    "chdir-put": RunScenario(
+        "chdir-put", "os.chdir into a subfolder, then faasr_put_file(local_file=...)",
+        {"start": ("chdir_put", {}, ["check"]), "check": ("check_put", {}, [])}),
+    "own-tmpdir": RunScenario(
+        "own-tmpdir", "a file in tempfile.gettempdir() by one action, looked for by the next",
+        {"start": ("temp_writer", {}, ["reader"]), "reader": ("temp_reader", {}, [])}),
+    "memory-limit": RunScenario(
+        "memory-limit", "a 2 GiB allocation under --action-memory 256",
+        {"start": ("hog", {"megabytes": 2048}, ["after"]), "after": ("nap", {}, [])},
+        args=("--action-memory", "256")),
+    "s3-killed": RunScenario(
+        "s3-killed", "the embedded S3 server SIGKILLed while an action runs",
+        {"start": ("nap", {"seconds": 60}, ["after"]), "after": ("nap", {}, [])},
+        inject=_kill_s3, timeout=120),
+    "run-sigkilled": RunScenario(
+        "run-sigkilled", "SIGKILL to faasr-easypy run while an action runs",
+        {"start": ("nap", {"seconds": 60}, ["after"]), "after": ("nap", {}, [])},
+        inject=_kill_run(signal.SIGKILL), timeout=120),
+    "double-ctrl-c": RunScenario(
+        "double-ctrl-c", "two SIGINTs 50 ms apart to faasr-easypy run while an action runs",
+        {"start": ("nap", {"seconds": 60}, ["after"]), "after": ("nap", {}, [])},
+        inject=_kill_run(signal.SIGINT), timeout=120),
+}

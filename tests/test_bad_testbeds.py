@@ -120,6 +120,8 @@ def _mutants():
         add(f"max-parallel-{i}", f"{LOCAL}.MaxParallel", mutate=setter("local", "MaxParallel", value))
     for i, value in enumerate([0, "x", True, [1]]):
         add(f"action-timeout-{i}", f"{LOCAL}.ActionTimeout", mutate=setter("local", "ActionTimeout", value))
+    for i, value in enumerate([0, 8, True, "512", 1.5, [1]]):
+        add(f"action-memory-{i}", f"{LOCAL}.ActionMemoryMiB", mutate=setter("local", "ActionMemoryMiB", value))
     add("compute-unknown-field", f"{LOCAL}.Colour", mutate=setter("local", "Colour", "blue"))
 
     # which workflow names a device serves

@@ -166,13 +166,15 @@ def test_testbed_mapping_by_name_and_wildcard(tmp_path):
             os: linux
             type: faas
             connections: {}
-            custom: {faasr: {FaaSType: Local, ComputeServers: [My_GitHub_Account], MaxParallel: 3}}
+            custom: {faasr: {FaaSType: Local, ComputeServers: [My_GitHub_Account], MaxParallel: 3,
+                             ActionMemoryMiB: 512}}
         """)
     tb = testbed.load_file(path)
     wf = load_workflow(PROJECT / "workflows" / "conditional.json")
     resolved = tb.resolve(wf)
     assert resolved.stores["My_S3_Bucket"].device == "main"
     assert resolved.max_parallel == 3
+    assert resolved.action_memory_mib == 512  # reaches LocalBackend(action_memory_mib=) in place.make_backend
     data = wf.copy_data()
     data["DataStores"]["Archive"] = {"Endpoint": "", "Bucket": "archive-x", "Region": "us-east-1"}
     data["ComputeServers"]["Other"] = {"FaaSType": "Lambda", "Region": "us-east-1"}

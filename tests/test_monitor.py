@@ -47,7 +47,10 @@ def workflow(actions, name="MonWF"):
 
 
 class RecordingBackend(Backend):
-    """Triggers nothing: the test writes what FaaSr would write."""
+    """Triggers nothing: the test writes what FaaSr would write (a platform whose runtime
+    may still start an action below a failed one, unlike the local backend)."""
+
+    platform = "GitHubActions"
 
     def __init__(self):
         self.triggered, self.cancelled = [], []
@@ -444,10 +447,10 @@ class Clock:
         return self.now
 
 
-def machine_for(wf, grace=1.0):
+def machine_for(wf, grace=1.0, platform=None):
     clock = Clock()
     inv = Invocation(wf)
-    return InvocationStateMachine(wf, inv.layout, grace_period=grace, clock=clock), clock
+    return InvocationStateMachine(wf, inv.layout, grace_period=grace, clock=clock, platform=platform), clock
 
 
 def feed(machine, action, *messages, rank=None, level="INFO", done=False):
@@ -483,6 +486,42 @@ def test_fan_in_triggered_by_one_predecessor_is_invoked():
     feed(m, "b", done=True)
     feed(m, "c", "GitHub Action: Successfully invoked: d", done=True)
     assert settle(m, clock)["d"] is Status.INVOKED
+
+
+FAN_IN = {"a": ["b", "c"], "b": ["d"], "c": ["d"], "d": []}
+
+
+def test_local_fan_in_below_a_failure_is_skipped_on_the_same_evaluation():
+    """The local scheduler never starts it: no waiting for settling, grace or deadline."""
+    m, clock = machine_for(workflow(FAN_IN), platform="local")
+    feed(m, "a", done=True)
+    feed(m, "c", "Local: Successfully invoked: d", done=True)
+    feed(m, "b", "running")
+    m.evaluate()
+    assert m.get("d", None).state.status is Status.INVOKED  # b may still succeed
+    feed(m, "b", "boom", level="ERROR")
+    m.evaluate()
+    assert (m.get("d", None).state.status, m.get("d", None).state.reason) == (SK, "upstream b is FAILED")
+
+
+def test_fan_in_below_a_failure_elsewhere_waits_for_the_platforms_start_grace():
+    from faasr_easypy.monitor.platforms import START_GRACE
+
+    m, clock = machine_for(workflow(FAN_IN), platform="faasr-py")
+    feed(m, "a", done=True)
+    feed(m, "b", "boom", level="ERROR", done=True)
+    feed(m, "c", "GitHub Action: Successfully invoked: d", done=True)
+    assert settle(m, clock)["d"] is Status.INVOKED  # faasr-py may still run it
+    clock.now += START_GRACE["faasr-py"] - 3
+    assert settle(m, clock, ticks=1)["d"] is Status.INVOKED
+    clock.now += 3
+    m.evaluate()
+    assert m.get("d", None).state.status is SK
+    assert m.get("d", None).state.reason == ("upstream b is FAILED, and it did not start within 20 s of its "
+                                             "predecessors ending (faasr-py's start grace)")
+    feed(m, "d", "started after all")  # facts beat inferences
+    m.evaluate()
+    assert m.get("d", None).state.status is Status.RUNNING
 
 
 def test_not_invoked_waits_for_a_tick_and_the_grace_period():
@@ -749,9 +788,9 @@ def test_tester_happy_path_and_s3_keys(store, client):
         fake = FakeFaaSr(client, store.bucket, t.runner.invocation)
         fake.info("a", "hello from a")
         fake.invoked("a", "yes")
-        fake.done("a")
-        fake.run("yes")
         client.put_object(Bucket=store.bucket, Key=f"{t.invocation_id}/out/result.txt", Body=b"42\n")
+        fake.done("a")  # a wrote result.txt: the view as of a's .done holds it
+        fake.run("yes")
         assert t.wait_for("a").status is C
         t.assert_function_completed("yes")
         t.assert_function_not_invoked("no")
@@ -772,8 +811,8 @@ def test_tester_failure_messages_explain_themselves(store, client):
         fake = FakeFaaSr(client, store.bucket, t.runner.invocation)
         fake.info("a", "reading input.csv")
         fake.error("a", "The function raised ValueError: boom")
-        fake.done("a")
         client.put_object(Bucket=store.bucket, Key=f"{t.invocation_id}/out/result.csv", Body=b"abd")
+        fake.done("a")
 
         with pytest.raises(AssertionError) as exc:
             t.wait_for("a")
@@ -792,7 +831,7 @@ def test_tester_failure_messages_explain_themselves(store, client):
             t.assert_object_exists("out/result.txt")
         msg = str(exc.value)
         assert msg.startswith("Expected S3 object 'out/result.txt' in bucket 'faasr' (also looked for")
-        assert f"Nearest keys in S3: '{t.invocation_id}/out/result.csv'" in msg
+        assert "Nearest keys in S3 as of a's .done at " in msg and f"s: '{t.invocation_id}/out/result.csv'" in msg
         assert "Last log lines of a" in msg
 
         with pytest.raises(AssertionError) as exc:
@@ -802,9 +841,11 @@ def test_tester_failure_messages_explain_themselves(store, client):
         with pytest.raises(AssertionError) as exc:  # missing: the same message as assert_object_exists
             t.assert_content_equals("out/result.txt", "42")
         assert str(exc.value).startswith("Expected S3 object 'out/result.txt' in bucket 'faasr' (also looked for")
-        assert f"Nearest keys in S3: '{t.invocation_id}/out/result.csv'" in str(exc.value)
+        assert f"s: '{t.invocation_id}/out/result.csv'" in str(exc.value)
+        assert "Nearest keys in S3 as of a's .done at " in str(exc.value)
 
-        with pytest.raises(AssertionError, match="not to exist, but .*out/result.csv' exists \\(3 bytes\\)"):
+        with pytest.raises(AssertionError,
+                           match=r"not to exist as of a's \.done at [0-9.]+ s, but .*result.csv' exists \(3 bytes\)"):
             t.assert_object_does_not_exist("out/result.csv")
 
         with pytest.raises(AssertionError, match="Expected the log of a to contain 'no such text'"):

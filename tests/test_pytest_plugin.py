@@ -108,3 +108,158 @@ def test_a_bad_testbed_is_one_usage_error(pytester):
     err = result.stderr.str()
     assert "--faasr-testbed" in err and "bad.yaml" in err and "Fix" in err, err
     assert "Traceback" not in err + result.stdout.str()
+
+
+def _scoped_suites(pytester, root):
+    """Test modules written as FaaSr's existing harnesses write them: a module-scoped
+    (or class-, session-scoped) tester, then one test per function, in file order."""
+    pipeline = str(root / "workflows/data_pipeline.json")
+    fan = str(root / "workflows/fan_out_fan_in.json")
+    pytester.makepyfile(
+        test_module_scope=f"""
+            import pytest
+
+            @pytest.fixture(scope="module")
+            def tester(faasr_workflow):
+                with faasr_workflow({pipeline!r}) as t:
+                    yield t
+
+            IDS = []
+
+            def test_create_input(tester):
+                IDS.append(tester.invocation_id)
+                tester.wait_for("create-input")
+                tester.assert_logs_contain("create-input", "uploaded 20 numbers")
+
+            def test_publish(tester):
+                IDS.append(tester.invocation_id)
+                tester.wait_for("publish")
+                tester.assert_content_equals(f"pipeline/{{tester.invocation_id}}/sum.txt", "210")
+
+            def test_same_invocation(tester):
+                assert IDS == [tester.invocation_id] * 2  # one invocation for the whole module
+        """,
+        test_class_scope=f"""
+            import pytest
+
+            @pytest.fixture(scope="class")
+            def tester(faasr_workflow):
+                with faasr_workflow({fan!r}) as t:
+                    yield t
+
+            class TestFan:
+                def test_gather(self, tester):
+                    tester.wait_for("gather")
+                    tester.assert_content_equals(f"fan/{{tester.invocation_id}}/total.txt", "55")
+        """,
+        test_session_scope=f"""
+            import pytest
+
+            @pytest.fixture(scope="session")
+            def session_tester(faasr_workflow):
+                with faasr_workflow({pipeline!r}) as t:
+                    yield t
+
+            def test_session(session_tester):
+                session_tester.wait_for("compute-sum")
+
+            def test_function_scope(faasr_workflow):
+                with faasr_workflow({fan!r}) as t:
+                    t.wait_for("gather")
+        """)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("xdist", [(), ("-n", "2", "--dist", "loadfile")], ids=["plain", "xdist-n2"])
+def test_fixture_at_every_scope(pytester, xdist):
+    """Session-, module-, class- and function-scoped use; under pytest -n 2 each worker is a
+    session of its own, with its own S3 server."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    _scoped_suites(pytester, root)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist, "--faasr-check-interval", "0.2")
+    result.assert_outcomes(passed=6)
+    assert "ScopeMismatch" not in result.stdout.str()
+    if xdist:
+        result.stdout.fnmatch_lines(["*2 workers*"])
+
+
+@pytest.mark.slow
+def test_timeout_and_check_interval_come_from_the_testbed(pytester, monkeypatch):
+    """--faasr-testbed's Timeout/CheckInterval apply unless the command line says otherwise."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    testbed = (root / "testbeds/local.yaml").read_text().replace("Timeout: 300", "Timeout: 77").replace(
+        "CheckInterval: 0.5", "CheckInterval: 0.3")
+    (pytester.path / "tb.yaml").write_text(testbed)
+    pytester.makepyfile(f"""
+        import os
+
+        def test_settings(faasr_workflow):
+            with faasr_workflow({str(root / 'workflows/data_pipeline.json')!r}) as tester:
+                tester.wait_for("publish")
+                got = (tester.runner.timeout, tester.runner.check_interval)
+                assert got == tuple(float(x) for x in os.environ["EXPECT"].split(",")), got
+    """)
+    for extra, expect in (((), "77,0.3"), (("--faasr-check-interval", "0.2"), "77,0.2")):
+        monkeypatch.setenv("EXPECT", expect)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--faasr-testbed", "tb.yaml", *extra)
+        result.assert_outcomes(passed=1)
+
+
+def test_runner_takes_the_testbeds_settings():
+    from faasr_easypy.runner import WorkflowRunner
+    from faasr_easypy.workflow import load_workflow
+
+    runner = WorkflowRunner.from_testbed(load_workflow("workflows/data_pipeline.json"), "testbeds/local.yaml")
+    try:
+        assert (runner.timeout, runner.check_interval) == (300.0, 0.5)
+    finally:
+        runner.close()
+    runner = WorkflowRunner.from_testbed(load_workflow("workflows/data_pipeline.json"), "testbeds/local.yaml",
+                                         check_interval=2)
+    try:
+        assert (runner.timeout, runner.check_interval) == (300.0, 2.0)
+    finally:
+        runner.close()
+
+
+def _clone_like(tmp_path, remote):
+    """A git checkout with `remote` as origin, holding DataPipeline where its FunctionGitRepo says
+    (functions/DataPipeline) and the workflow in workflows/, with no workflows/functions/."""
+    import pathlib
+    import shutil
+    import subprocess
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    clone = tmp_path / "FaaSr-workflow"
+    (clone / "workflows").mkdir(parents=True)
+    shutil.copy(root / "workflows/data_pipeline.json", clone / "workflows/data_pipeline.json")
+    shutil.copytree(root / "workflows/functions/DataPipeline", clone / "functions/DataPipeline")
+    subprocess.run(["git", "init", "-q", str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "remote", "add", "origin", remote], check=True)
+    return clone
+
+
+def test_function_git_repo_resolves_inside_a_clone_of_that_repository(faasr_workflow, tmp_path):
+    clone = _clone_like(tmp_path, "https://github.com/faasr-user/FaaSr-workflow.git")
+    with faasr_workflow(str(clone / "workflows/data_pipeline.json")) as tester:
+        tester.wait_for("publish")
+        tester.assert_content_equals("pipeline/{InvocationID}/sum.txt", "210")
+
+
+def test_function_git_repo_of_another_repository_says_what_was_tried(faasr_workflow, tmp_path):
+    from faasr_easypy.errors import UserError
+
+    clone = _clone_like(tmp_path, "git@github.com:someone-else/other.git")
+    with pytest.raises(UserError) as exc:
+        with faasr_workflow(str(clone / "workflows/data_pipeline.json")):
+            pass
+    message = " ".join(str(exc.value).split())  # the message may be wrapped
+    assert "FunctionGitRepo names faasr-user/faasr-workflow/functions/DataPipeline" in message
+    assert "this checkout is not a clone of faasr-user/faasr-workflow (GitHub remotes: someone-else/other)" in message
+    assert f"{clone / 'workflows/functions/DataPipeline'}" in message
+    assert "so functions/DataPipeline/ beside the workflow file; put the files there, or pass --faasr-functions DIR" \
+        in message

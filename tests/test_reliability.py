@@ -6,6 +6,8 @@ workflow, an archive and the HTML report, nothing left running or in its TMPDIR,
 and none of the planted secrets in its output, archive, report or mail.
 """
 
+import json
+import os
 import re
 
 import pytest
@@ -103,3 +105,136 @@ def test_64_concurrent_invocations_see_only_their_own_objects(tmp_path):
     for taskid, result in task_results(outcome.archive).items():
         assert result["tests"]["Isolation.sees_only_its_own_objects"][0] == "passed", (taskid, result)
         assert result["tests"]["Isolation.token_is_its_own"][0] == "passed", (taskid, result)
+
+
+# -- hostile functions and crashes under `faasr-easypy run` (issue 20) -----------------------------
+
+from .reliability_scenarios import RUN_SCENARIOS, run_cli_scenario  # noqa: E402
+
+
+def cli_case(tmp_path, name):
+    outcome = run_cli_scenario(RUN_SCENARIOS[name], tmp_path)
+    assert not outcome.hung, outcome.explain()
+    if name != "run-sigkilled":
+        assert outcome.left_processes == [], outcome.explain()  # nothing outlives the run
+    return outcome
+
+
+@pytest.mark.parametrize("name, reason", [("fork-then-exit", "its process exited with status 3"),
+                                          ("fork-then-sigkill", "its process was killed by SIGKILL"),
+                                          ("pool-then-exit", "its process exited with status 3")])
+def test_death_is_seen_from_the_process_even_when_a_child_holds_its_pipes(tmp_path, name, reason):
+    outcome = cli_case(tmp_path, name)
+    assert outcome.status("start") == "FAILED", outcome.explain()
+    assert reason in outcome.reason("start"), outcome.explain()  # not "ran past its time limit of 40 s"
+    assert outcome.status("after") == "SKIPPED", outcome.explain()
+    assert outcome.rc == 1 and outcome.left_temp == [], outcome.explain()
+
+
+def test_everything_a_function_started_is_killed_when_it_ends(tmp_path):
+    outcome = cli_case(tmp_path, "leave-behind")
+    # check, the successor, saw every process of start gone (sleep, setsid child, daemon, pool)
+    assert outcome.statuses == {"start": ("COMPLETED", ""), "check": ("COMPLETED", "")}, outcome.explain()
+    gone = re.search(r"\[check\] all (\d+) gone", outcome.output)
+    assert gone and int(gone[1]) >= 4, outcome.explain()  # sleep, setsid sleep, daemon, pool worker(s)
+    assert outcome.rc == 0 and outcome.left_temp == [], outcome.explain()
+
+
+@pytest.mark.parametrize("name", ["patch-json", "patch-everything"])
+def test_what_a_function_patches_in_its_process_stays_there(tmp_path, name):
+    outcome = cli_case(tmp_path, name)
+    assert outcome.statuses and all(s == "COMPLETED" for s, _ in outcome.statuses.values()), outcome.explain()
+    assert outcome.rc == 0 and outcome.left_temp == [], outcome.explain()
+
+
+def test_an_exception_whose_str_raises_still_ends_with_a_final_status(tmp_path):
+    outcome = cli_case(tmp_path, "bad-str")
+    assert outcome.status("start") == "FAILED", outcome.explain()
+    assert "Unprintable" in outcome.reason("start"), outcome.explain()
+    assert outcome.status("after") == "SKIPPED", outcome.explain()
+
+
+def test_closing_every_fd_after_the_output_still_reports_and_triggers(tmp_path):
+    outcome = cli_case(tmp_path, "closerange")
+    assert outcome.statuses == {"start": ("COMPLETED", ""), "after": ("COMPLETED", "")}, outcome.explain()
+
+
+def test_put_file_after_chdir_uploads_the_file_of_the_current_folder(tmp_path):
+    outcome = cli_case(tmp_path, "chdir-put")
+    assert outcome.statuses == {"start": ("COMPLETED", ""), "check": ("COMPLETED", "")}, outcome.explain()
+    assert "the file of the current folder was uploaded" in outcome.output
+
+
+def test_each_action_has_its_own_tmpdir_removed_with_it(tmp_path):
+    outcome = cli_case(tmp_path, "own-tmpdir")
+    assert outcome.statuses == {"start": ("COMPLETED", ""), "reader": ("COMPLETED", "")}, outcome.explain()
+    assert "is my own" in outcome.output
+    assert outcome.left_temp == [], outcome.explain()  # the temp files went with the actions
+
+
+def test_an_action_over_its_memory_limit_fails_with_that_reason(tmp_path):
+    outcome = cli_case(tmp_path, "memory-limit")
+    assert outcome.status("start") == "FAILED", outcome.explain()
+    assert "exceeded its memory limit of 256 MiB" in outcome.reason("start"), outcome.explain()
+    assert outcome.status("after") == "SKIPPED", outcome.explain()
+
+
+def test_a_killed_embedded_s3_server_is_named_not_timed_out(tmp_path):
+    outcome = cli_case(tmp_path, "s3-killed")
+    assert outcome.notes == ["SIGKILL to weed"], outcome.explain()
+    assert "embedded S3 server" in outcome.output and "killed by SIGKILL" in outcome.output, outcome.explain()
+    assert "TIMEOUT" not in outcome.output, outcome.explain()
+    assert outcome.seconds < 100, outcome.explain()  # well before the run's 120 s timeout
+    assert outcome.rc == 2 and outcome.left_temp == [], outcome.explain()
+
+
+def test_a_sigkilled_run_leaves_nothing_running_and_nothing_in_tmpdir(tmp_path):
+    outcome = cli_case(tmp_path, "run-sigkilled")
+    assert outcome.rc == -9, outcome.explain()
+    assert outcome.left_processes == [] and outcome.left_temp == [], outcome.explain()
+
+
+def test_double_ctrl_c_still_removes_everything(tmp_path):
+    outcome = cli_case(tmp_path, "double-ctrl-c")
+    assert outcome.rc == 130, outcome.explain()
+    assert outcome.left_temp == [], outcome.explain()
+
+
+def test_a_sigkilled_pyats_job_leaves_no_task_fork_server_or_s3(tmp_path):
+    """SIGKILL of `pyats run job` (its process only, as the OOM killer would): its tasks end
+    (they watch the job process), the fork server kills the actions, weed's guard removes
+    the S3 data. pyATS's own helpers (synchro manager, reporter) are pyATS's: they started
+    before the first task and are left out of the count."""
+    import signal as signals
+    import time as clock
+
+    from .easypy_helpers import kill_tagged, start_job, tagged_processes, wait_for_text
+    from .reliability_scenarios import PLANTED, _tasks, make_project
+
+    job = make_project(tmp_path, _tasks("victim"), parallel=1)
+    victim = tmp_path / "workflows" / "victim.json"  # about processes, not leaks: no planted secrets
+    victim.write_text(json.dumps({k: v for k, v in json.loads(victim.read_text()).items() if k != "Secrets"}))
+    log = tmp_path / "job.log"
+    proc = start_job(job, "--archive-dir", tmp_path / "archives", "--no-mail", "--faasr-stream-logs",
+                     cwd=tmp_path, log=log, env=dict(PLANTED, TMPDIR=str(tmp_path / "tmp")))
+    try:
+        assert wait_for_text(log, "faasr-easypy: testbed", timeout=120), log.read_text()
+        helpers = {pid for pid, _ in tagged_processes(proc.tag)}  # the job and pyATS's helpers
+        assert wait_for_text(log, "[victim] sleeping 120 s", timeout=120), log.read_text()
+        started = {pid: cmd for pid, cmd in tagged_processes(proc.tag) if pid not in helpers}
+        assert any("forkserver" in cmd for cmd in started.values()), started
+        assert any("weed" in cmd for cmd in started.values()), started
+        os.kill(proc.pid, signals.SIGKILL)
+        proc.wait()
+        deadline = clock.monotonic() + 15
+        left = started
+        while left and clock.monotonic() < deadline:
+            clock.sleep(0.2)
+            alive = {pid for pid, _ in tagged_processes(proc.tag)}
+            left = {pid: cmd for pid, cmd in started.items() if pid in alive}
+        assert left == {}, left  # the task, the fork server, the actions, weed
+        tmp_left = sorted(p.name for p in (tmp_path / "tmp").iterdir())
+        assert not [name for name in tmp_left if name.startswith(("faasr-easypy-s3-", "faasr-easypy-actions-",
+                                                                   "faasr-easypy-forkserver-"))], tmp_left
+    finally:
+        kill_tagged(proc.tag)

@@ -1,6 +1,10 @@
 """Nothing the harness starts is reachable from outside, and functions stay in their sandbox."""
 
+import http.client
 import os
+import socket
+import ssl
+import stat
 import time
 
 import pytest
@@ -51,6 +55,101 @@ def test_embedded_s3_server_listens_on_loopback_only():
         addresses = listening_addresses(pids)
     assert len(addresses) >= 4, addresses  # master, volume, filer, s3 at least
     assert all(ip in ("127.0.0.1", "::1") for ip, _ in addresses), addresses
+
+
+# Unsigned requests a local process could send to read, forge or delete objects (`.done`
+# markers flip verdicts) through any of weed's HTTP APIs: filer, volume, master, admin, S3.
+UNSIGNED = [("PUT", "/buckets/faasr/forged.done"), ("PUT", "/faasr/forged.done"),
+            ("POST", "/buckets/faasr/forged.done"), ("GET", "/buckets/faasr/"),
+            ("GET", "/buckets/faasr/victim.txt"), ("GET", "/faasr/victim.txt"), ("GET", "/faasr?list-type=2"),
+            ("GET", "/"), ("DELETE", "/buckets/faasr/victim.txt"), ("DELETE", "/faasr/victim.txt"),
+            ("GET", "/dir/assign"), ("POST", "/dir/assign"), ("POST", "/submit"), ("GET", "/dir/lookup?volumeId=1"),
+            ("GET", "/1,01"), ("DELETE", "/1,01"), ("GET", "/cluster/status")]
+
+
+def _unsigned(port, method, path):
+    """HTTP status of an unsigned request, or None when the port does not speak HTTP/1.1 (gRPC)."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request(method, path, body=b"forged" if method in ("PUT", "POST") else None)
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, body
+    except (ConnectionError, http.client.HTTPException):
+        return None, b""
+    finally:
+        conn.close()
+
+
+def _plaintext_grpc_answers(port):
+    """True when `port` speaks plaintext HTTP/2 (gRPC without TLS): it answers the client
+    preface with a SETTINGS frame (type 4)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        try:
+            head = sock.recv(9)
+        except OSError:
+            return False
+    return len(head) == 9 and head[3] == 4
+
+
+def _tls_without_certificate_answers(port):
+    """True when a TLS client without a certificate gets an answer from `port`."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with context.wrap_socket(raw) as tls:
+                tls.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                return bool(tls.recv(64))
+    except (ssl.SSLError, OSError):
+        return False
+
+
+def test_embedded_s3_takes_only_signed_requests_on_every_port():
+    from botocore.exceptions import ClientError
+
+    from faasr_easypy.s3.client import make_client
+
+    with EmbeddedS3Server() as server:
+        client = make_client(server.data_store(), max_attempts=1)
+        client.put_object(Bucket="faasr", Key="victim.txt", Body=b"original")
+        time.sleep(1.0)  # the admin listener comes up last
+        pids = [server.process.pid] + descendants(server.process.pid)
+        ports = sorted(port for _, port in listening_addresses(pids))
+        s3_port = server.ports["s3.port"]
+        assert s3_port in ports and len(ports) >= 6, ports  # s3, volume, filer, master and their gRPC
+        answered = {}
+        for port in ports:
+            for method, path in UNSIGNED:
+                status, body = _unsigned(port, method, path)
+                answered[(port, method, path)] = status
+                assert status is None or status >= 400, (port, method, path, status, body)
+        # gRPC and the master's HTTPS need weed's own client certificate
+        for port in set(ports) - {s3_port, server.ports["volume.port"]}:
+            assert not _plaintext_grpc_answers(port), port
+            assert not _tls_without_certificate_answers(port), port
+        # the S3 port answered every one with "access denied" (or "not allowed"), never an object
+        assert {answered[(s3_port, m, p)] for m, p in UNSIGNED} <= {403, 405}, answered
+        # nothing was forged, read or deleted: signed S3 sees the bucket as it was
+        keys = [o["Key"] for o in client.list_objects_v2(Bucket="faasr").get("Contents", [])]
+        assert keys == ["victim.txt"], keys
+        assert client.get_object(Bucket="faasr", Key="victim.txt")["Body"].read() == b"original"
+        client.delete_object(Bucket="faasr", Key="victim.txt")
+        try:
+            client.head_object(Bucket="faasr", Key="victim.txt")
+            raise AssertionError("a signed delete did not delete")
+        except ClientError:
+            pass
+        # the JWT keys are the server's own, readable by this user only
+        for name in ("security.toml", "tls.key", "tls.crt", "ca.crt"):
+            assert stat.S_IMODE((server.data_dir / name).stat().st_mode) == 0o600, name
+        assert stat.S_IMODE(server.data_dir.stat().st_mode) == 0o700
+        text = (server.data_dir / "security.toml").read_text()
+        for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"):
+            assert f'[{section}]\nkey = "' in text and f'[{section}]\nkey = ""' not in text, section
+        assert f'[grpc]\nca = "{server.data_dir}/ca.crt"' in text
 
 
 def test_local_backend_processes_listen_on_nothing(tmp_path):

@@ -1,5 +1,8 @@
 """Small workflow dicts for tests, shaped like real FaaSr JSON."""
 
+import json
+import textwrap
+
 
 def action(function="f", server="GH", type="Python", args=None, nxt=None):
     spec = {"FunctionName": function, "FaaSServer": server, "Type": type, "Arguments": args or {},
@@ -22,3 +25,43 @@ def workflow(actions, entry="start", name="TestFlow", bucket="faasr"):
                               "Region": "us-east-1"}},
         "ActionList": actions,
     }
+
+
+FUNCTIONS = textwrap.dedent("""
+    from FaaSr_py.client.py_client_stubs import faasr_log
+
+
+    def ok():
+        faasr_log("fine")
+
+
+    def boom():
+        raise ValueError("boom")
+""")
+
+# A fan-in right below the failure, and one below a skipped action (mid, under boom).
+GRAPHS = {
+    "failed": {"start": ["good", "bad"], "good": ["join"], "bad": ["join"], "join": []},
+    "skipped": {"start": ["good", "bad"], "good": ["join"], "bad": ["mid"], "mid": ["join"], "join": []},
+}
+
+
+def write_workflow(tmp_path, data, functions):
+    """Write workflow dict `data` and one functions file (source text) under tmp_path;
+    return (Workflow, functions folder)."""
+    from faasr_easypy.workflow import load_workflow
+
+    folder = tmp_path / "functions"
+    folder.mkdir()
+    (folder / "steps.py").write_text(functions)
+    path = tmp_path / f"{data['WorkflowName']}.json"
+    path.write_text(json.dumps(data))
+    return load_workflow(str(path)), str(folder)
+
+
+def blocked_fan_in(tmp_path, shape):
+    """(Workflow, functions folder) of GRAPHS[shape], written under tmp_path."""
+    actions = {name: action("boom" if name == "bad" else "ok", nxt=nxt) for name, nxt in GRAPHS[shape].items()}
+    data = workflow(actions, name=f"Blocked{shape.title()}")
+    data["FunctionGitRepo"] = {"ok": "u/r/functions", "boom": "u/r/functions"}  # where faasr-py looks
+    return write_workflow(tmp_path, data, FUNCTIONS)

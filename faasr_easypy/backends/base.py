@@ -14,6 +14,8 @@ class Backend:
     #: backend), so the monitor's copy of a log whose .done it has listed is final.
     #: faasr-py writes invoker lines after .done: not there.
     logs_final_at_done = False
+    #: key into faasr_easypy.monitor.platforms.START_GRACE when it differs from `platform`
+    start_grace_key = None
 
     def trigger(self, invocation):
         """Start `invocation` (its entry action); return at once. Raise BackendError if refused."""

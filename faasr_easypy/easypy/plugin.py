@@ -24,6 +24,7 @@ off) to jobfiles that use faasr_easypy. ``-C FILE`` still overrides it, and
 import atexit
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,21 @@ def register_report_hook(fn):
     if fn not in report_hooks:
         report_hooks.append(fn)
     return fn
+
+
+def _die_with_job(job_pid, interval=0.5):
+    """In a task: end it when the job process is gone (SIGKILL of `pyats run job`), instead
+    of running on for minutes. A watcher thread, not PR_SET_PDEATHSIG: that follows the
+    thread that forked the task, and a jobfile may start tasks from any thread."""
+    import threading
+
+    def watch():
+        while os.getppid() == job_pid:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGKILL)  # the fork server, orphaned too, kills its actions
+
+    if os.getppid() == job_pid:
+        threading.Thread(target=watch, name="faasr-easypy-job-watch", daemon=True).start()
 
 
 class ResultsNotWritten(RuntimeError):
@@ -143,6 +159,7 @@ class FaasrPlugin(BasePlugin):
         if ctx is not None:
             ctx.mask_secrets_in_logs()  # the task log handler pyATS just made for this task
             ctx.mask_output()
+            _die_with_job(ctx.owner_pid)
 
     def post_job(self, job):
         ctx = getattr(self.runtime, "faasr", None)

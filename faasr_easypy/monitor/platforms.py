@@ -43,3 +43,29 @@ def parse_invocation(message, platform=None):
         if m:
             return m["target"], int(m["rank"]) if m["rank"] else None
     return None
+
+
+# When a predecessor FAILED or was SKIPPED, may the platform still start an action it has
+# triggered (and how long may that take)? docs/STATUSES.md, "Blocked upstream".
+#   None: never. The local backend's scheduler starts nothing below a failed or skipped
+#         instance (a failed action triggers nothing; a fan-in starts when all succeeded),
+#         so such an action is SKIPPED as soon as the blocked predecessor is final.
+#   seconds: the runtime may still start it (faasr-py's fan-in election only looks for
+#         .done files, which it writes for failed actions too): SKIPPED once every
+#         predecessor is final and it has not started within this grace.
+START_GRACE = {
+    "local": None,
+    "faasr-py": 20.0,        # one action at a time on this host, ~1-3 s to start each
+    "GitHubActions": 180.0,  # a queued runner plus a container start
+    "Lambda": 60.0,
+    "OpenWhisk": 60.0,
+    "GoogleCloud": 180.0,
+    "SLURM": 120.0,
+    "Kubernetes": 180.0,
+}
+DEFAULT_START_GRACE = 180.0  # a platform the table does not know
+
+
+def start_grace(platform):
+    """START_GRACE of `platform` (see above); unknown platforms get DEFAULT_START_GRACE."""
+    return START_GRACE.get(platform, DEFAULT_START_GRACE) if platform else DEFAULT_START_GRACE

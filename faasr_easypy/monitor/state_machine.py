@@ -17,7 +17,7 @@ import time
 from collections import deque
 
 from ..layout import instance_label, parse_log_line
-from .platforms import parse_invocation
+from .platforms import parse_invocation, start_grace
 from .statuses import BLOCKING_STATUSES, FunctionState, Status
 
 TAIL_LINES = 20
@@ -41,6 +41,7 @@ class _Instance:
         self.final_tick = None         # poller tick on which that happened
         self.changed_at = None         # monotonic time of the last new fact
         self.forced = None             # (Status, reason) once the monitor gave up on it
+        self.final_since = None        # monotonic time its published status became final
 
     @property
     def label(self):
@@ -50,10 +51,14 @@ class _Instance:
 class InvocationStateMachine:
     """Statuses of every instance of one invocation. Not thread-safe: the caller locks."""
 
-    def __init__(self, workflow, layout, grace_period=1.5, clock=time.monotonic, wall=time.time):
+    def __init__(self, workflow, layout, grace_period=1.5, clock=time.monotonic, wall=time.time,
+                 platform=None):
         self.workflow = workflow
         self.layout = layout
         self.grace_period = grace_period
+        self.platform = platform
+        # None: nothing below a blocked instance ever starts here; else seconds (platforms.py)
+        self.start_grace = start_grace(platform)
         self.clock = clock
         self.wall = wall
         self.tick = 0                  # successful poller ticks applied so far
@@ -205,6 +210,9 @@ class InvocationStateMachine:
             return Status.COMPLETED, ""
         if inst.log_seen:
             return Status.RUNNING, ""
+        blocked = self._blocked_for_good(inst, now)
+        if blocked:
+            return Status.SKIPPED, blocked
         if inst.invoked_by or inst.candidate:
             by = ", ".join(inst.invoked_by) or "a fan-in election"
             return Status.INVOKED, f"invoked by {by}"
@@ -219,6 +227,23 @@ class InvocationStateMachine:
             return Status.SKIPPED, f"upstream {blocked.label} is {blocked.state.status.value}"
         names = ", ".join(p.label for p in preds)
         return Status.NOT_INVOKED, f"{names} finished without invoking it"
+
+    def _blocked_for_good(self, inst, now):
+        """Why a triggered (or fan-in) instance below a FAILED/SKIPPED one will never start
+        on this platform, or "" while it still might (see platforms.START_GRACE)."""
+        blocked = self._blocking_predecessor(inst)
+        if blocked is None:
+            return ""
+        upstream = f"upstream {blocked.label} is {blocked.state.status.value}"
+        if self.start_grace is None:
+            return upstream
+        preds = [self.instances[k] for k in self._preds[inst.key]]
+        if not all(p.state.status.is_final and p.final_since is not None for p in preds):
+            return ""
+        if now - max(p.final_since for p in preds) < self.start_grace:
+            return ""
+        return (f"{upstream}, and it did not start within {self.start_grace:g} s of its predecessors "
+                f"ending ({self.platform or 'this platform'}'s start grace)")
 
     def _blocking_predecessor(self, inst):
         for key in self._preds[inst.key]:
@@ -235,8 +260,9 @@ class InvocationStateMachine:
         state.status, state.reason = status, reason
         if status.is_final and not previous.is_final:
             state.ended_at = self.wall()
+            inst.final_since = self.clock()
         elif not status.is_final:
-            state.ended_at = None
+            state.ended_at = inst.final_since = None
         self._refresh(inst, self.clock())
         changes.append((state.copy(), previous))
 

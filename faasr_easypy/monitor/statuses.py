@@ -67,6 +67,17 @@ class FunctionState:
     def is_final(self):
         return self.status.is_final
 
+    def __eq__(self, other):
+        # `tester.wait_for("x") == Status.COMPLETED`, as FaaSr-Integration-Tests compares
+        # its FunctionStatus; two states compare field by field.
+        if isinstance(other, (Status, str)):
+            return self.status == other
+        if isinstance(other, FunctionState):
+            return vars(self) == vars(other)
+        return NotImplemented
+
+    __hash__ = None
+
     def copy(self):
         # Only the lists are mutable: copying them is a deep copy (deepcopy was ~1 ms per
         # instance, and status snapshots are taken many times per tick).

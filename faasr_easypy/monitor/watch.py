@@ -25,7 +25,8 @@ class InvocationMonitor:
 
     def __init__(self, invocation, client, bucket, check_interval=1.0, grace_period=None,
                  timeout=None, inactivity_timeout=None, stream_logs=False, log_printer=print,
-                 on_status_change=None, on_expire=None, tick_budget=None, clock=time.monotonic):
+                 on_status_change=None, on_expire=None, tick_budget=None, clock=time.monotonic,
+                 platform=None):
         self.invocation = invocation
         self.layout = getattr(invocation, "layout", None) or InvocationLayout.for_invocation(invocation)
         self.check_interval = float(check_interval)
@@ -44,7 +45,8 @@ class InvocationMonitor:
         refresh = 0.0 if stream_logs else max(10.0, 20 * self.check_interval)
         self.poller = S3Poller(client, bucket, self.layout, tick_budget=budget, clock=clock,
                                log_refresh=refresh)
-        self.machine = InvocationStateMachine(invocation.workflow, self.layout, self.grace_period, clock=clock)
+        self.machine = InvocationStateMachine(invocation.workflow, self.layout, self.grace_period, clock=clock,
+                                              platform=platform)
         self.machine.log_is_read = self._log_is_read
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)   # notified after every tick

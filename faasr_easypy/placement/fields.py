@@ -62,7 +62,7 @@ COMPUTE_TYPES = {ftype: (() if ftype == "Local" else FAAS_TYPES[ftype], credenti
 COMPUTE_KEYS = ("FaaSType", "ComputeServers", "UserName", "ActionRepoName", "Branch", "Region",
                 "Endpoint", "Namespace", "APIVersion", "Partition", "Token", "AccessKey", "SecretKey",
                 "MaxParallel", "ActionTimeout", "ApiUrl", "UseSecretStore", "PayloadUrl", "Runtime",
-                "GitHubStandIn", "WorkingDirectory", "TimeLimit")
+                "GitHubStandIn", "WorkingDirectory", "TimeLimit", "ActionMemoryMiB")
 RUNTIMES = defaults.RUNTIMES  # Local compute only: which backend runs the actions on this machine
 # Optional compute fields passed through to the remote backends (API endpoints for tests or
 # private deployments, the runtime's secret-store flag, where the runtime finds the JSON).
@@ -258,6 +258,11 @@ def _compute(name, section, path, bad, env):
         action_timeout = _positive(action_timeout)
         if action_timeout is None:
             bad(f"{path}.ActionTimeout", "is not a positive number of seconds", "give seconds, e.g. 600")
+    memory = section.get("ActionMemoryMiB")
+    if memory is not None and not (isinstance(memory, int) and not isinstance(memory, bool) and memory >= 16):
+        bad(f"{path}.ActionMemoryMiB", f"{memory!r} is not a whole number of MiB of at least 16",
+            "give the memory one action may use, e.g. 4096")
+        memory = None
     # SLURM: faasr-py (FaaSr's own job and container, the default) or local (our runtime, one job
     # per action: the cluster executor)
     runtime = section.get("Runtime", "faasr-py" if ftype == "SLURM" else "local")
@@ -274,7 +279,7 @@ def _compute(name, section, path, bad, env):
                        token=str(section.get(credential) or "") if credential else "",
                        secret_key=str(section.get("SecretKey") or "") if ftype == "Lambda" else "",
                        max_parallel=max_parallel, action_timeout=action_timeout,
-                       github_standin=bool(github_standin))
+                       github_standin=bool(github_standin), action_memory_mib=memory)
 
 
 def _serves(value, path, bad):

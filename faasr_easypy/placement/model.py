@@ -46,6 +46,7 @@ class ComputeSpec:
     secret_key: str = field(default="", repr=False)  # Lambda: the secret half of AccessKey
     max_parallel: int | None = None
     action_timeout: float | None = None
+    action_memory_mib: int | None = None  # Local: what one action may allocate (RLIMIT_AS)
     serves: list[str] = field(default_factory=lambda: [WILDCARD])
     runtime: str = "local"
     github_standin: bool = False  # SLURM: serve PAYLOAD_URL and functions from a loopback GitHub
@@ -97,6 +98,11 @@ class Resolved:
     def _smallest(self, field_name):
         """The strictest limit any of the workflow's compute servers sets (None: none does)."""
         values = [getattr(c, field_name) for c in self.computes.values() if getattr(c, field_name)]
+        return min(values) if values else None
+
+    @property
+    def action_memory_mib(self):
+        values = [c.action_memory_mib for c in self.computes.values() if c.action_memory_mib]
         return min(values) if values else None
 
 

@@ -79,6 +79,8 @@ def make_backend(workflow, resolved, functions, stores, action_timeout=None, for
         timeout = action_timeout or resolved.action_timeout
         if timeout:
             options["action_timeout"] = timeout
+        if resolved.action_memory_mib:
+            options["action_memory_mib"] = resolved.action_memory_mib
         return machine_backend(compute.runtime, Path(functions), stores, **options)
     if compute.faas_type == "SLURM" and compute.runtime == "local":
         return _cluster_backend(compute, resolved, functions, stores, action_timeout)

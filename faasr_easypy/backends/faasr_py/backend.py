@@ -35,6 +35,7 @@ from ...defaults import DEFAULTS
 from ...errors import BackendError
 from ...layout import instance_label
 from ..base import Backend, without_run
+from ..local.action_env import named_secrets
 from ..remote import default_payload_path, github_payload_url
 from .github_api import GitHubAPIStandIn
 from .venv import faasr_py_python
@@ -64,6 +65,7 @@ class _Run:
 class FaaSrPyBackend(Backend):
     #: the runtime writes GitHub's invoker line: "GitHub Action: Successfully invoked: X"
     platform = "GitHubActions"
+    start_grace_key = "faasr-py"  # but actions start on this host, in seconds (platforms.START_GRACE)
 
     def __init__(self, functions_dir, data_stores, action_timeout=DEFAULTS["action_timeout"], keep_workdirs=False,
                  python=None, venv_dir=None, workdir_root=None, progress=None, max_parallel=None):
@@ -302,6 +304,9 @@ class FaaSrPyBackend(Backend):
                 env[f"{name}_PAT"] = self._token
         for name in run.workflow.data["DataStores"]:
             env.update(self.data_stores[name].credential_env())
+        # the secrets the workflow names for this action, from our environment, as GitHub passes
+        # repository secrets
+        env.update(named_secrets(run.workflow.data, overwritten.get("FunctionInvoke")))
         return env
 
     def _finish_run(self, run):

@@ -13,6 +13,14 @@ process with its own working directory. The server enforces each action's
 time limit, notices children that die without reporting (killed, os._exit),
 and writes their ERROR line to the action's log itself.
 
+Death is seen from the process, not its pipe: SIGCHLD wakes the loop and
+waitpid() gives the status at once, even while a child the function forked
+still holds the result pipe open. Each action is a process group of its own and
+a child subreaper (action_process), so everything it starts stays below it; the
+server is a subreaper too, so what an action leaves behind when it ends is
+re-parented here, where any child that is not a running action is an orphan
+and is killed and reaped (see _sweep_orphans).
+
 Run as `python -m faasr_easypy.backends.local.forkserver --listen-fd N`, started
 and stopped by ForkServerProcess. It stops when its stdin closes (the owner
 closed it or died) and kills its children on the way out.
@@ -22,6 +30,7 @@ import argparse
 import gc
 import json
 import os
+import secrets
 import selectors
 import shutil
 import signal
@@ -58,17 +67,24 @@ class Client:
         self.roots = set()     # its action folders' roots, removed here if it vanishes
 
 
-class Child:
-    __slots__ = ("pid", "job", "fd", "client", "buffer", "deadline", "reported", "kill_reason", "started")
+# A report is one short JSON line; anything longer is not one (a function wrote to the pipe).
+MAX_REPORT_BYTES = 1 << 20
 
-    def __init__(self, pid, job, fd, client):
+
+class Child:
+    __slots__ = ("pid", "job", "fd", "client", "buffer", "deadline", "reported", "kill_reason", "started",
+                 "report", "report_path")
+
+    def __init__(self, pid, job, fd, client, report_path):
         self.pid, self.job, self.fd, self.client = pid, job, fd, client
         self.buffer = b""
         self.started = time.monotonic()
         limit = job.get("time_limit")
         self.deadline = self.started + limit if limit else None
-        self.reported = False
+        self.reported = False  # `finished` was sent to the client
+        self.report = None     # the action's own report, once read and checked
         self.kill_reason = None
+        self.report_path = report_path  # where the action reports if its pipe was closed under it
 
 
 class ForkServer:
@@ -76,8 +92,14 @@ class ForkServer:
         self.listener = listener
         self.sel = selectors.DefaultSelector()
         self.clients = {}  # socket fd -> Client
-        self.children = {}  # result pipe fd -> Child
+        self.children = {}  # result pipe fd -> Child, while the pipe is open
+        self.by_pid = {}    # pid -> Child, until it is reaped
+        self.orphans = set()  # pids of processes actions left behind, killed, not yet reaped
         self.running = True
+        # SIGCHLD wakes select() through this pipe: a death is seen within one loop turn.
+        self._wake_r, self._wake_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            os.set_blocking(fd, False)
         self._prototypes = {}  # S3 clients children inherit: never used in this process
         self._own = {}  # S3 clients this process uses itself (kept apart: sockets don't survive fork)
         self.r_server = RServer()  # the warm R process, started on the first R action
@@ -134,7 +156,7 @@ class ForkServer:
         while b"\n" in client.inbuf and client.sock is not None:
             line, client.inbuf = client.inbuf.split(b"\n", 1)
             if line.strip():
-                self.handle(client, json.loads(line))
+                self.handle(client, json.loads(line))  # our own client's lines: trusted
 
     def handle(self, client, message):
         op = message.get("op")
@@ -187,18 +209,24 @@ class ForkServer:
             job = dict(job, r_server=self.r_server.info())
         clients = {name: self._s3_client(self._prototypes, store) for name, store in job["stores"].items()}
         r, w = os.pipe()
+        # Where the action reports instead if the function closed the pipe (os.closerange):
+        # a name only this child is told, in its backend's folder.
+        report_path = os.path.join(job["workdir_root"], f".report-{job['job_id']}-{secrets.token_hex(8)}")
         pid = os.fork()
         if pid == 0:  # child
             try:
                 os.setpgid(0, 0)
                 _die_with_parent(signal.SIGKILL)
                 os.close(r)
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 # Nothing of the server or of other clients' actions stays open here.
                 self.listener.close()
-                for fd in list(self.children) + list(self.clients):
+                for fd in list(self.children) + list(self.clients) + [self._wake_r, self._wake_w]:
                     os.close(fd)
                 self.sel.close()
                 self.children.clear()
+                self.by_pid.clear()
                 self.clients.clear()
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
@@ -206,16 +234,18 @@ class ForkServer:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 from faasr_easypy.backends.local.action_process import run_action
-                run_action(job, clients, w)
+                run_action(job, clients, w, report_path)
             finally:
                 os._exit(4)
         os.close(w)
+        os.set_blocking(r, False)
         try:
             os.setpgid(pid, pid)  # also here: no race with an early kill
         except OSError:
             pass
-        child = Child(pid, job, r, client)
+        child = Child(pid, job, r, client, report_path)
         self.children[r] = child
+        self.by_pid[pid] = child
         client.children.add(child)
         if job.get("own_root"):
             client.roots.add(job["workdir_root"])
@@ -224,57 +254,148 @@ class ForkServer:
     def kill(self, child, reason):
         if child.kill_reason is None:
             child.kill_reason = reason
-        for target in (lambda: os.killpg(child.pid, signal.SIGKILL), lambda: os.kill(child.pid, signal.SIGKILL)):
-            try:
-                target()
-                break
-            except (ProcessLookupError, PermissionError):
-                continue
+        _kill_group(child.pid)
 
     def on_child_readable(self, child):
-        try:
-            data = os.read(child.fd, 65536)
-        except OSError:
-            data = b""
-        if data:
-            child.buffer += data
-            if b"\n" in child.buffer and not child.reported:
-                line = child.buffer.split(b"\n", 1)[0]
-                child.reported = True
-                report = json.loads(line)
-                self.send(child.client, dict(report, op="finished", pid=child.pid))
+        """Read the action's report; the pipe's EOF means nothing (a child of the
+        function may hold it open, or close it early): only waitpid tells a death."""
+        while True:
+            try:
+                data = os.read(child.fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._close_pipe(child)
+                return
+            if child.report is None and len(child.buffer) < MAX_REPORT_BYTES:
+                child.buffer += data
+                if b"\n" in child.buffer:
+                    self._take_report(child, child.buffer.split(b"\n", 1)[0])
+
+    def _close_pipe(self, child):
+        if child.fd is not None and self.children.get(child.fd) is child:
+            self.sel.unregister(child.fd)
+            del self.children[child.fd]
+            os.close(child.fd)
+        child.fd = None
+
+    def _take_report(self, child, line):
+        """Check the action's report line; send `finished` at once when the action says
+        its log and .done are written (else the death handler completes them first)."""
+        report = _parse_report(line, child.job["job_id"])
+        if report is None:
+            child.report = False  # not a report: the death handler explains it
             return
-        # EOF: the child has exited (or is about to).
-        self.sel.unregister(child.fd)
-        os.close(child.fd)
-        del self.children[child.fd]
-        _, status = os.waitpid(child.pid, 0)
+        child.report = report
+        if report.get("final_written", True) and not child.reported:
+            child.reported = True
+            self.send(child.client, dict(report, op="finished", pid=child.pid))
+
+    # -- deaths -------------------------------------------------------------
+    def on_sigchld(self):
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except OSError:
+            pass
+        self.reap()
+
+    def reap(self):
+        """waitpid() every child that ended: actions get their verdict, orphans are forgotten."""
+        ended = False
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            child = self.by_pid.pop(pid, None)
+            if child is None:
+                self.orphans.discard(pid)
+                continue
+            ended = True
+            self.on_child_exit(child, status)
+        if ended or self.orphans:
+            self._sweep_orphans()
+
+    def on_child_exit(self, child, status):
+        _kill_group(child.pid)  # what it started in its own group goes with it
         if child.job.get("type") == "R":
             self.r_server.action_ended(child.pid)  # its R worker goes with it
+        if child.fd is not None:
+            self.on_child_readable(child)  # a report written just before the exit is there now
+            self._close_pipe(child)
+        if child.report is None or child.report is False:
+            late = _read_report_file(child.report_path, child.job["job_id"])
+            if late is not None:
+                child.report = late
+        else:
+            _remove(child.report_path)
         if not child.reported:
-            self.report_death(child, status)
+            if child.kill_reason is None and isinstance(child.report, dict):
+                if child.report.get("final_written"):  # reported through the file
+                    child.reported = True
+                    self.send(child.client, dict(child.report, op="finished", pid=child.pid))
+                else:
+                    self.finish_reported(child)
+            elif child.client.sock is None:
+                child.reported = True  # its client is gone: nobody watches this log any more
+            else:
+                self.report_death(child, status)
         child.client.children.discard(child)
         self._maybe_closed(child.client)
         self._remove_abandoned_roots(child.client)
 
+    def _sweep_orphans(self):
+        """Kill every child of ours that is not a running action (nor the R server): re-parented
+        here (we are a subreaper) from an action that ended. Running actions are subreapers themselves, so
+        what they start stays below them while they live."""
+        r_server = self.r_server.proc.pid if self.r_server.proc is not None else None
+        for pid in _own_children():
+            if pid in self.by_pid or pid == r_server:  # the R server is ours, not an orphan
+                continue
+            self.orphans.add(pid)
+            _kill_group(pid, own_group_only=False)
+
+    def finish_reported(self, child):
+        """The action reported, but its log's final lines or .done may be missing (its own
+        harness code failed after the function): write the ERROR line and .done here."""
+        report = child.report
+        job = child.job
+        reason = report.get("error") or "the action's harness code failed after the function"
+        try:
+            self.append_error(job, f"Action {job['action']} did not finish: {reason}", child.started,
+                              done=True)
+        except Exception as exc:
+            reason += f" (and its ERROR line could not be written to S3: {_describe(exc)})"
+        child.reported = True
+        self.send(child.client, dict(report, op="finished", pid=child.pid, ok=False, error=reason))
+
     def report_death(self, child, status):
         if child.kill_reason:
             reason = child.kill_reason
-        elif os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            reason = f"its process was killed by signal {sig} ({signal.Signals(sig).name})"
         else:
-            reason = f"its process exited with code {os.WEXITSTATUS(status)} without finishing the function"
+            reason = death_reason(status)
+            if child.report is False:
+                reason += " (what it wrote on its result channel was not a report)"
         job = child.job
         try:
+            # No .done, as on FaaSr: a killed action never wrote one; the ERROR line is final.
             self.append_error(job, f"Action {job['action']} did not finish: {reason}", child.started)
         except Exception as exc:  # S3 unreachable: the result still reaches the harness
-            reason += f" (and its ERROR line could not be written to S3: {exc})"
-        self.send(child.client, {"op": "finished", "job_id": job["job_id"], "ok": False, "triggered": [],
+            reason += f" (and its ERROR line could not be written to S3: {_describe(exc)})"
+        child.reported = True
+        triggered = child.report.get("triggered", []) if isinstance(child.report, dict) else []
+        self.send(child.client, {"op": "finished", "job_id": job["job_id"], "ok": False, "triggered": triggered,
                                  "error": reason, "pid": child.pid,
                                  "seconds": round(time.monotonic() - child.started, 4)})
 
-    def append_error(self, job, message, started):
+    def append_error(self, job, message, started, done=False):
+        """Append an ERROR line to the action's log (and write its .done: a final status
+        even when the action could not)."""
         from faasr_easypy.layout import format_log_line
 
         store = job["stores"][job["log_store"]]
@@ -287,6 +408,8 @@ class ForkServer:
             body += b"\n"
         line = format_log_line(time.monotonic() - started, "ERROR", "local_backend.py", message)
         client.put_object(Bucket=store["bucket"], Key=job["log_key"], Body=body + line.encode() + b"\n")
+        if done:
+            client.put_object(Bucket=store["bucket"], Key=job["done_key"], Body=b"True")
 
     # -- main loop --------------------------------------------------------
     def loop(self):
@@ -294,25 +417,39 @@ class ForkServer:
         self.sel.register(0, selectors.EVENT_READ, "owner")
         self.listener.setblocking(False)
         self.sel.register(self.listener.fileno(), selectors.EVENT_READ, "listener")
+        self.sel.register(self._wake_r, selectors.EVENT_READ, "sigchld")
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, _on_sigchld)
         while self.running:
-            now = time.monotonic()
-            deadlines = [c.deadline for c in self.children.values() if c.deadline and not c.kill_reason]
-            timeout = max(0.0, min(deadlines) - now) if deadlines else None
-            for key, _ in self.sel.select(timeout):
-                if key.data == "owner":
-                    self.read_owner()
-                elif key.data == "listener":
-                    self.accept()
-                elif isinstance(key.data, Client):
-                    if key.data.sock is not None:  # not dropped earlier in this round
-                        self.on_client_readable(key.data)
-                elif self.children.get(key.data.fd) is key.data:  # fds are reused: same child?
-                    self.on_child_readable(key.data)
-            now = time.monotonic()
-            for child in list(self.children.values()):
-                if child.deadline and now >= child.deadline and not child.reported:
-                    limit = child.job["time_limit"]
-                    self.kill(child, f"it ran past its time limit of {limit:g} s and was killed")
+            self.turn()
+
+    def turn(self, max_wait=None):
+        """One round of the loop: wait for something (at most until the next deadline)."""
+        now = time.monotonic()
+        deadlines = [c.deadline for c in self.by_pid.values() if c.deadline and not c.kill_reason]
+        timeout = max(0.0, min(deadlines) - now) if deadlines else None
+        if self.orphans:  # killed, re-parented grandchildren may still come: look again soon
+            timeout = 0.2 if timeout is None else min(timeout, 0.2)
+        if max_wait is not None:
+            timeout = max_wait if timeout is None else min(timeout, max_wait)
+        for key, _ in self.sel.select(timeout):
+            if key.data == "owner":
+                self.read_owner()
+            elif key.data == "listener":
+                self.accept()
+            elif key.data == "sigchld":
+                self.on_sigchld()
+            elif isinstance(key.data, Client):
+                if key.data.sock is not None:  # not dropped earlier in this round
+                    self.on_client_readable(key.data)
+            elif self.children.get(key.data.fd) is key.data:  # fds are reused: same child?
+                self.on_child_readable(key.data)
+        self.reap()  # also without a wake-up: a signal may have landed before select()
+        now = time.monotonic()
+        for child in list(self.by_pid.values()):
+            if child.deadline and now >= child.deadline and not child.reported:
+                limit = child.job["time_limit"]
+                self.kill(child, f"it ran past its time limit of {limit:g} s and was killed")
 
     def read_owner(self):
         """stdin carries nothing; its EOF means the owner is gone or wants us to stop."""
@@ -327,13 +464,13 @@ class ForkServer:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for client in list(self.clients.values()):
             self.disconnect(client)
-        for child in list(self.children.values()):
+        for child in list(self.by_pid.values()):
             self.kill(child, "the harness stopped")
         deadline = time.monotonic() + 5
-        while self.children and time.monotonic() < deadline:
-            for key, _ in self.sel.select(0.1):
-                if isinstance(key.data, Child) and self.children.get(key.data.fd) is key.data:
-                    self.on_child_readable(key.data)
+        while (self.by_pid or self.orphans) and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(0.02)
+        self._sweep_orphans()
         self.r_server.stop()  # it kills the R workers of actions killed above
 
 
@@ -350,14 +487,121 @@ def _warm(client, bucket):
     client._endpoint.http_session.close()
 
 
-def _die_with_parent(sig):
-    # Loaded once here, before any fork, so children don't pay for ctypes.
-    global _libc
+def _parse_report(line, job_id):
+    """The action's report as a dict, or None when `line` is not one (a function wrote to
+    the pipe, or patched what the report is made with)."""
     try:
-        if _libc is None:
-            import ctypes
-            _libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        _libc.prctl(1, sig)  # PR_SET_PDEATHSIG
+        report = json.loads(line)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if (not isinstance(report, dict) or report.get("job_id") != job_id or not isinstance(report.get("ok"), bool)
+            or not isinstance(report.get("triggered", []), list)):
+        return None
+    triggered = report.get("triggered", [])
+    if not all(isinstance(t, list) and len(t) == 2 and isinstance(t[0], str) for t in triggered):
+        return None
+    return report
+
+
+def _read_report_file(path, job_id):
+    try:
+        with open(path, "rb") as fh:
+            line = fh.read(MAX_REPORT_BYTES).split(b"\n", 1)[0]
+    except OSError:
+        return None
+    _remove(path)
+    return _parse_report(line, job_id)
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def death_reason(status):
+    """Why a process ended, from its waitpid() status: "killed by SIGKILL", "exited with status 3"."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return f"its process was killed by {name}"
+    return f"its process exited with status {os.WEXITSTATUS(status)} before reporting a result"
+
+
+def _describe(exc):
+    """str(exc) that cannot fail (a user's exception may raise in __str__)."""
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:
+        return f"{type(exc).__name__} (its message could not be printed)"
+
+
+def _kill_group(pid, own_group_only=True):
+    """SIGKILL the process group led by `pid` and `pid` itself. With own_group_only=False
+    also the group `pid` is in now (a grandchild that called setsid leads its own)."""
+    groups = {pid}
+    if not own_group_only:
+        try:
+            groups.add(os.getpgid(pid))
+        except OSError:
+            pass
+    groups.discard(os.getpgid(0))  # never our own group
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _own_children():
+    """Pids of this process's children, from /proc (every thread's list)."""
+    pids = set()
+    me = os.getpid()
+    try:
+        tids = os.listdir(f"/proc/{me}/task")
+    except OSError:
+        tids = [str(me)]
+    for tid in tids:
+        try:
+            with open(f"/proc/{me}/task/{tid}/children") as fh:
+                pids.update(int(p) for p in fh.read().split())
+        except OSError:
+            pass
+    return pids
+
+
+def _on_sigchld(signum, frame):
+    pass  # the wake-up fd has the byte; the loop reaps
+
+
+def set_child_subreaper():
+    """Orphans below this process re-parent to it instead of init (PR_SET_CHILD_SUBREAPER)."""
+    try:
+        return load_libc().prctl(36, 1, 0, 0, 0) == 0
+    except OSError:
+        return False
+
+
+def load_libc():
+    global _libc
+    if _libc is None:
+        import ctypes
+        _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    return _libc
+
+
+def _die_with_parent(sig):
+    # libc is loaded once, in the server before any fork, so children don't pay for ctypes.
+    try:
+        load_libc().prctl(1, sig)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 
@@ -378,6 +622,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the owner decides when we stop
     server = ForkServer(listener)
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    set_child_subreaper()  # what an action leaves behind comes back here to be killed
     sys.path.insert(0, SHIM)
     # Warm imports children would otherwise each pay for.
     import boto3  # noqa: F401

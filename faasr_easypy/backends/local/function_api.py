@@ -6,7 +6,8 @@ process of its own, so one module-level context is enough.
 
 Keys and local paths follow faasr-py 2.1.0: S3 keys are
 `remote_folder/remote_file` after collapsing repeated slashes; local files
-are `local_folder/local_file` relative to the action's working directory.
+are `local_folder/local_file` relative to the current directory (after an
+os.chdir, the new one, as faasr-py's open() does).
 Unlike faasr-py, a path that would leave the working directory, or a key with
 a `..` segment, is refused: tests must not write outside their sandbox.
 """
@@ -144,7 +145,12 @@ class FunctionContext:
 
     def _local_path(self, folder, name):
         folder = re.sub(r"/+", "/", str(folder).rstrip("/")) or "."
-        path = (self.workdir / folder / str(name)).resolve()
+        try:
+            cwd = Path.cwd()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"local file {folder}/{name}: the function's current directory "
+                                    "was deleted; change into an existing folder first") from None
+        path = (cwd / folder / str(name)).resolve()
         if path != self.workdir and self.workdir not in path.parents:
             raise PermissionError(f"local file {folder}/{name} is outside the function's working "
                                   f"directory; use a path relative to the current directory")
@@ -216,8 +222,12 @@ class FunctionContext:
     def secret(self, name):
         value = self.job.get("secrets", {}).get(name, os.environ.get(name))
         if value is None:
-            raise KeyError(f"secret {name!r} is not given to this action: name it in the workflow's "
-                           "\"Secrets\" list and export it in the environment of the harness")
+            # faasr-py's wording (FaaSr_py/secrets_api/secret.py), logged as ERROR and raised, so
+            # tests that grep for it pass on both backends; then how to give it.
+            message = f"faasr_secret: Secret '{name}' not found in environment variables"
+            self.log.add("ERROR", "secret.py", message)
+            raise KeyError(f"{message} (name it in the workflow's \"Secrets\" list and "
+                           "export it in the environment of the harness)")
         return value
 
 

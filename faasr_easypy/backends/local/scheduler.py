@@ -12,6 +12,7 @@ runs when a predecessor failed (a failed action triggers nothing).
 
 import itertools
 import json
+import logging
 import os
 import shutil
 import socket
@@ -26,11 +27,22 @@ from ...layout import instance_label
 from ..base import Backend, without_run
 from .action_env import named_secrets
 from .forkserver import ACTIONS_ROOT_PREFIX
+from .packages import container_note, package_folder, workflow_packages
 from .server_process import ForkServerProcess
+
+log = logging.getLogger(__name__)
 
 
 def default_parallelism():
     return max(4, 4 * (os.cpu_count() or 1))
+
+
+def default_action_memory_mib():
+    """A sane share of the machine for one action: a quarter of its RAM."""
+    try:
+        return max(256, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4 // 2**20)
+    except (ValueError, OSError):
+        return 4096
 
 
 class _Run:
@@ -54,11 +66,14 @@ class LocalBackend(Backend):
     logs_final_at_done = True  # action_process: final log flush, then .done
 
     def __init__(self, functions_dir, data_stores, max_parallel=None, action_timeout=DEFAULTS["action_timeout"],
-                 secrets=None, keep_workdirs=False, workdir_root=None, fork_server=None, executor=None):
+                 secrets=None, keep_workdirs=False, workdir_root=None, fork_server=None, executor=None,
+                 action_memory_mib=None):
         self.functions_dir = str(Path(functions_dir).resolve())
         self.data_stores = dict(data_stores)  # name -> DataStore
         self.max_parallel = max_parallel or default_parallelism()
         self.action_timeout = action_timeout
+        # MiB an action may allocate beyond the warm fork server's size (RLIMIT_AS)
+        self.action_memory_mib = int(action_memory_mib or default_action_memory_mib())
         self.secrets = dict(secrets or {})
         self.keep_workdirs = keep_workdirs
         self._own_root = workdir_root is None
@@ -92,11 +107,16 @@ class LocalBackend(Backend):
                                f"{', '.join(missing)}, which this testbed does not provide: map them "
                                "to an S3 server in the testbed, or run on the embedded default.")
         self._ensure_server()
+        if container_note(wf):
+            log.warning("%s", container_note(wf))
+        packages = workflow_packages(wf)  # installed once, cached; imported by the actions only
+        python_path = [str(package_folder(packages, progress=log.info))] if packages else []
         payload = invocation.payload()
         for name, store in self.data_stores.items():
             if name in payload["DataStores"]:
                 payload["DataStores"][name].update(store.as_workflow_spec())
         run = _Run(invocation, payload)
+        run.python_path = python_path
         with self._lock:
             if invocation.invocation_id in self._runs:
                 raise BackendError(f"InvocationID {invocation.invocation_id} was already triggered")
@@ -310,9 +330,11 @@ class LocalBackend(Backend):
             "stores": stores,
             "secrets": named_secrets(wf.data, self.secrets),  # only those the workflow names
             "functions_dir": self.functions_dir,
+            "python_path": run.python_path,  # PyPIPackageDownloads (packages.py)
             "local_file": (wf.data.get("FunctionLocalFile") or {}).get(spec.function_name),
             "cran_packages": (wf.data.get("FunctionCRANPackage") or {}).get(spec.function_name) or [],
             "time_limit": self.action_timeout,
+            "memory_limit_mib": self.action_memory_mib,
             "workdir_root": self.workdir_root,
             "own_root": self._own_root and not self.keep_workdirs,  # the server may remove it
             "keep_workdir": self.keep_workdirs,
