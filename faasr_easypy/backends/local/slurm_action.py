@@ -50,12 +50,15 @@ def main():
         r_server = RServer(parent=root)
         job["r_server"] = r_server.info()
     clients = clients_for(job["stores"])
-    from faasr_easypy.backends.local.action_process import _run
+    from faasr_easypy.backends.local.action_process import _run, describe, limit_memory
 
+    progress = {"triggered": [], "final_written": False}
     try:
-        report = _run(job, clients, started)
+        limit_memory(job.get("memory_limit_mib"))  # as a forked action process: the action's own cap
+        report = _run(job, clients, started, progress)
     except BaseException as exc:  # our own failure (S3 down, ...): report it, as the fork server does
-        report = {"ok": False, "triggered": [], "error": f"{type(exc).__name__}: {exc}"}
+        # once its invoker lines are in S3 the successors must run, as on the fork server
+        report = {"ok": False, "triggered": progress["triggered"], "error": describe(exc)}
     finally:
         if r_server is not None:
             r_server.action_ended(os.getpid())  # the worker is gone already (r_action closes it)
