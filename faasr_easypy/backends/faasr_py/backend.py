@@ -304,9 +304,9 @@ class FaaSrPyBackend(Backend):
                 env[f"{name}_PAT"] = self._token
         for name in run.workflow.data["DataStores"]:
             env.update(self.data_stores[name].credential_env())
-        # the secrets the workflow names for this action, from our environment, as GitHub passes
-        # repository secrets
-        env.update(named_secrets(run.workflow.data, overwritten.get("FunctionInvoke")))
+        # the secrets the workflow names (top-level Secrets), from our environment, as GitHub
+        # passes repository secrets
+        env.update(named_secrets(run.workflow.data))
         return env
 
     def _finish_run(self, run):
