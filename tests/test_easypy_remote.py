@@ -28,7 +28,7 @@ def test_faasr_job_on_a_github_actions_testbed(tmp_path):
             github.close()
 
     assert not github.errors
-    assert len(github.dispatches) == 4, [d["path"] for d in github.dispatches]
+    assert len(github.dispatches) == len(WORKFLOWS), [d["path"] for d in github.dispatches]
     assert rc == 0, out[-5000:]
     for dispatch in github.dispatches:
         path, headers, body = dispatch["path"], dispatch["headers"], dispatch["body"]
