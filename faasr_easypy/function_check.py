@@ -282,7 +282,9 @@ def _check_imports(workflow, index, interpreter):
                                 "FaaSr imports the folder as a package, where a sibling is found only "
                                 f"by a relative import: write `from .{module} import ...`"))
                 continue
-            problems.append(_missing_package(workflow, parsed, where, module, top, interpreter, packages))
+            problem = _missing_package(workflow, parsed, where, module, top, interpreter, packages)
+            if problem is not None:
+                problems.append(problem)
     return problems
 
 
@@ -294,12 +296,12 @@ def _missing_package(workflow, parsed, where, module, top, interpreter, packages
     listed = packages.get(function) if isinstance(packages, dict) else None
     listed = [listed] if isinstance(listed, str) else (listed or [])
     if package in listed or top in listed:
-        fix = (f"it is in PyPIPackageDownloads, so FaaSr installs it on the platform; install it for "
-               f"the actions here too: {interpreter} -m pip install {package}")
-    else:
-        fix = (f"add it to the workflow's PyPIPackageDownloads so FaaSr installs it: "
-               f"\"PyPIPackageDownloads\": {{\"{function}\": [\"{package}\"]}}, and install it for "
-               f"the actions here: {interpreter} -m pip install {package}")
+        # FaaSr installs it before the function runs, and so do our backends (the local one into
+        # a cached folder only its actions see): a pip failure then stops the run with pip's words.
+        return None
+    fix = (f"add it to the workflow's PyPIPackageDownloads so FaaSr installs it: "
+           f"\"PyPIPackageDownloads\": {{\"{function}\": [\"{package}\"]}} (the run then installs it "
+           f"for the actions), or install it for them yourself: {interpreter} -m pip install {package}")
     return Problem(where, "", f"imports {module!r}, which the actions' Python ({interpreter}) does not have", fix)
 
 

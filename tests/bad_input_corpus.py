@@ -223,10 +223,8 @@ case("functions-missing-package", "functions", "fan.py:1: imports 'no_such_packa
 case("functions-missing-package-pypi-name", "functions", "imports 'sklearn.linear_model'",
      "[\"scikit-learn\"]", "pip install scikit-learn",
      files={"fan.py": "from sklearn.linear_model import LinearRegression\n" + BASE_FUNCTIONS["fan.py"]})
-case("functions-missing-package-listed", "functions", "imports 'no_such_package_xyz'",
-     "it is in PyPIPackageDownloads", mutate=setting((), "PyPIPackageDownloads",
-                                                     {"split_work": ["no_such_package_xyz"]}),
-     files={"fan.py": "import no_such_package_xyz\n" + BASE_FUNCTIONS["fan.py"]})
+# A package the workflow lists in PyPIPackageDownloads is no mistake: the run installs it
+# (tests/test_workflow_settings.py::test_a_top_level_import_of_a_listed_package_...).
 case("functions-sibling-absolute", "functions", "imports 'helpers' as a top-level module",
      "from .helpers import", files=dict(BASE_FUNCTIONS, **{
          "helpers.py": "X = 1\n", "fan.py": "import helpers\n" + BASE_FUNCTIONS["fan.py"]}))

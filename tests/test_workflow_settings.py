@@ -66,3 +66,41 @@ def test_a_package_pip_cannot_install_is_one_clear_error(tmp_path):
                                            r"failed .*Fix the package names"):
         package_folder(["./no-such-package-dir"], root=tmp_path)
     assert not any(p.is_dir() for p in tmp_path.iterdir())  # nothing half-installed is kept
+
+
+TOP_LEVEL_IMPORT = FUNCTION.replace(
+    "    import tabulate  # from PyPIPackageDownloads, not the harness\n\n", "").replace(
+    "from FaaSr_py.client.py_client_stubs import faasr_put_file\n",
+    "import tabulate  # at the top of the file, as most functions import\n"
+    "from FaaSr_py.client.py_client_stubs import faasr_put_file\n")
+
+
+def _cli(*args, env):
+    return subprocess.run([sys.executable, "-m", "faasr_easypy.cli", *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+@pytest.mark.slow
+def test_a_top_level_import_of_a_listed_package_passes_the_pre_run_check_and_runs(tmp_path, monkeypatch):
+    """The functions check before a run must not refuse what the run itself installs."""
+    assert "import tabulate  # at the top" in TOP_LEVEL_IMPORT and "    import tabulate" not in TOP_LEVEL_IMPORT
+    env = dict(os.environ, FAASR_EASYPY_PYPI_CACHE=str(tmp_path / "cache"))
+    monkeypatch.setenv("FAASR_EASYPY_PYPI_CACHE", env["FAASR_EASYPY_PYPI_CACHE"])
+    _pypi_or_skip(tmp_path)
+    data = workflow({"start": action("table")}, name="TopLevel")
+    data["PyPIPackageDownloads"] = {"table": ["tabulate"]}
+    wf, functions = write_workflow(tmp_path, data, TOP_LEVEL_IMPORT)
+
+    checked = _cli("validate", wf.source, "--functions", functions, env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    ran = _cli("run", wf.source, "--functions", functions, env=env)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert "COMPLETED" in ran.stdout
+
+    del data["PyPIPackageDownloads"]
+    (tmp_path / "unlisted").mkdir()
+    unlisted, functions = write_workflow(tmp_path / "unlisted", data, TOP_LEVEL_IMPORT)
+    refused = _cli("run", unlisted.source, "--functions", functions, env=env)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "imports 'tabulate'" in refused.stderr and "PyPIPackageDownloads" in refused.stderr
+    assert "Traceback" not in refused.stderr and "Invocation folder" not in refused.stdout  # before the trigger

@@ -464,7 +464,7 @@ PREVIEWS_PER_JOB = 400
 def _fill_previews(workflows, ctx):
     """The text of small output objects on the job's embedded S3 (where the job holds the keys),
     for the report's previews. Binary content gets no preview."""
-    service = getattr(getattr(ctx, "s3", None), "service", None)
+    service = getattr(ctx, "s3", None)  # environment.S3Service of the job's embedded server, or None
     if service is None:
         return
     client = None
@@ -479,7 +479,7 @@ def _fill_previews(workflows, ctx):
                 if client is None:
                     from ..s3.client import make_client
 
-                    client = make_client(service().store("previews", obj.get("bucket") or "faasr"))
+                    client = make_client(service.store("previews", obj.get("bucket") or "faasr"))
                 data = client.get_object(Bucket=obj.get("bucket") or w.get("bucket"), Key=obj["key"])["Body"].read()
             except Exception as exc:
                 log.debug("no preview of %s: %s", obj.get("key"), exc)
