@@ -62,12 +62,30 @@ def parse_args_strictly(parser, argv):
                                parser.prog)
     return args
 
+
+def _bounded(text, convert, noun, ok, too_small):
+    """argparse type body: `text` converted (ArgumentTypeError naming `noun` when it is not
+    one), and refused with `too_small` (formatted with the text) unless ok(value)."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(too_small.format(text=repr(text)))
+    return value
+
+
 def positive_count(text):
     """A whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+    return _bounded(text, int, "a whole number", lambda v: v >= 1, "{text} must be at least 1")
+
+
+def positive_seconds(text):
+    """A number of seconds greater than 0."""
+    return _bounded(text, float, "a number of seconds", lambda v: v > 0, "{text} must be greater than 0")
+
+
+def positive_mib(text):
+    """A whole number of MiB, at least 16."""
+    return _bounded(text, int, "a whole number of MiB", lambda v: v >= 16,
+                    "{text} is too small: give at least 16 (MiB)")

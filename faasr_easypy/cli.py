@@ -4,7 +4,6 @@ User mistakes (UserError) print one paragraph and exit 2; Ctrl-C and SIGTERM
 stop everything the command started and exit 130 / 143.
 """
 
-import argparse
 import contextlib
 import signal
 import sys
@@ -12,6 +11,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from .arguments import positive_mib, positive_seconds
 from .defaults import DEFAULT_BUCKET, DEFAULTS
 from .defaults import RUNTIMES as MACHINE_BACKENDS
 from .errors import UserError
@@ -104,28 +104,6 @@ def build_parser():
     cat.set_defaults(func=cmd_s3_cat)
     p.set_defaults(func=lambda args: _usage(p))
     return parser
-
-
-def positive_seconds(text):
-    """argparse type: a number of seconds greater than 0 (also used by the Easypy plugin)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
-
-
-def positive_mib(text):
-    """argparse type: a whole number of MiB, at least 16."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB") from None
-    if value < 16:
-        raise argparse.ArgumentTypeError(f"{text!r} is too small: give at least 16 (MiB)")
-    return value
 
 
 def _usage(parser):

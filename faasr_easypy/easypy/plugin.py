@@ -31,8 +31,7 @@ from pathlib import Path
 
 from pyats.easypy.plugins.bases import BasePlugin
 
-from ..arguments import positive_count
-from ..cli import positive_seconds
+from ..arguments import positive_count, positive_seconds
 
 log = logging.getLogger(__name__)
 
