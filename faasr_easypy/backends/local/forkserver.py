@@ -396,18 +396,11 @@ class ForkServer:
     def append_error(self, job, message, started, done=False):
         """Append an ERROR line to the action's log (and write its .done: a final status
         even when the action could not)."""
-        from faasr_easypy.layout import format_log_line
+        from .error_line import append_error_line
 
         store = job["stores"][job["log_store"]]
         client = self._s3_client(self._own, store)
-        try:
-            body = client.get_object(Bucket=store["bucket"], Key=job["log_key"])["Body"].read()
-        except client.exceptions.NoSuchKey:
-            body = b""
-        if body and not body.endswith(b"\n"):
-            body += b"\n"
-        line = format_log_line(time.monotonic() - started, "ERROR", "local_backend.py", message)
-        client.put_object(Bucket=store["bucket"], Key=job["log_key"], Body=body + line.encode() + b"\n")
+        append_error_line(client, store["bucket"], job["log_key"], time.monotonic() - started, message)
         if done:
             client.put_object(Bucket=store["bucket"], Key=job["done_key"], Body=b"True")
 

@@ -30,7 +30,8 @@ import uuid
 
 import requests
 
-from ...layout import format_log_line, instance_label
+from ...layout import instance_label
+from .error_line import append_error_line
 
 log = logging.getLogger(__name__)
 
@@ -312,17 +313,8 @@ class SlurmExecutor:
         job = j.job
         try:  # the same ERROR line a fork server writes for an action that died
             store = job["stores"][job["log_store"]]
-            client = self._client(store)
-            try:
-                body = client.get_object(Bucket=store["bucket"], Key=job["log_key"])["Body"].read()
-            except client.exceptions.NoSuchKey:
-                body = b""
-            if body and not body.endswith(b"\n"):
-                body += b"\n"
-            line = format_log_line(time.monotonic() - j.submitted, "ERROR", "local_backend.py",
-                                   f"Action {instance_label(job['action'], job.get('rank'))} did not finish: "
-                                   f"{reason}")
-            client.put_object(Bucket=store["bucket"], Key=job["log_key"], Body=body + line.encode() + b"\n")
+            append_error_line(self._client(store), store["bucket"], job["log_key"], time.monotonic() - j.submitted,
+                              f"Action {instance_label(job['action'], job.get('rank'))} did not finish: {reason}")
         except Exception as exc:
             reason += f" (and its ERROR line could not be written to S3: {_short(exc)})"
         self._report(j, {"job_id": job["job_id"], "ok": False, "triggered": [], "error": reason,
