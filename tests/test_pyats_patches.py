@@ -56,9 +56,10 @@ def test_every_premise_holds_here_and_install_applies_them_once():
         "print(json.dumps([premises, first, p.install()]))\n")
     premises, first, second = found
     if sys.version_info < (3, 13):
-        assert premises == dict.fromkeys(premises) and len(premises) == 6
-        assert first == second == {"reporter_worker": True, "git_info": True, "source_cache": True,
-                                   "task_run": True, "reporter_redaction": True, "mail_encoding": True}
+        assert premises == dict.fromkeys(premises) and len(premises) == 7
+        assert first == second == {"reporter_worker": True, "reporter_wait": True, "git_info": True,
+                                   "source_cache": True, "task_run": True, "reporter_redaction": True,
+                                   "mail_encoding": True}
         assert "not applied" not in stderr
     else:  # the source cache's premise: inspect parses the file for a class only before 3.13
         assert first["source_cache"] is False and "source_cache not applied" in stderr
@@ -86,9 +87,10 @@ def test_importing_the_easypy_modules_patches_nothing():
         "from pyats.reporter import server\n"
         "from pyats.aetest import utils\n"
         "import inspect\n"
+        "import time\n"
         "print(json.dumps([server.ThreadPoolExecutor is concurrent.futures.ThreadPoolExecutor,\n"
-        "                  utils.inspect is inspect, git_info._original is None]))\n")
-    assert found == [True, True, True]
+        "                  utils.inspect is inspect, git_info._original is None, server.time is time]))\n")
+    assert found == [True, True, True, True]
 
 
 def test_reporter_server_still_builds_one_executor_per_message_the_way_assumed():

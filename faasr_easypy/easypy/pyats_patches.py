@@ -7,6 +7,8 @@ bodies live in their modules; this module is the only one that installs them:
 
 - ``reporter_worker``: pyATS's reporter server handles its messages on one thread kept
   for the life of the process, instead of starting a thread per message.
+- ``reporter_wait``: the job process's fixed sleeps while pyATS starts (1 s) and stops
+  (0.5 s ticks) its reporter process end as soon as the socket listens / the process exited.
 - ``git_info``: ``get_git_info`` (rebound where aetest and easypy imported it by name)
   looked up once per testscript file, in the job process before tasks fork.
 - ``source_cache``: ``inspect`` in two pyATS modules finds a testscript's class sources
@@ -149,6 +151,18 @@ def _apply_reporter():
     return reporter_worker.install()
 
 
+def _reporter_wait_premise():
+    from . import reporter_wait
+
+    return reporter_wait.premise()
+
+
+def _apply_reporter_wait():
+    from . import reporter_wait
+
+    return reporter_wait.install()
+
+
 def _apply_git_info():
     from . import git_info
 
@@ -187,6 +201,7 @@ def _apply_mail():
 
 PATCHES = (
     Patch("reporter_worker", reporter_premise, _apply_reporter),
+    Patch("reporter_wait", _reporter_wait_premise, _apply_reporter_wait),
     Patch("git_info", git_info_premise, _apply_git_info),
     Patch("source_cache", source_cache_premise, _apply_source_cache),
     Patch("task_run", task_run_premise, lambda: True),
