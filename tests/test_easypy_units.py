@@ -542,3 +542,22 @@ def test_task_verdicts_never_take_pyats_pre_start_default(reported, state, inter
     from faasr_easypy.easypy.plugin import _verdict
 
     assert _verdict(reported, state, interrupted) == expected
+
+
+def test_default_config_is_named_for_pyats_only_in_a_faasr_run_without_one_of_the_users():
+    ours = str(PROJECT / "jobs" / "faasr_job.py")
+    plugins = {"TipsPlugin": {"enabled": False}}
+    run = ["/venv/bin/pyats", "run", "job", ours]
+    environ = {}
+    assert plugin.name_default_config(plugins, run, environ)
+    assert environ == {plugin.ENV_PYATS_CONFIG: str(plugin.CONFIG_FILE)}
+    plugin.forget_default_config(environ)
+    assert environ == {}
+    for argv, env in ((run + ["-C", "mine.yaml"], {}), (run + ["--configuration=mine.yaml"], {}),
+                      (run, {plugin.ENV_PYATS_CONFIG: "mine.yaml"}),
+                      (["pytest", "tests/test_easypy_units.py", ours], {})):
+        before = dict(env)
+        assert not plugin.name_default_config(plugins, argv, env)
+        plugin.forget_default_config(env)
+        assert env == before  # the user's own variable stays
+    assert not plugin.name_default_config({}, run, environ) and environ == {}

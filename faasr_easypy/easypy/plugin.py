@@ -17,8 +17,8 @@ jobfile that imports faasr_easypy, a testbed with FaaSr devices, or any
 
 It also applies faasr-easypy's default Easypy configuration
 (``easypy_config.yaml``: slow plugins a FaaSr job does not use are switched
-off) to jobfiles that use faasr_easypy. ``-C FILE`` still overrides it, and
-``FAASR_EASYPY_DEFAULT_CONFIG=0`` turns that off.
+off) to jobfiles that use faasr_easypy (see name_default_config). ``-C FILE``
+still overrides it, and ``FAASR_EASYPY_DEFAULT_CONFIG=0`` turns that off.
 """
 
 import atexit
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = Path(__file__).with_name("easypy_config.yaml")
 ENV_DEFAULT_CONFIG = "FAASR_EASYPY_DEFAULT_CONFIG"
+ENV_PYATS_CONFIG = "PYATS_CONFIGURATION_EASYPY"  # pyATS's own variable for an Easypy configuration file
 REPORT_ENTRY_POINT = "faasr_easypy.report"
 
 # Callables fn(results: dict, directory: Path, runtime) -> path of a report file (or None),
@@ -357,6 +358,7 @@ class FaasrArgumentCheck(BasePlugin):
     def pre_job(self, job):
         from .arguments import refuse_unknown_faasr
 
+        forget_default_config()  # the first of our hooks: pyATS has read its configuration
         refuse_unknown_faasr(faasr_options())
 
 
@@ -641,8 +643,41 @@ def default_config_plugins(argv=None, environ=None):
         return {}
 
 
+def _configuration_given(argv):
+    """-C FILE / --configuration FILE (or an abbreviation) among pyATS's arguments."""
+    return any(token.startswith(("-C", "--conf")) for token in argv[1:])
+
+
+def name_default_config(plugins, argv=None, environ=None):
+    """genie registers four of the plugins easypy_config.yaml switches off with entry points of
+    its own, loaded after ours, that re-enable them. pyATS reads the file named by
+    PYATS_CONFIGURATION_EASYPY after every entry point, so naming ours there switches them off
+    too (trivial job ~0.2-0.5 s). Not when the user gave -C or that variable: theirs wins, as
+    before. True when it set the variable (forget_default_config() takes it away again)."""
+    argv = list(sys.argv if argv is None else argv)
+    environ = os.environ if environ is None else environ
+    if not plugins or ENV_PYATS_CONFIG in environ or _configuration_given(argv) or not _is_faasr_run(argv):
+        return False
+    environ[ENV_PYATS_CONFIG] = str(CONFIG_FILE)
+    _named_default_config.append(str(CONFIG_FILE))
+    return True
+
+
+def forget_default_config(environ=None):
+    """First pre_job: pyATS has read its configuration; tasks and what they start must not
+    inherit a PYATS_CONFIGURATION_EASYPY the user never set."""
+    environ = os.environ if environ is None else environ
+    if _named_default_config and environ.get(ENV_PYATS_CONFIG) == _named_default_config[0]:
+        environ.pop(ENV_PYATS_CONFIG)
+    _named_default_config.clear()
+
+
+_named_default_config = []
+
+
 def _registration():
     plugins = default_config_plugins()
+    name_default_config(plugins)
     plugins["FaasrArgumentCheck"] = {
         "class": FaasrArgumentCheck,
         "enabled": True,
