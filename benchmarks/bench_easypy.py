@@ -8,8 +8,13 @@
    against pyATS's defaults.
 3. Unshared memory (USS: private clean + dirty pages) per workflow task: the
    forked pyATS task process and its local backend's fork server.
+4. A one-workflow job as a user runs it (`pyats run job` of a jobfile with
+   workflows/fan_out_fan_in.json and its testscript, no -C, issue 16: <= 5 s), its
+   wall time split by the lines the job prints (read as they arrive); with
+   --baseline DIR also that of another checkout (its own .venv), alternating runs.
 
 Figures only, no asserts. Run: .venv/bin/python benchmarks/bench_easypy.py [--quick]
+[--baseline DIR] [--one-workflow: only figure 4]
 """
 
 import json
@@ -252,6 +257,97 @@ def bench_startup(tmp, rounds):
     return results
 
 
+ONE_WORKFLOW_JOB = """
+from pathlib import Path
+
+from faasr_easypy.easypy import WorkflowPool
+
+PROJECT = Path({project!r})
+
+
+def main(runtime):
+    pool = WorkflowPool(runtime)
+    pool.submit(PROJECT / "workflows" / "fan_out_fan_in.json",
+                testscript=PROJECT / "testscripts" / "fan_out_fan_in.py")
+    pool.run()
+"""
+
+# (phase, the line that ends it); the phases add up to the wall time
+PHASES = [
+    ("pyATS start-up (imports, plugins, reporter)", "%EASYPY-INFO: Starting job run:"),
+    ("job set-up (testbed, S3, fork server, jobfile)", "%EASYPY-INFO: Starting task execution:"),
+    ("task: workflow + testscript", "%AETEST-INFO: The result of common cleanup"),
+    ("task end, results collected", "faasr-easypy: 1 workflow task(s)"),
+    ("post_job: results, JUnit, HTML report", "%FAASR_EASYPY-INFO: faasr-easypy: archive "),
+    ("wrap-up: reporter stop, zip, summary", "%EASYPY-INFO: Done!"),
+    ("exit: S3 and fork server stop", None),
+]
+
+
+def stamped_job(pyats, jobfile, *args, cwd):
+    """Run a job; (wall time, returncode, [(seconds since start, line)])."""
+    started = time.monotonic()
+    proc = subprocess.Popen([str(pyats), "run", "job", str(jobfile), *map(str, args)], cwd=str(cwd),
+                            env=env(PATH=f"{Path(pyats).parent}{os.pathsep}{os.environ.get('PATH', '')}"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_sigint_default)
+    lines = [(time.monotonic() - started, line.rstrip("\n")) for line in proc.stdout]
+    proc.wait()
+    return time.monotonic() - started, proc.returncode, lines
+
+
+def phase_times(wall, lines):
+    """{phase: seconds} from the first line matching each marker (a missing one: None)."""
+    out, previous = {}, 0.0
+    for name, marker in PHASES:
+        at = wall if marker is None else next((t for t, line in lines if marker in line), None)
+        if at is None:
+            out[name] = None
+            continue
+        out[name], previous = at - previous, at
+    return out
+
+
+def bench_one_workflow(tmp, rounds, baseline=None):
+    trees = {"this checkout": PROJECT}
+    if baseline:
+        trees = {f"baseline {baseline}": Path(baseline).resolve(), **trees}
+    results = {name: [] for name in trees}
+    for i in range(rounds):
+        for name, tree in trees.items():  # alternating: the machine's load hits both alike
+            job = tmp / f"one_workflow_{i}_{len(results[name])}.py"
+            job.write_text(ONE_WORKFLOW_JOB.format(project=str(tree)))
+            wall, rc, lines = stamped_job(tree / ".venv" / "bin" / "pyats", job, "--no-mail",
+                                          "--archive-dir", tmp / "archives-one", cwd=tree)
+            if rc != 0:
+                print("\n".join(line for _, line in lines[-40:]))
+                raise SystemExit(f"the one-workflow job of {tree} exited {rc}")
+            results[name].append((wall, phase_times(wall, lines)))
+    return results
+
+
+def print_one_workflow(results, rounds):
+    print(f"4. One-workflow job, `pyats run job` of fan_out_fan_in + its testscript, no -C "
+          f"(median of {rounds}; issue 16 target <= 5 s):")
+    names = list(results)
+    print(f"   {'':<50}" + "".join(f"{n[:22]:>24}" for n in names))
+    walls = {n: statistics.median(w for w, _ in runs) for n, runs in results.items()}
+    print(f"   {'wall time':<50}" + "".join(f"{walls[n]:>22.2f} s" for n in names))
+    for phase, _ in PHASES:
+        cells = []
+        for n in names:
+            values = [p[phase] for _, p in results[n] if p[phase] is not None]
+            cells.append(f"{statistics.median(values):>22.2f} s" if values else f"{'?':>24}")
+        print(f"   {'  ' + phase:<50}" + "".join(cells))
+    for n in names:
+        print(f"   runs, {n}: " + ", ".join(f"{w:.2f}" for w, _ in results[n]))
+    if len(names) == 2:
+        before, after = walls[names[0]], walls[names[1]]
+        print(f"   this checkout vs baseline: {after - before:+.2f} s ({after / before:.0%}); "
+              f"target {'met' if after <= 5 else 'not met'} here ({os.cpu_count()} CPU(s), load "
+              f"{os.getloadavg()[0]:.1f})")
+
+
 def mib(n):
     return n / (1024 * 1024)
 
@@ -259,9 +355,15 @@ def mib(n):
 def main():
     quick = "--quick" in sys.argv
     rounds = 2 if quick else 3
+    baseline = sys.argv[sys.argv.index("--baseline") + 1] if "--baseline" in sys.argv else None
     with tempfile.TemporaryDirectory(prefix="faasr-bench-easypy-") as tmp:
         tmp = Path(tmp)
         print(f"pyATS side benchmarks ({os.cpu_count()} CPU(s))\n")
+        one_rounds = 3 if quick else 5
+        print_one_workflow(bench_one_workflow(tmp, one_rounds, baseline), one_rounds)
+        if "--one-workflow" in sys.argv:
+            return
+        print()
 
         start = bench_startup(tmp, rounds)
         print(f"1. Trivial job (no task), wall time of `pyats run job` (median of {rounds}):")

@@ -169,3 +169,58 @@ def test_install_is_idempotent_and_wraps_only_start_and_stop():
         "print(json.dumps({'changed': changed, 'same': server.ReportServer.start_server is first,\n"
         "                  'shim': isinstance(server.time, w.WakingTime), 'premise': w.premise()}))\n")
     assert found == {"changed": ["start_server", "stop_server"], "same": True, "shim": True, "premise": None}
+
+
+COUNTER = (
+    "import json, queue, tempfile, time\n"
+    "from pyats.reporter import server\n"
+    "{install}\n"
+    "waits = []\n"
+    "log = tempfile.NamedTemporaryFile('w', delete=False)\n"
+    "log.write('a\\nb\\n'); log.flush()\n"
+    "counter = server.LogLineCounter(log.name)\n"
+    "inner = counter.queue.get\n"
+    "def get(block=True, timeout=None):\n"
+    "    waits.append(timeout); return inner(block, timeout)\n"
+    "counter.queue.get = get\n"
+    "time.sleep(1.5)  # the thread's first wait began in __init__, before either patch\n"
+    "counter.close(); counter.join()\n"
+    "counter.counting_thread.join(30)\n"
+    "print(json.dumps({{'alive': counter.counting_thread.is_alive(), 'waits': waits,\n"
+    "                  'queue': isinstance(counter.queue, queue.Queue)}}))\n"
+)
+
+
+def test_pyats_log_line_counter_waits_on_its_queue_the_way_assumed():
+    """Canary: the counter's thread asks its queue for get(True, 1), and again only after that
+    second has passed (it was asked twice in 1.5 s: once before the recorder, once after)."""
+    found = _fresh(COUNTER.format(install=""))
+    assert found == {"alive": False, "waits": [1], "queue": True}
+
+
+def test_patched_log_line_counter_waits_in_short_steps():
+    found = _fresh(COUNTER.format(install="from faasr_easypy.easypy import reporter_wait\n"
+                                          "reporter_wait.install()\n"))
+    waits = found.pop("waits")
+    assert found == {"alive": False, "queue": True}
+    assert len(waits) > 1 and set(waits) == {1}  # pyATS asks the same, but each ends after 50 ms
+
+
+def test_capped_get_returns_items_and_raises_empty_sooner():
+    import queue
+
+    waits = []
+    q = queue.Queue()
+
+    def get(block=True, timeout=None):
+        waits.append((block, timeout))
+        return queue.Queue.get(q, block, timeout)
+
+    capped = reporter_wait._capped(get)
+    q.put("x")
+    assert capped(True, 1) == "x"
+    with pytest.raises(queue.Empty):
+        capped(True, 1)
+    with pytest.raises(queue.Empty):
+        capped(False)
+    assert waits == [(True, reporter_wait.COUNTER_WAIT)] * 2 + [(False, None)]  # ... and waits 50 ms at most

@@ -10,11 +10,18 @@ process has exited), checking every 10 ms, and never sleeps longer than asked.
 pyATS's own checks after the sleep then run as before. Everywhere else (other
 threads, the forked reporter process, every other ``time`` function) it is the
 real ``time`` module.
+
+The reporter process itself took up to 1 s more to exit: each log file's
+``LogLineCounter`` thread (not a daemon) waits on its queue with ``get(True, 1)``
+and only then sees that it was closed. Its queue's blocking ``get`` now waits at
+most 50 ms at a time; on an empty queue the loop looks at its closed flag and
+waits again, as it did after 1 s.
 """
 
 import functools
 import logging
 import os
+import queue
 import threading
 import time
 import types
@@ -24,6 +31,7 @@ log = logging.getLogger(__name__)
 SERVER_MODULE = "pyats.reporter.server"
 PROC_NET_UNIX = "/proc/net/unix"
 TICK = 0.01            # seconds between checks of the awaited condition
+COUNTER_WAIT = 0.05    # longest wait of a LogLineCounter's queue.get (pyATS: 1 s)
 _LISTENING = 0x10000   # __SO_ACCEPTCON in /proc/net/unix's Flags: the socket listen()s
 
 _until = {}  # (pid, thread id) -> the condition the current start/stop_server call awaits
@@ -94,6 +102,34 @@ def _awaiting(method, condition_of):
     return wrapper
 
 
+def _capped(get):
+    def capped_get(block=True, timeout=None):
+        if block and (timeout is None or timeout > COUNTER_WAIT):
+            if timeout is None:
+                while True:  # get() without a timeout: the same, in short waits
+                    try:
+                        return get(True, COUNTER_WAIT)
+                    except queue.Empty:
+                        continue
+            return get(True, COUNTER_WAIT)  # Empty sooner: the loop looks at its flag again
+        return get(block, timeout)
+
+    capped_get.faasr_easypy_awaits = True
+    return capped_get
+
+
+def _waking_counter(init):
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        waiting = getattr(self, "queue", None)
+        if isinstance(waiting, queue.Queue) and not getattr(waiting.get, "faasr_easypy_awaits", False):
+            waiting.get = _capped(waiting.get)
+
+    wrapper.faasr_easypy_awaits = True
+    return wrapper
+
+
 def premise():
     """None when the patch applies here, else why not."""
     try:
@@ -110,6 +146,10 @@ def premise():
             return f"{SERVER_MODULE}.ReportServer.{name} does not exist"
     if not isinstance(getattr(cls, "_socketpath", None), property):
         return f"{SERVER_MODULE}.ReportServer._socketpath is not a property"
+    if not callable(getattr(getattr(server, "LogLineCounter", None), "_counting_loop", None)):
+        return f"{SERVER_MODULE}.LogLineCounter._counting_loop does not exist"
+    if getattr(server, "queue", None) is not queue:
+        return f"{SERVER_MODULE} no longer uses the queue module"
     try:
         listening("/")
     except OSError as exc:
@@ -129,4 +169,7 @@ def install():
         cls.start_server = _awaiting(cls.start_server, _server_listens)
     if not getattr(cls.stop_server, "faasr_easypy_awaits", False):
         cls.stop_server = _awaiting(cls.stop_server, _server_exited)
+    counter = server.LogLineCounter
+    if not getattr(counter.__init__, "faasr_easypy_awaits", False):
+        counter.__init__ = _waking_counter(counter.__init__)
     return True
