@@ -6,6 +6,15 @@ import os
 log = logging.getLogger(__name__)
 
 
+def warm_s3_client():
+    """Parses the S3 model into the process-wide boto3 session (which tasks inherit) and
+    imports what botocore imports lazily on a first client."""
+    from ..s3.client import DataStore, make_client
+
+    make_client(DataStore(name="warm-up", bucket="warm-up", endpoint="http://127.0.0.1:9",
+                          access_key="warm-up", secret_key="warm-up"))
+
+
 class BeforeFork:
     """JobContext's warm-up and buckets (a mixin)."""
 
@@ -18,11 +27,8 @@ class BeforeFork:
         from .. import runner, tester  # noqa: F401
         from ..backends import local  # noqa: F401
         from ..monitor import watch  # noqa: F401
-        from ..s3.client import DataStore, make_client
 
-        # Parses the S3 model into the process-wide boto3 session that tasks inherit.
-        make_client(DataStore(name="warm-up", bucket="warm-up", endpoint="http://127.0.0.1:9",
-                              access_key="warm-up", secret_key="warm-up"))
+        warm_s3_client()
 
     def prepare_buckets(self, workflow_path):
         """Job process: create the embedded S3's buckets a workflow needs, once per bucket,

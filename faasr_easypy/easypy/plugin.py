@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = Path(__file__).with_name("easypy_config.yaml")
 ENV_DEFAULT_CONFIG = "FAASR_EASYPY_DEFAULT_CONFIG"
+ENV_EARLY_S3 = "FAASR_EASYPY_EARLY_S3"  # 0: start the embedded S3 in pre_job, not at registration
 ENV_PYATS_CONFIG = "PYATS_CONFIGURATION_EASYPY"  # pyATS's own variable for an Easypy configuration file
 REPORT_ENTRY_POINT = "faasr_easypy.report"
 
@@ -675,6 +676,20 @@ def forget_default_config(environ=None):
 _named_default_config = []
 
 
+def starts_s3_early(argv=None, environ=None):
+    """A FaaSr run on the built-in testbed (no -t/--testbed-file: its S3 is the embedded one)
+    without --faasr-keep-s3 (the early server keeps no data) and not just asking for help."""
+    argv = list(sys.argv if argv is None else argv)
+    environ = os.environ if environ is None else environ
+    if environ.get(ENV_EARLY_S3, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    for token in argv[1:]:
+        name = token.split("=", 1)[0]
+        if name in ("-h", "--help") or name.startswith(("-t", "--testbed", "--faasr-k")):
+            return False
+    return True
+
+
 def _registration():
     plugins = default_config_plugins()
     name_default_config(plugins)
@@ -699,6 +714,10 @@ def _registration():
         from . import pyats_patches
 
         pyats_patches.install()
+        if starts_s3_early():
+            from .s3_keeper import start_early
+
+            start_early()  # pre_job adopts it (or stops it): ~1 s of the job's start-up saved
     plugins["FaasrPlugin"] = {
         "class": FaasrPlugin,
         "enabled": True,

@@ -3,8 +3,14 @@
 The server is started and stopped by one "keeper" thread that lives as long as
 the job: `weed` dies with the thread that started it (PR_SET_PDEATHSIG), and
 starting it in the background overlaps its ~1 s start with pyATS's own start-up.
+
+For a FaaSr jobfile on the built-in testbed the keeper starts even earlier, when
+pyATS loads the plugin (:func:`start_early`, ~1 s before pre_job): the context
+made in pre_job adopts it, or pre_job stops it (:func:`abandon_early`) when the job
+turns out not to need it; an atexit handler stops it if pre_job never comes.
 """
 
+import atexit
 import logging
 import os
 import tempfile
@@ -24,13 +30,21 @@ class S3Keeper:
         return bool(self.options.get("keep_s3"))
 
     def start_s3_background(self):
-        """Job process: start the job's S3 server (if the testbed asks for one) without waiting."""
+        """Job process: start the job's S3 server (if the testbed asks for one) without waiting,
+        or adopt the one started when pyATS loaded the plugin."""
+        if not self.testbed.needs_embedded_s3 or self.keep_s3:
+            abandon_early()  # the early server keeps no data (--faasr-keep-s3 needs a kept folder)
         if not self.testbed.needs_embedded_s3 or self.s3 is not None or self._keeper is not None:
             return
         if os.getpid() != self.owner_pid:
             return
         self._s3_ready = threading.Event()
         self._s3_stop = threading.Event()
+        early = _take_early()
+        if early is not None:
+            self._keeper = early.adopt(self)
+            self._register_atexit()
+            return
 
         def keep():
             try:
@@ -67,20 +81,25 @@ class S3Keeper:
         return self.s3
 
     def _start_s3_now(self):
-        from ..environment import S3Service, start_s3
+        from ..environment import start_s3
 
         data_dir = None
         if self.keep_s3:
             data_dir = tempfile.mkdtemp(prefix="faasr-easypy-s3-kept-")
             self.s3_data_dir = data_dir
         started = time.monotonic()
-        service = start_s3(data_dir=data_dir)
+        self._use_s3(start_s3(data_dir=data_dir), time.monotonic() - started)
+
+    def _use_s3(self, service, seconds):
+        """The started service becomes the job's (keeper thread)."""
+        from ..environment import S3Service
+
         self.server = service.server
         # What tasks inherit: endpoint and keys (never printed), not the server the keeper owns.
         self.s3 = S3Service(service.endpoint, service.access_key, service.secret_key, service.region)
         self.redactor  # noqa: B018 -- the keys are masked from now on, also in the log filter
         what = "embedded S3 server (SeaweedFS)" if self.server else "external S3 (FAASR_EASYPY_S3_ENDPOINT)"
-        log.info("faasr-easypy: %s at %s, ready in %.2f s", what, service.endpoint, time.monotonic() - started)
+        log.info("faasr-easypy: %s at %s, ready in %.2f s", what, service.endpoint, seconds)
 
     def stop_s3(self):
         """Stop the embedded server; safe to call twice and from atexit."""
@@ -108,3 +127,93 @@ class S3Keeper:
             log.info("faasr-easypy: S3 data kept in %s (look at it with: faasr-easypy s3 ls --data-dir %s; "
                      "faasr-easypy s3 cat --data-dir %s KEY; serve it with: faasr-easypy s3 serve --data-dir %s)",
                      self.s3_data_dir, self.s3_data_dir, self.s3_data_dir, self.s3_data_dir)
+
+
+class EarlyS3:
+    """The keeper thread of an S3 server started before the job's context exists."""
+
+    def __init__(self):
+        self._up = threading.Event()       # start_s3 returned or failed
+        self._decided = threading.Event()  # adopted by a context, or abandoned
+        self._ctx = None
+        self._service = None
+        self._error = None
+        self._seconds = None
+        self.thread = threading.Thread(target=self._keep, name="faasr-easypy-s3", daemon=True)
+
+    def _keep(self):
+        from ..environment import start_s3
+
+        started = time.monotonic()
+        try:
+            self._service = start_s3()
+        except BaseException as exc:  # reported by the context's ensure_s3(), in the jobfile
+            self._error = exc
+        self._seconds = time.monotonic() - started
+        self._up.set()
+        self._decided.wait()
+        ctx = self._ctx
+        if ctx is None:  # abandoned: no job needs it
+            if self._service is not None and self._service.server is not None:
+                try:
+                    self._service.server.stop(timeout=0)
+                except Exception:
+                    log.exception("stopping the embedded S3 server failed")
+            return
+        try:
+            if self._error is not None:
+                ctx._s3_error = self._error
+            else:
+                ctx._use_s3(self._service, self._seconds)
+        except BaseException as exc:
+            ctx._s3_error = exc
+        finally:
+            ctx._s3_ready.set()
+        ctx._s3_stop.wait()
+        ctx._stop_server_now()
+
+    def adopt(self, ctx):
+        """`ctx` (its _s3_ready and _s3_stop events made) owns the server from now on."""
+        self._ctx = ctx
+        self._decided.set()
+        return self.thread
+
+    def abandon(self, timeout=10):
+        if not self._decided.is_set():
+            self._decided.set()
+            self.thread.join(timeout)
+
+
+_early = []  # the EarlyS3 started in this process, until a context takes it
+
+
+def start_early():
+    """Plugin registration of a FaaSr run on the built-in testbed: start the S3 server now, so it
+    is up by the time the jobfile needs it. The S3 client modules are imported here, in the main
+    thread, so the keeper thread imports nothing while pyATS forks its helper processes."""
+    if _early:
+        return _early[0]
+    import ctypes  # noqa: F401 -- what the server's start imports (prctl) ...
+
+    import botocore.exceptions  # noqa: F401 -- ... and its readiness probe
+
+    from .. import environment  # noqa: F401
+    from .before_fork import warm_s3_client
+
+    warm_s3_client()  # the server's readiness probe uses a client: its imports happen here
+    early = EarlyS3()
+    _early.append(early)
+    early.thread.start()
+    atexit.register(abandon_early)
+    return early
+
+
+def _take_early():
+    return _early.pop() if _early else None
+
+
+def abandon_early():
+    """Stop an early-started server no context took (safe to call any time, also from atexit)."""
+    early = _take_early()
+    if early is not None:
+        early.abandon()
