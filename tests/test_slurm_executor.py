@@ -18,28 +18,13 @@ from faasr_easypy.runner import WorkflowRunner
 from faasr_easypy.workflow import load_workflow
 
 from .processes import alive, cmdline
-from .slurm_cluster import is_loopback, listening_sockets
-from .workflow_factory import action, workflow
+from .slurm_cluster import is_loopback, listening_sockets, read_log
+from .workflow_factory import NAP_FUNCTIONS, action, workflow
 
 PROJECT = Path(__file__).resolve().parent.parent
 TESTBED = PROJECT / "testbeds" / "slurm_cluster.yaml"
 
 pytestmark = pytest.mark.slow
-
-FUNCTIONS = '''
-import time
-
-from FaaSr_py.client.py_client_stubs import faasr_log
-
-
-def nap(seconds=0):
-    faasr_log(f"napping {seconds} s")
-    time.sleep(seconds)
-
-
-def quick():
-    faasr_log("quick")
-'''
 
 R_FUNCTIONS = '''
 square_up <- function(n) {
@@ -75,7 +60,7 @@ def nap_workflow(cluster, tmp_path, seconds, action_timeout=None):
     """start (naps) -> next (quick), as a workflow file beside its functions; the testbed file."""
     functions = tmp_path / "functions"
     functions.mkdir()
-    (functions / "fns.py").write_text(FUNCTIONS)
+    (functions / "fns.py").write_text(NAP_FUNCTIONS)
     data = workflow({"start": action("nap", args={"seconds": seconds}, nxt=["next"]),
                      "next": action("quick")}, name="NapFlow")
     path = tmp_path / "nap.json"
@@ -240,14 +225,6 @@ def r_run(cluster, tmp_path, actions):
 
 def r_action(function, **kwargs):
     return action(function=function, type="R", **kwargs)
-
-
-def read_log(runner, label):
-    try:
-        body = runner.client.get_object(Bucket=runner.data_store.bucket, Key=runner.layout.log_key(label))
-    except runner.client.exceptions.NoSuchKey:
-        return ""
-    return body["Body"].read().decode()
 
 
 def test_r_actions_run_in_their_jobs_with_their_own_r_server(cluster_env, tmp_path):
