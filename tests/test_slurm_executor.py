@@ -112,7 +112,7 @@ def cancelled_and_settled(cluster, got):
 
 def test_ranks_and_fan_in_spread_over_both_nodes(cluster_env):
     wf = load_workflow(PROJECT / "workflows" / "fan_out_fan_in.json")
-    with WorkflowRunner(wf, cluster_env.testbed_file, timeout=120, check_interval=0.2) as runner:
+    with WorkflowRunner.from_testbed(wf, cluster_env.testbed_file, timeout=120, check_interval=0.2) as runner:
         assert runner.wait(120)
         got = {label: s.status for label, s in runner.get_function_statuses().items()}
         # while it runs: what the harness listens on is loopback only (the executor uses a Unix socket)
@@ -128,7 +128,7 @@ def test_ranks_and_fan_in_spread_over_both_nodes(cluster_env):
 
 def test_a_job_cancelled_with_scancel_fails_its_action_with_the_reason(cluster_env, tmp_path):
     wf, functions, testbed = nap_workflow(cluster_env, tmp_path, 30)
-    with WorkflowRunner(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
+    with WorkflowRunner.from_testbed(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
         job_id, _ = wait_running(cluster_env, "faasr-NapFlow-start-")
         cluster_env.run("scancel", job_id)
         assert runner.wait(40)
@@ -139,7 +139,7 @@ def test_a_job_cancelled_with_scancel_fails_its_action_with_the_reason(cluster_e
 def test_a_job_over_its_time_limit_is_stopped_and_says_so(cluster_env, tmp_path):
     wf, functions, testbed = nap_workflow(cluster_env, tmp_path, 60, action_timeout=3)
     started = time.monotonic()
-    with WorkflowRunner(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
+    with WorkflowRunner.from_testbed(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
         assert runner.wait(40)
         got = statuses(runner)
     assert time.monotonic() - started < 40
@@ -151,7 +151,7 @@ def test_a_job_over_its_time_limit_is_stopped_and_says_so(cluster_env, tmp_path)
 def test_a_drained_node_finishes_its_job_and_gets_no_new_ones(cluster_env, tmp_path):
     wf, functions, testbed = nap_workflow(cluster_env, tmp_path, 3)
     try:
-        with WorkflowRunner(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
+        with WorkflowRunner.from_testbed(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
             _, node = wait_running(cluster_env, "faasr-NapFlow-start-")
             cluster_env.run("scontrol", "update", f"nodename={node}", "state=drain", "reason=faasr-easypy-test")
             assert runner.wait(40)
@@ -168,7 +168,7 @@ def test_slurmrestd_stopped_mid_run_the_running_action_finishes_the_next_fails(c
     wf, functions, testbed = nap_workflow(cluster_env, tmp_path, 3)
     pidfile = cluster_env.dir / "run" / "slurmrestd.pid"
     try:
-        with WorkflowRunner(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
+        with WorkflowRunner.from_testbed(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
             wait_running(cluster_env, "faasr-NapFlow-start-")
             subprocess.run(["kill", pidfile.read_text().strip()], check=True)
             assert runner.wait(40)

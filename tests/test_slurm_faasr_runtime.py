@@ -56,7 +56,7 @@ def standin_processes():
 def test_fan_out_and_fan_in_across_jobs(on_slurm):
     cluster, _ = on_slurm
     wf = load_workflow(PROJECT / "workflows" / "fan_out_fan_in.json")
-    with WorkflowRunner(wf, cluster.testbed_file, timeout=240, check_interval=0.3) as runner:
+    with WorkflowRunner.from_testbed(wf, cluster.testbed_file, timeout=240, check_interval=0.3) as runner:
         assert runner.wait(240)
         statuses = {label: s.status for label, s in runner.get_function_statuses().items()}
     ranks = wf.rank_count("square")
@@ -104,7 +104,7 @@ def test_a_run_that_times_out_leaves_no_job_of_its_invocation(on_slurm):
     """The workflow's timeout ends the run: close() cancels what faasr-py still has queued or running."""
     cluster, _ = on_slurm
     wf = load_workflow(PROJECT / "workflows" / "fan_out_fan_in.json")
-    with WorkflowRunner(wf, cluster.testbed_file, timeout=8, check_interval=0.3) as runner:
+    with WorkflowRunner.from_testbed(wf, cluster.testbed_file, timeout=8, check_interval=0.3) as runner:
         runner.wait(8)
         statuses = {label: s.status for label, s in runner.get_function_statuses().items()}
     assert set(statuses) >= {"split", "gather"}  # every action has a verdict
