@@ -66,6 +66,11 @@ def test_fan_out_and_fan_in_across_jobs(on_slurm):
     assert jobs.count("FanOutFanIn-square") == ranks
     # every rank triggers gather; the runtime's election lets exactly one copy run it
     assert jobs.count("FanOutFanIn-gather") == ranks
+    # the harness knows exactly these jobs as the run's, each with its action instance
+    known = watched_jobs(runner)
+    assert set(known) == {int(j) for j, *_ in cluster.jobs_after(cluster.baseline, "FanOutFanIn-")}, known
+    assert sorted(known.values(), key=str) == sorted(
+        [("split", None), *[("square", r) for r in range(1, ranks + 1)], *[("gather", None)] * ranks], key=str)
     assert cluster.wait_idle("FanOutFanIn-") == []
     assert not standin_processes()
     assert os.path.isdir(cluster.dir)
