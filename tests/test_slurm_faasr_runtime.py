@@ -208,3 +208,27 @@ def test_cancelling_one_of_two_runs_of_a_workflow_leaves_the_others_jobs_alone(o
     assert all(cluster.job(j).get("JobState") == "COMPLETED" for j in b_jobs), {j: cluster.job(j) for j in b_jobs}
     assert cluster.wait_idle("NapFlow-") == []
     assert not standin_processes()
+
+
+def test_a_faasr_job_cancelled_before_it_started_fails_its_action_too(on_slurm, tmp_path):
+    """No node to run on (both drained): the job pends, is scancel'ed, and faasr-py never wrote a
+    line; the harness's ERROR line is the action's whole log."""
+    cluster, _ = on_slurm
+    wf, functions = nap_flow(tmp_path, 0)
+    nodes = ",".join(cluster.nodes())
+    cluster.run("scontrol", "update", f"nodename={nodes}", "state=drain", "reason=faasr-easypy-test")
+    try:
+        with WorkflowRunner.from_testbed(wf, cluster.testbed_file, functions=functions, timeout=120,
+                                         check_interval=0.3) as runner:
+            job_id = job_of(runner, "start")
+            wait_state(cluster, job_id, ("PENDING",))
+            cluster.run("scancel", str(job_id))
+            assert runner.wait(60), "the run must end long before its timeout"
+            got = {label: (s.status, s.reason) for label, s in runner.get_function_statuses().items()}
+            log = read_log(runner, "start")
+    finally:
+        cluster.run("scontrol", "update", f"nodename={nodes}", "state=resume", check=False)
+    assert got["start"][0] == Status.FAILED and f"SLURM job {job_id} (NapFlow-start) ended CANCELLED" in got["start"][1]
+    assert got["next"][0] == Status.SKIPPED, got
+    assert len(log.splitlines()) == 1 and "[ERROR] [faasr-easypy] Action start did not finish" in log, log
+    assert cluster.wait_idle("NapFlow-") == []
