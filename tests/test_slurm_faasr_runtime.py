@@ -1,8 +1,9 @@
 """FaaSr's own runtime on the real SLURM cluster (testbeds/slurm_local.yaml): the harness submits
 the entry action through slurmrestd, each job's `docker run` runs faasr-py 2.1.0 (the nodes'
 docker stand-in), and faasr-py submits the successors itself, ranks and fan-in included.
-Faults: a job scancel'ed mid-run fails its action with SLURM's reason at once (the harness watches
-the invocation's jobs), and cancelling one of two runs of a workflow scancels only its own jobs."""
+Faults: a job scancel'ed mid-run or while pending fails its action with SLURM's reason at once (the
+harness watches the invocation's jobs), and cancelling one of two runs of a workflow scancels only
+its own jobs."""
 
 import os
 import subprocess
