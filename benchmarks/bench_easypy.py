@@ -285,7 +285,9 @@ PHASES = [
 
 
 def stamped_job(pyats, jobfile, *args, cwd):
-    """Run a job; (wall time, returncode, [(seconds since start, line)])."""
+    """Run a job; (wall time, returncode, [(seconds since start, line)], CPU-s of its processes
+    that were reaped: the job and its children, not weed or fork servers it left to init)."""
+    cpu = cpu_of_children()
     started = time.monotonic()
     proc = subprocess.Popen([str(pyats), "run", "job", str(jobfile), *map(str, args)], cwd=str(cwd),
                             env=env(PATH=f"{Path(pyats).parent}{os.pathsep}{os.environ.get('PATH', '')}"),
@@ -293,7 +295,7 @@ def stamped_job(pyats, jobfile, *args, cwd):
                             preexec_fn=_sigint_default)
     lines = [(time.monotonic() - started, line.rstrip("\n")) for line in proc.stdout]
     proc.wait()
-    return time.monotonic() - started, proc.returncode, lines
+    return time.monotonic() - started, proc.returncode, lines, cpu_of_children() - cpu
 
 
 def phase_times(wall, lines):
@@ -317,12 +319,14 @@ def bench_one_workflow(tmp, rounds, baseline=None):
         for name, tree in trees.items():  # alternating: the machine's load hits both alike
             job = tmp / f"one_workflow_{i}_{len(results[name])}.py"
             job.write_text(ONE_WORKFLOW_JOB.format(project=str(tree)))
-            wall, rc, lines = stamped_job(tree / ".venv" / "bin" / "pyats", job, "--no-mail",
-                                          "--archive-dir", tmp / "archives-one", cwd=tree)
+            wall, rc, lines, cpu = stamped_job(tree / ".venv" / "bin" / "pyats", job, "--no-mail",
+                                               "--archive-dir", tmp / "archives-one", cwd=tree)
             if rc != 0:
                 print("\n".join(line for _, line in lines[-40:]))
                 raise SystemExit(f"the one-workflow job of {tree} exited {rc}")
-            results[name].append((wall, phase_times(wall, lines)))
+            phases = phase_times(wall, lines)
+            phases["CPU-s of the job's processes"] = cpu
+            results[name].append((wall, phases))
     return results
 
 
@@ -333,7 +337,7 @@ def print_one_workflow(results, rounds):
     print(f"   {'':<50}" + "".join(f"{n[:22]:>24}" for n in names))
     walls = {n: statistics.median(w for w, _ in runs) for n, runs in results.items()}
     print(f"   {'wall time':<50}" + "".join(f"{walls[n]:>22.2f} s" for n in names))
-    for phase, _ in PHASES:
+    for phase in [p for p, _ in PHASES] + ["CPU-s of the job's processes"]:
         cells = []
         for n in names:
             values = [p[phase] for _, p in results[n] if p[phase] is not None]

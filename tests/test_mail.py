@@ -99,6 +99,20 @@ def test_mail_section_has_a_face_for_each_mail_part():
     assert clone.text == section.text and clone.html == section.html and str(clone) == str(section)
 
 
+def test_mail_section_renders_its_html_only_when_an_html_part_asks_once():
+    renders = []
+
+    def render():
+        renders.append(1)
+        return mail_section_html(results_with_braces())
+
+    section = MailSection(mail_section_text(results_with_braces()), render)
+    assert section.format(runtime=object()) == section.text and renders == []  # the text part alone
+    assert f"{section}" == f"{section}" == mail_section_html(results_with_braces()) and renders == [1]
+    clone = pickle.loads(pickle.dumps(MailSection(section.text, render)))
+    assert clone.html == section.html and renders == [1, 1]
+
+
 class FakeMailReport:
     def __init__(self, attachment=None):
         self.contents = {"Easypy Report": "..."}

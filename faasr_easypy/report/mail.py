@@ -154,14 +154,23 @@ class MailSection(str):
     ``str(section)``: text with ``{}`` doubled and ``<&>`` escaped (safe everywhere);
     ``section.format(...)``: the plain text (pyATS' text part);
     ``format(section)`` / ``'{custom}'.format(custom=section)``: the HTML fragment (HTML part).
+
+    `html_fragment` may be a callable that makes it: it runs once, when an HTML part asks
+    for it (a job without --mail-html or with --no-mail never renders the mail template).
     """
 
     def __new__(cls, text, html_fragment):
         safe = html.escape(text, quote=False).replace("{", "{{").replace("}", "}}")
         obj = super().__new__(cls, safe)
         obj.text = text
-        obj.html = html_fragment
+        obj._html = html_fragment
         return obj
+
+    @property
+    def html(self):
+        if callable(self._html):
+            self._html = self._html()
+        return self._html
 
     def format(self, *args, **kwargs):
         return self.text
@@ -210,7 +219,7 @@ def attach_to_mail_report(runtime, results, report_path=None, section=SECTION, a
     where = location or report_location(runtime, report_path)
     if where and attached:
         where += " (attached to this mail)"
-    value = MailSection(mail_section_text(report, where), mail_section_html(report, where))
+    value = MailSection(mail_section_text(report, where), lambda: mail_section_html(report, where))
     mail_report.contents[section] = value
     return value
 
