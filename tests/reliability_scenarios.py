@@ -327,6 +327,18 @@ def _restart_s3(fault):
     fault.notes.append("S3 SIGKILLed, back after 2 s")
 
 
+def _kill_job_s3(fault):
+    """SIGKILL to the job's embedded weed (not its guard) while both workflows run an action."""
+    fault.wait_for("[victim] sleeping 120 s")
+    fault.wait_for("hanging forever")
+    pid = next((pid for pid, cmd in tagged_processes(fault.proc.tag)
+                if cmd.split(" ", 1)[0].endswith("weed")), None)
+    if pid is None:
+        raise FaultNotInjected("no weed process with the job's tag")
+    os.kill(pid, signal.SIGKILL)
+    fault.notes.append("SIGKILL to weed")
+
+
 def _nothing(fault):
     pass
 
@@ -410,6 +422,11 @@ FAULT_SCENARIOS = {
         # timeouts well under `limit`: a workflow the outage broke ends TIMEOUT, only a hang hits the limit
         tasks=_tasks("outage", timeout=120) + _tasks("steady", timeout=120), inject=_restart_s3,
         external_s3=True),
+    "s3-killed": lambda: Scenario(
+        case="s3-killed", tried="the job's embedded S3 server (weed) SIGKILLed while two workflows run, "
+                                "a third queued",
+        tasks=_tasks("victim", timeout=150) + _tasks("hang", timeout=150) + _tasks("steady"), parallel=2,
+        inject=_kill_job_s3, limit=300),
     "worker-killed": lambda: Scenario(
         case="worker-killed", tried="an action process SIGKILLed during the job (report mailed)",
         tasks=_tasks("victim") + _tasks("steady"), inject=_kill_worker, mail=True),

@@ -57,6 +57,34 @@ def test_s3_server_killed_and_restarted_mid_job(tmp_path):
     assert all(f["status"] == "COMPLETED" for f in outcome.functions("outage").values())
 
 
+def test_a_killed_embedded_s3_server_ends_the_job_with_s3_named(tmp_path):
+    """SIGKILL to the job's own weed while two workflows run an action and a third is queued:
+    the job process (weed's parent) sees it die and tells the tasks' monitors (shared memory),
+    which stop at once instead of calling everything TIMEOUT after the 150 s timeout."""
+    outcome = held(run_scenario(FAULT_SCENARIOS["s3-killed"](), tmp_path))
+    assert outcome.notes == ["SIGKILL to weed"], outcome.explain()
+    assert outcome.rc != 0 and outcome.seconds < 140, outcome.explain()  # not the workflows' 150 s timeout
+    assert outcome.verdicts == {"victim": "errored", "hang": "errored", "steady": "aborted"}, outcome.explain()
+    named = "the embedded S3 server (weed mini, port "
+    for taskid in outcome.verdicts:  # every workflow says why, naming S3 and how it died
+        error = outcome.workflow(taskid)["error"]
+        assert named in error and "killed by SIGKILL" in error, (taskid, error)
+    assert outcome.results["job"]["complete"] is False
+    assert outcome.results["job"]["note"].startswith("stopped: " + named), outcome.results["job"]
+    statuses = {(t, label): (f["status"], f["reason"] or "") for t in ("victim", "hang")
+                for label, f in outcome.functions(t).items()}
+    assert statuses[("victim", "start")] == ("COMPLETED", ""), statuses
+    assert not any(status == "TIMEOUT" for status, _ in statuses.values()), statuses
+    for key, (status, reason) in statuses.items():
+        if status != "COMPLETED":  # what was running or waiting keeps its status, with why it is unknown
+            assert status in ("RUNNING", "PENDING") and reason.startswith("status unknown: " + named), (key, status)
+    from .easypy_helpers import task_results
+
+    results = task_results(outcome.archive)  # to pyATS a harness problem: errored, not failed
+    assert results["victim"]["tests"]["function[victim].finished_well"][0] == "errored", results["victim"]
+    assert results["hang"]["tests"]["function[start].finished_well"][0] == "errored", results["hang"]
+
+
 def test_worker_killed_during_a_job(tmp_path):
     outcome = held(run_scenario(FAULT_SCENARIOS["worker-killed"](), tmp_path))
     assert outcome.notes and outcome.notes[0].startswith("SIGKILL to the action process of victim"), outcome.notes

@@ -265,7 +265,8 @@ class FaasrPlugin(BasePlugin):
                 record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             workflows.append(record)
         _fill_previews(workflows, ctx)
-        complete = not ctx.interrupted and all(w.get("state") == "finished" for w in workflows)
+        s3_death = ctx.s3_death()
+        complete = not ctx.interrupted and not s3_death and all(w.get("state") == "finished" for w in workflows)
         return {
             "schema": 1,
             "job": {
@@ -273,6 +274,7 @@ class FaasrPlugin(BasePlugin):
                 "testbed": ctx.testbed.name, "archive": _relative(runtime.archive, ctx.project_root),
                 "complete": complete,
                 "note": None if complete else (f"interrupted ({ctx.interrupted_by or 'Ctrl-C'})" if ctx.interrupted else
+                                               f"stopped: {s3_death}" if s3_death else
                                                "some workflow tasks did not finish (killed or errored)"),
             },
             "workflows": workflows,
@@ -464,7 +466,7 @@ def _fill_previews(workflows, ctx):
     """The text of small output objects on the job's embedded S3 (where the job holds the keys),
     for the report's previews. Binary content gets no preview."""
     service = getattr(ctx, "s3", None)  # environment.S3Service of the job's embedded server, or None
-    if service is None:
+    if service is None or ctx.s3_death():
         return
     client = None
     budget = PREVIEWS_PER_JOB
