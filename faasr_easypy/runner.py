@@ -228,13 +228,13 @@ class WorkflowRunner:
 
     @property
     def s3_lost(self):
-        """One paragraph on why the run could not be watched to its end (its S3 server died),
-        or None. The monitor noticed it and gave up at once, instead of at the timeout."""
+        """One paragraph on why the run could not be watched to its end (its S3 server died,
+        or its disk is full), or None. The monitor noticed it and gave up at once, instead of at the timeout."""
         death = self.monitor.s3_lost
         if not death:
             return None
-        return (f"The run of {self.workflow.name} was stopped because {death}. Nothing of the "
-                "run can be watched without it, so the actions still running were cancelled and "
+        return (f"The run of {self.workflow.name} was stopped because {death}. Without its S3 the "
+                "run can neither go on nor be watched, so the actions still running were cancelled and "
                 "their statuses are unknown.")
 
     def wait_until(self, predicate, timeout=None):

@@ -85,6 +85,25 @@ def test_a_killed_embedded_s3_server_ends_the_job_with_s3_named(tmp_path):
     assert results["hang"]["tests"]["function[start].finished_well"][0] == "errored", results["hang"]
 
 
+def test_a_full_s3_disk_ends_the_job_with_the_reason(tmp_path):
+    """The job's TMPDIR on a 64 MiB tmpfs; a function writes 40 MB and uploads it: the job says
+    the S3 server's disk is full, not "InternalError ... try again" after 37 s."""
+    from .reliability_scenarios import NoSmallDisk
+
+    try:
+        outcome = held(run_scenario(FAULT_SCENARIOS["s3-disk-full"](), tmp_path))
+    except NoSmallDisk as exc:
+        pytest.skip(f"no small disk for the test: {exc}")
+    assert outcome.verdicts == {"full": "errored"}, outcome.explain()
+    assert outcome.rc != 0 and outcome.seconds < 140, outcome.explain()  # not the workflow's 150 s timeout
+    error = outcome.workflow("full")["error"]
+    assert "the embedded S3 server (weed mini, port " in error and "cannot write: its disk is full (" in error, error
+    assert "Fix: free space on that disk" in error, error
+    start = outcome.functions("full")["start"]
+    assert start["status"] == "RUNNING" and "its disk is full" in start["reason"], start
+    assert "InternalError" not in outcome.output, outcome.explain()
+
+
 def test_worker_killed_during_a_job(tmp_path):
     outcome = held(run_scenario(FAULT_SCENARIOS["worker-killed"](), tmp_path))
     assert outcome.notes and outcome.notes[0].startswith("SIGKILL to the action process of victim"), outcome.notes
@@ -213,6 +232,25 @@ def test_a_killed_embedded_s3_server_is_named_not_timed_out(tmp_path):
     assert "embedded S3 server" in outcome.output and "killed by SIGKILL" in outcome.output, outcome.explain()
     assert "TIMEOUT" not in outcome.output, outcome.explain()
     assert outcome.seconds < 100, outcome.explain()  # well before the run's 120 s timeout
+    assert outcome.rc == 2 and outcome.left_temp == [], outcome.explain()
+
+
+def test_a_full_s3_disk_is_named_and_ends_the_run_at_once(tmp_path):
+    """TMPDIR (the S3 data, the action folders) on a 64 MiB tmpfs; the function writes 40 MB and
+    uploads it. On main: FAILED "InternalError ... please try again" after 46 s (the upload and
+    then the log flush retried 10 times each)."""
+    from .reliability_scenarios import NoSmallDisk
+
+    try:
+        outcome = cli_case(tmp_path, "s3-disk-full")
+    except NoSmallDisk as exc:
+        pytest.skip(f"no small disk for the test: {exc}")
+    assert "the embedded S3 server (weed mini, port " in outcome.output, outcome.explain()
+    assert "cannot write: its disk is full (" in outcome.output, outcome.explain()
+    assert "Fix: free space on that disk, or set TMPDIR" in outcome.output, outcome.explain()
+    assert "InternalError" not in outcome.output, outcome.explain()  # never the bare retry message
+    assert "TIMEOUT" not in outcome.output, outcome.explain()
+    assert outcome.seconds < 40, outcome.explain()  # main: 46 s, each write retried 10 times
     assert outcome.rc == 2 and outcome.left_temp == [], outcome.explain()
 
 

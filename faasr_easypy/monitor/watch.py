@@ -39,8 +39,9 @@ class InvocationMonitor:
         self.on_status_change = on_status_change
         self.on_expire = on_expire
         # on_expire(monitor, reason): the watch gave up (timeout, inactivity, S3 lost)
-        # s3_death(): why the S3 server the invocation lives on is gone for good, or None;
-        # asked only while S3 fails, so a dead server ends the watch within a check interval
+        # s3_death(): why the S3 server the invocation lives on can no longer serve it (its
+        # process died, its disk is full), or None; asked every tick (it must be cheap), so
+        # that ends the watch within a check interval, not at the timeout
         self.s3_death = s3_death
         self.clock = clock
         budget = tick_budget if tick_budget is not None else max(0.5, 2 * self.check_interval)
@@ -124,7 +125,7 @@ class InvocationMonitor:
         if self.started_at is None:
             self.begin()
         result = self.poller.poll() if self.poller.due(started) else None
-        death = self._s3_death() if self.poller.failures else None
+        death = self._s3_death()
         lines = []
         expired = None
         with self.lock:

@@ -24,6 +24,7 @@ from pathlib import Path
 from ..defaults import DEFAULT_BUCKET
 from ..errors import S3Error
 from .client import DataStore, make_client
+from .disk import disk_full
 from .security import write_security_toml
 
 # Every listener weed mini opens; each gets an explicit free port so two
@@ -261,11 +262,20 @@ class EmbeddedS3Server:
         return self.process is not None and self.process.poll() is None
 
     def death(self):
-        """Why the server is gone while it should run ("killed by SIGKILL"), or None."""
-        if self.process is None or self.process.poll() is None:
+        """Why the server can no longer serve a run while it should ("was killed by SIGKILL",
+        its disk is full), or None."""
+        if self.process is None:
             return None
-        return (f"the embedded S3 server (weed mini, port {self.ports.get('s3.port')}) "
-                f"{exit_description(self.process.returncode)}; its log is {self.data_dir}/weed.log")
+        name = f"the embedded S3 server (weed mini, port {self.ports.get('s3.port')})"
+        if self.process.poll() is None:
+            full = disk_full(self.data_dir)
+            return f"{name} cannot write: {full}" if full else None
+        how = exit_description(self.process.returncode)
+        log_path = self.log_file or self.data_dir / "weed.log"
+        if not self._own_dir or self.log_file:  # kept after the run: point at it
+            return f"{name} {how}; its log is {log_path}"
+        # the data folder goes when the run ends: what weed said last, if it ended by itself
+        return f"{name} {how}" + (f"; its last log lines: {_tail(log_path, 2)}" if how.startswith("exited") else "")
 
     def __enter__(self):
         return self.start()
