@@ -373,6 +373,7 @@ class Scenario:
     seed: int = 0
     soak_seconds: float = 0       # repeat the tasks in rounds for this long, in one job
     disk_mib: int = 0             # the job's TMPDIR on a tmpfs of this size (root only)
+    archive_full: bool = False    # the archive folder on a 1 MiB tmpfs, filled before the job (root only)
 
     @property
     def taskids(self):
@@ -447,6 +448,9 @@ FAULT_SCENARIOS = {
     "s3-disk-full": lambda: Scenario(
         case="s3-disk-full", tried="a function uploads 40 MB with the job's TMPDIR (S3 data, action folders) "
                                    "on a 64 MiB disk", tasks=_tasks("full", timeout=150), disk_mib=64, limit=300),
+    "archive-full": lambda: Scenario(
+        case="archive-full", tried="the archive folder's disk full before the job starts",
+        tasks=_tasks("steady"), archive_full=True),
     "worker-killed": lambda: Scenario(
         case="worker-killed", tried="an action process SIGKILLed during the job (report mailed)",
         tasks=_tasks("victim") + _tasks("steady"), inject=_kill_worker, mail=True),
@@ -521,13 +525,22 @@ def run_scenario(scenario, root):
     log = root / "job.log"
     env = dict(PLANTED, TMPDIR=str(tmp))
     outcome = Outcome(scenario)
-    if scenario.disk_mib:
-        small_disk(tmp, scenario.disk_mib)
+    mounts = []
     try:
+        if scenario.disk_mib:
+            mounts.append(small_disk(tmp, scenario.disk_mib))
+        if scenario.archive_full:
+            mounts.append(small_disk(root / "archives", 1))
+            with open(root / "archives" / "filler", "wb", buffering=0) as fh:  # until the disk says no
+                try:
+                    while True:
+                        fh.write(b"\0" * 4096)
+                except OSError:
+                    pass
         _run_scenario(scenario, root, job, tmp, log, env, outcome)
     finally:
-        if scenario.disk_mib:
-            subprocess.run(["umount", "-l", str(tmp)], check=False)
+        for folder in mounts:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
     return outcome
 
 
@@ -944,7 +957,7 @@ def run_cli_scenario(scenario, root):
     tmp = root / "tmp"
     tmp.mkdir(exist_ok=True)
     if scenario.disk_mib:
-        small_disk(tmp, scenario.disk_mib)
+        small_disk(tmp, scenario.disk_mib)  # before anything runs: NoSmallDisk leaves nothing behind
     log = root / "run.log"
     tag = uuid.uuid4().hex
     cmd = [sys.executable, "-m", "faasr_easypy.cli", "run", str(path), "--functions", str(functions),
@@ -983,10 +996,12 @@ def small_disk(folder, mib):
     """Mount a tmpfs of `mib` MiB on `folder` (unmount it with `umount -l`)."""
     if os.geteuid() != 0:
         raise NoSmallDisk("mounting a tmpfs needs root")
+    Path(folder).mkdir(parents=True, exist_ok=True)
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(mib)}m,mode=1777", "tmpfs", str(folder)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise NoSmallDisk(f"mount -t tmpfs failed: {done.stderr.strip()}")
+    return folder
 
 
 def _outcome_lines(output):

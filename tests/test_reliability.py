@@ -9,6 +9,7 @@ and none of the planted secrets in its output, archive, report or mail.
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +103,41 @@ def test_a_full_s3_disk_ends_the_job_with_the_reason(tmp_path):
     start = outcome.functions("full")["start"]
     assert start["status"] == "RUNNING" and "its disk is full" in start["reason"], start
     assert "InternalError" not in outcome.output, outcome.explain()
+
+
+def test_a_full_archive_folder_is_one_paragraph_and_no_cut_zip(tmp_path):
+    """The archive folder on a full 1 MiB tmpfs. On main: pyATS tracebacks (OSError: No space
+    left on device), an empty .zip left behind and the last line "faasr-easypy: archive PATH"."""
+    import shutil
+
+    from .reliability_scenarios import NoSmallDisk
+
+    try:
+        outcome = run_scenario(FAULT_SCENARIOS["archive-full"](), tmp_path)
+    except NoSmallDisk as exc:
+        pytest.skip(f"no small disk for the test: {exc}")
+    checks = outcome.checks
+    assert checks["ended"] and checks["no leftover"] and checks["no secret"], outcome.explain()
+    assert outcome.rc == 2, outcome.explain()
+    assert "Traceback" not in outcome.output and "unhandled exception" not in outcome.output, outcome.explain()
+    folder = tmp_path / "archives"
+    assert list(folder.rglob("*.zip")) == [], list(folder.rglob("*"))  # no cut zip left
+    errors = [line for line in outcome.output.splitlines() if "could not be written" in line]
+    assert len(errors) == 1, outcome.explain()  # one paragraph, one line
+    match = re.search(r"the archive (\S+\.zip) could not be written: the disk of (\S+) is full .*"
+                      r"the run's files stay in (\S+) \(.*Fix: free space on the disk of \S+, or give "
+                      r"pyats run job --archive-dir a folder on a disk with room\.", errors[0])
+    assert match, errors[0]
+    assert match[2].startswith(str(folder)), errors[0]
+    run_folder = Path(match[3])
+    try:  # nothing of the run is lost: pyATS kept its run folder
+        results = json.loads((run_folder / "faasr_results.json").read_text())
+        assert [w["verdict"] for w in results["workflows"]] == ["passed"], results["workflows"]
+        assert (run_folder / "faasr_report.html").is_file()
+    finally:
+        shutil.rmtree(run_folder, ignore_errors=True)
+    last = outcome.output.rstrip().splitlines()[-1]
+    assert last.startswith("faasr-easypy: no archive was written (expected "), last
 
 
 def test_worker_killed_during_a_job(tmp_path):

@@ -538,7 +538,11 @@ def _announce_archive(runtime, link=False):
     _announced.append(archive)
 
     def last_words():
-        if os.path.exists(archive):
+        from .archive_writing import failure
+
+        if failure():
+            print(f"faasr-easypy: no archive was written (expected {archive}): {failure()}", flush=True)
+        elif os.path.exists(archive):
             print(f"faasr-easypy: archive {archive}", flush=True)
             report = _report_beside(archive)
             if link:
@@ -587,11 +591,17 @@ def _report_beside(archive):
     try:
         with zipfile.ZipFile(archive) as zf:
             data = zf.read(REPORT_FILE)
-        out = default_output(archive)
-        Path(out).write_bytes(data)
-        return out
     except (KeyError, OSError, zipfile.BadZipFile):
         return None
+    out = default_output(archive)
+    try:
+        Path(out).write_bytes(data)
+    except OSError as exc:  # the archive fit, its copy did not: no cut report beside it
+        Path(out).unlink(missing_ok=True)
+        print(f"faasr-easypy: the report could not be copied beside the archive ({exc}); it is in the "
+              f"archive as {REPORT_FILE}", flush=True)
+        return None
+    return out
 
 
 def _faasr_args_given(args):
