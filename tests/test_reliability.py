@@ -344,3 +344,109 @@ def test_a_sigkilled_pyats_job_leaves_no_task_fork_server_or_s3(tmp_path):
                                                                    "faasr-easypy-forkserver-"))], tmp_left
     finally:
         kill_tagged(proc.tag)
+
+
+# -- SIGTERM to a pytest process inside `with WorkflowTester(...)` ------------------------------
+
+SIGTERM_TESTS = '''
+import time
+from pathlib import Path
+
+from faasr_easypy.environment import LocalEnvironment
+from faasr_easypy.tester import WorkflowTester
+from faasr_easypy.workflow import load_workflow
+
+HERE = Path(__file__).parent
+
+
+def test_slow_workflow():
+    wf = load_workflow(HERE / "wf.json")
+    with LocalEnvironment(wf, HERE / "functions", backend={backend!r}) as env:
+        with WorkflowTester(wf, env.backend, env.logging_store, timeout=300) as tester:
+            tester.wait_all()
+
+
+def test_after_it():
+    (HERE / "second-test-ran").write_text("yes")
+    time.sleep(120)
+'''
+
+SLOW_FUNCTION = '''
+import time
+
+
+def slow(marker):
+    with open(marker, "w") as fh:
+        fh.write("started")
+    time.sleep(120)
+'''
+
+
+def _processes_in(folder):
+    """Pids of processes whose working directory is inside `folder`."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/cwd").startswith(str(folder)):
+                    out.append(int(entry))
+            except OSError:
+                pass
+    return out
+
+
+@pytest.mark.parametrize("backend", ["local", "faasr-py"])
+def test_sigterm_to_pytest_inside_a_workflow_tester_ends_the_session(tmp_path, request, backend):
+    """On main the runner's SIGTERM handler stopped the run and raised SystemExit(143), which
+    pytest counts as one failed test before it starts the next: the session ran on."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from .easypy_helpers import job_env, kill_tagged, tagged_processes
+    from .workflow_factory import slow_on_faasr_py
+
+    extra = {"TMPDIR": str(tmp_path / "tmp")}
+    if backend == "faasr-py":
+        extra["FAASR_EASYPY_FAASR_PY_PYTHON"] = request.getfixturevalue("faasr_python")
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "slow.py").write_text(SLOW_FUNCTION)
+    marker = tmp_path / "function-started"
+    (tmp_path / "wf.json").write_text(json.dumps(slow_on_faasr_py({"marker": str(marker)})))
+    (tmp_path / "test_inner.py").write_text(SIGTERM_TESTS.format(backend=backend))
+    tag = uuid.uuid4().hex
+    log = tmp_path / "pytest.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                                 str(tmp_path / "test_inner.py")], cwd=tmp_path, env=job_env(tag, extra),
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), log.read_text()  # the function runs: we are inside the with block
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(60)  # a bound, not a timing: the stop takes a few seconds
+        except subprocess.TimeoutExpired:
+            rc = None
+        output = log.read_text()
+        assert rc == 143, (rc, output)  # ended, as a terminated program does
+        assert not (tmp_path / "second-test-ran").exists(), output  # no test after the SIGTERM
+        assert "Interrupted: SIGTERM during a faasr-easypy workflow run" in output, output
+        deadline = time.monotonic() + 10  # what the run started goes with it
+        while (tagged_processes(tag) or _processes_in(tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert tagged_processes(tag) == [] and _processes_in(tmp_path) == [], output
+        from faasr_easypy.backends.faasr_py.backend import PORT_LOCK
+
+        # (faasr-py's port-8000 lock file stays by design: every run on the host locks it)
+        left = sorted(p.name for p in (tmp_path / "tmp").iterdir() if p.name != os.path.basename(PORT_LOCK))
+        assert left == [], output
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        kill_tagged(tag)
