@@ -66,8 +66,9 @@ class WorkflowRunner:
 
         overrides: {action: {key: value}} replacing the workflow's Arguments for this run.
         clock: the monitor's (and its own loop's) monotonic clock; tests inject one.
-        s3_server: the EmbeddedS3Server the run depends on; wait() ends with an S3Error
-        naming it if it dies, instead of letting every action run into the timeout."""
+        s3_server: what tells whether the run's S3 server died (`death()`: an EmbeddedS3Server,
+        found by itself when this process started the data store's server); wait() ends with an
+        S3Error naming it if it dies, instead of letting every action run into the timeout."""
         overrides = renamed_keyword(deprecated, "argument_overrides", "overrides", overrides, "WorkflowRunner")
         self.workflow = workflow = _as_workflow(workflow)
         # What the runner started for a testbed (from_testbed has placed it already).
@@ -86,6 +87,10 @@ class WorkflowRunner:
                             "or use WorkflowRunner.from_testbed(workflow, testbed)")
         self.backend = backend
         self.data_store = data_store
+        if self.s3_server is None:  # an embedded server this process runs: watch it too
+            from .s3.server import own_server
+
+            self.s3_server = own_server(getattr(data_store, "endpoint", None))
         self.timeout = timeout = setting("timeout", timeout, self._testbed)
         self.check_interval = check_interval = setting("check_interval", check_interval, self._testbed)
         self.invocation = invocation or Invocation(workflow, argument_overrides=overrides)

@@ -450,3 +450,40 @@ def test_sigterm_to_pytest_inside_a_workflow_tester_ends_the_session(tmp_path, r
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         kill_tagged(tag)
+
+
+def test_a_workflow_tester_on_an_embedded_server_of_its_process_sees_it_die(tmp_path):
+    """No s3_server given: the runner finds the embedded server this process started for its
+    data store (LocalEnvironment, the pytest fixture) and watches it like `faasr-easypy run`."""
+    import signal
+    import time
+
+    from faasr_easypy.environment import LocalEnvironment
+    from faasr_easypy.errors import S3Error
+    from faasr_easypy.tester import WorkflowTester
+    from faasr_easypy.workflow import parse_workflow
+
+    from .processes import descendants
+    from .workflow_factory import slow_on_faasr_py
+
+    marker = tmp_path / "function-started"
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "slow.py").write_text(SLOW_FUNCTION)
+    wf = parse_workflow(slow_on_faasr_py({"marker": str(marker)}))
+    with LocalEnvironment(wf, tmp_path / "functions") as env:
+        with WorkflowTester(wf, env.backend, env.logging_store, timeout=300, check_interval=0.5) as tester:
+            deadline = time.monotonic() + 60
+            while not marker.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert marker.exists()
+            guard = env.s3.server.process.pid
+            weed = next(pid for pid in descendants(guard) if "weed" in open(f"/proc/{pid}/cmdline").read())
+            os.kill(weed, signal.SIGKILL)
+            started = time.monotonic()
+            with pytest.raises(S3Error, match=r"the embedded S3 server \(weed mini, port \d+\) was killed by SIGKILL"):
+                tester.wait_all()
+            assert time.monotonic() - started < 120  # not the 300 s timeout
+            state = tester.statuses["nap"]
+            # its log may not have been seen yet: INVOKED or RUNNING, never TIMEOUT
+            assert state.status.value in ("INVOKED", "RUNNING"), state
+            assert state.reason.startswith("status unknown: the embedded S3 server"), state

@@ -34,14 +34,22 @@ _PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.gr
                "admin.port", "admin.port.grpc", "debug.port", "webdav.port")
 
 
-# Endpoints of the embedded servers this process runs: their buckets are the harness's own
+# The embedded servers this process runs, by endpoint: their buckets are the harness's own
 # (the tester may switch object versioning on there, never on a user's bucket).
-_RUNNING = set()
+_RUNNING = {}  # endpoint -> (pid that started it, EmbeddedS3Server)
 
 
 def started_here(endpoint):
-    """True when `endpoint` is an embedded S3 server started by this process."""
+    """True when `endpoint` is an embedded S3 server started by this process (or the one it was
+    forked from: a pyATS task's job)."""
     return endpoint in _RUNNING
+
+
+def own_server(endpoint):
+    """The EmbeddedS3Server at `endpoint` this very process started (only its parent can see it
+    die), else None."""
+    pid, server = _RUNNING.get(endpoint, (None, None))
+    return server if pid == os.getpid() else None
 
 
 def weed_binary():
@@ -183,7 +191,7 @@ class EmbeddedS3Server:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - started
-        _RUNNING.add(self.endpoint)
+        _RUNNING[self.endpoint] = (os.getpid(), self)
         return self
 
     def _wait_ready(self, log_path):
@@ -224,7 +232,7 @@ class EmbeddedS3Server:
             timeout = 0 if self._own_dir else 5.0
         proc, self.process = self.process, None
         if self.ports:
-            _RUNNING.discard(self.endpoint)
+            _RUNNING.pop(self.endpoint, None)
         if proc is not None and proc.poll() is None:
             steps = ((signal.SIGTERM, timeout),) if timeout > 0 else ()
             for sig, wait in steps + ((signal.SIGKILL, 5.0),):
