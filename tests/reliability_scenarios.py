@@ -448,9 +448,6 @@ FAULT_SCENARIOS = {
     "s3-disk-full": lambda: Scenario(
         case="s3-disk-full", tried="a function uploads 40 MB with the job's TMPDIR (S3 data, action folders) "
                                    "on a 64 MiB disk", tasks=_tasks("full", timeout=150), disk_mib=64, limit=300),
-    "archive-full": lambda: Scenario(
-        case="archive-full", tried="the archive folder's disk full before the job starts",
-        tasks=_tasks("steady"), archive_full=True),
     "worker-killed": lambda: Scenario(
         case="worker-killed", tried="an action process SIGKILLed during the job (report mailed)",
         tasks=_tasks("victim") + _tasks("steady"), inject=_kill_worker, mail=True),
@@ -460,6 +457,13 @@ FAULT_SCENARIOS = {
     "flood": lambda: Scenario(
         case="flood", tried="a function writing 50 MB into its log", tasks=_tasks("flood")),
 }
+
+
+def archive_full_scenario():
+    """The archive folder's disk full before the job: by design no archive and no report (not
+    in FAULT_SCENARIOS, whose table expects both)."""
+    return Scenario(case="archive-full", tried="the archive folder's disk full before the job starts",
+                    tasks=_tasks("steady"), archive_full=True)
 
 
 # -- running one and judging it --------------------------------------------------------------

@@ -110,10 +110,10 @@ def test_a_full_archive_folder_is_one_paragraph_and_no_cut_zip(tmp_path):
     left on device), an empty .zip left behind and the last line "faasr-easypy: archive PATH"."""
     import shutil
 
-    from .reliability_scenarios import NoSmallDisk
+    from .reliability_scenarios import NoSmallDisk, archive_full_scenario
 
     try:
-        outcome = run_scenario(FAULT_SCENARIOS["archive-full"](), tmp_path)
+        outcome = run_scenario(archive_full_scenario(), tmp_path)
     except NoSmallDisk as exc:
         pytest.skip(f"no small disk for the test: {exc}")
     checks = outcome.checks
