@@ -95,12 +95,15 @@ class WorkflowRunner:
         self.check_interval = check_interval = setting("check_interval", check_interval, self._testbed)
         self.invocation = invocation or Invocation(workflow, argument_overrides=overrides)
         self.client = client or monitor_client(data_store)
+        # A backend that watches its platform's jobs (SLURM) learns which are this run's from the logs
+        follow = getattr(backend, "follow_invocation", None)
+        on_log_line = follow(self.invocation, data_store, check_interval) if follow else None
         self.monitor = InvocationMonitor(
             self.invocation, self.client, data_store.bucket, check_interval=check_interval,
             grace_period=grace_period, timeout=timeout, inactivity_timeout=inactivity_timeout,
             stream_logs=stream_logs, log_printer=log_printer or masked_print(data_store),
             on_status_change=on_status_change,
-            on_expire=self._expired, clock=clock,
+            on_expire=self._expired, clock=clock, on_log_line=on_log_line,
             platform=getattr(backend, "start_grace_key", None) or getattr(backend, "platform", None),
             s3_death=self.s3_server.death if self.s3_server is not None else None)
         self._own_loop = loop is None

@@ -48,6 +48,22 @@ FUNCTIONS = textwrap.dedent("""
         raise ValueError("boom")
 """)
 
+# start naps, next is quick: a job that is running while a test scancels it (SLURM tests)
+NAP_FUNCTIONS = textwrap.dedent("""
+    import time
+
+    from FaaSr_py.client.py_client_stubs import faasr_log
+
+
+    def nap(seconds=0):
+        faasr_log(f"napping {seconds} s")
+        time.sleep(seconds)
+
+
+    def quick():
+        faasr_log("quick")
+""")
+
 # A fan-in right below the failure, and one below a skipped action (mid, under boom).
 GRAPHS = {
     "failed": {"start": ["good", "bad"], "good": ["join"], "bad": ["join"], "join": []},

@@ -26,7 +26,9 @@ class InvocationMonitor:
     def __init__(self, invocation, client, bucket, check_interval=1.0, grace_period=None,
                  timeout=None, inactivity_timeout=None, stream_logs=False, log_printer=print,
                  on_status_change=None, on_expire=None, tick_budget=None, clock=time.monotonic,
-                 platform=None, s3_death=None):
+                 platform=None, on_log_line=None, s3_death=None):
+        """on_log_line(action, rank, line): every complete log line read (replays included), for a
+        backend that learns from them (SLURM: its successors' job ids); called under the lock."""
         self.invocation = invocation
         self.layout = getattr(invocation, "layout", None) or InvocationLayout.for_invocation(invocation)
         self.check_interval = float(check_interval)
@@ -43,6 +45,7 @@ class InvocationMonitor:
         # process died, its disk is full), or None; asked every tick (it must be cheap), so
         # that ends the watch within a check interval, not at the timeout
         self.s3_death = s3_death
+        self.on_log_line = on_log_line
         self.clock = clock
         budget = tick_budget if tick_budget is not None else max(0.5, 2 * self.check_interval)
         # Streaming wants every flush at once; otherwise a running log is read once it goes
@@ -196,7 +199,7 @@ class InvocationMonitor:
         for info in result.resets:
             machine.reset_log(info)
         for info, text, replayed in result.lines:
-            machine.observe_line(info, text)
+            self._observe_line(info, text)
             if self.stream_logs and not replayed:
                 lines.append(f"[{_label(info)}] {text}")
         self._flush_partials(lines)
@@ -214,9 +217,14 @@ class InvocationMonitor:
             quiet = inst.changed_at is not None and now - inst.changed_at >= self.grace_period
             if force or (inst.final_at is not None and quiet):
                 for info, text, replayed in self.poller.flush_partial(log_key):
-                    self.machine.observe_line(info, text)
+                    self._observe_line(info, text)
                     if self.stream_logs and not replayed:
                         lines.append(f"[{_label(info)}] {text}")
+
+    def _observe_line(self, info, text):
+        self.machine.observe_line(info, text)
+        if self.on_log_line:
+            self._call(self.on_log_line, info.action, info.rank, text)
 
     def _log_is_read(self, key):
         log_key = self.layout.log_key(*key)
