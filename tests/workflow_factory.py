@@ -27,6 +27,15 @@ def workflow(actions, entry="start", name="TestFlow", bucket="faasr"):
     }
 
 
+def slow_on_faasr_py(arguments=None):
+    """One action `nap` running function `slow` (with `arguments`), placed so the faasr-py
+    backend can fetch it (FunctionGitRepo) and any backend can run it."""
+    data = workflow({"nap": action("slow", args=arguments)}, entry="nap", name="Slow")
+    data["DataStores"]["S3"].update(Endpoint="", Writable="TRUE")
+    data["FunctionGitRepo"] = {"slow": "u/r/functions/Slow"}
+    return data
+
+
 FUNCTIONS = textwrap.dedent("""
     from FaaSr_py.client.py_client_stubs import faasr_log
 
