@@ -1,6 +1,7 @@
 """Issue 15 figures on the real SLURM cluster of scripts/slurm-cluster (printed, never asserted).
 
 - cluster start-up from nothing to "a job ran", and stop (cancelling jobs first);
+- what one cluster-executor job pays before its function runs (fresh interpreter, imports, boto3 client);
 - submit->running latency p50/p95 over N tiny jobs posted to slurmrestd as FaaSr posts them
   (each job's first line is its start time; the submit time is taken before the POST);
 - jobs (actions) per second: N jobs from the first submit to the last job's end;
@@ -109,6 +110,33 @@ def bench_latency(env, count, one_at_a_time=False):
     out_dir.rmdir()
 
 
+STARTUP = """
+import time
+t0 = time.perf_counter()
+from faasr_easypy.backends.local.forkserver import SHIM  # what slurm_action.main() does first
+t1 = time.perf_counter()
+from faasr_easypy.s3.client import DataStore, make_client
+make_client(DataStore(name="s", bucket="b", endpoint="http://127.0.0.1:9", access_key="a", secret_key="b"))
+t2 = time.perf_counter()
+from faasr_easypy.backends.local.action_process import _run
+print(t1 - t0, t2 - t1, time.perf_counter() - t2)
+"""
+
+
+def bench_job_startup(runs):
+    """What each cluster-executor job pays before its function runs, in a fresh interpreter
+    (the fork server forks a warm one): interpreter, imports, one boto3 client."""
+    rows = []
+    for _ in range(runs):
+        t = time.monotonic()
+        out = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True, check=True,
+                             cwd=PROJECT).stdout.split()
+        rows.append((time.monotonic() - t, *map(float, out)))
+    total, imports, client, action = (statistics.median(col) for col in zip(*rows, strict=True))
+    print(f"job start-up, fresh interpreter (median of {runs})  {total:5.2f} s   (harness imports {imports:.2f} s, "
+          f"boto3 import + S3 client {client:.2f} s, action runner {action:.2f} s, the rest interpreter start/exit)")
+
+
 def regression(env, count):
     """`count` fan-out workflows of 20 actions at once, on one backend: cluster executor vs fork server."""
     import functools
@@ -160,6 +188,7 @@ def main(argv=None):
     was_running = sh("status").returncode == 0
     try:
         env = bench_start_stop(was_running)
+        bench_job_startup(5 if "--quick" in argv else 20)
         bench_latency(env, 10 if "--quick" in argv else 30, one_at_a_time=True)
         bench_latency(env, 20 if "--quick" in argv else 100)
         regression(env, 2 if "--quick" in argv else 10)

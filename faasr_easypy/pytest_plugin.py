@@ -68,6 +68,30 @@ def pytest_configure(config):
             raise pytest.UsageError(f"--faasr-testbed: {exc}") from None
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """SIGTERM inside `with WorkflowTester(...)` stops the run cleanly and raises SystemExit(143),
+    which pytest records as one failed test before it goes on with the next: the session
+    went on running after the SIGTERM. It now stops after that test (fixtures torn down)."""
+    yield
+    from faasr_easypy.runner import TERMINATED
+
+    if TERMINATED and not item.session.shouldstop:
+        item.session.shouldstop = (f"{TERMINATED[0]} during a faasr-easypy workflow run "
+                                   "(the run was stopped; no further test runs)")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """...and pytest exits 128 + the signal (143), as the terminated program it is."""
+    import signal
+
+    from faasr_easypy.runner import TERMINATED
+
+    if TERMINATED:
+        session.exitstatus = 128 + signal.Signals[TERMINATED[0]].value
+
+
 @pytest.fixture(scope="session")
 def faasr_s3(request):
     """The S3 service of this pytest session (embedded SeaweedFS, or FAASR_EASYPY_S3_ENDPOINT)."""

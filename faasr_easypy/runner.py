@@ -51,6 +51,10 @@ def masked_print(data_store):
     return lambda line: print(redactor.redact(line))
 
 
+#: names of the signals (SIGTERM) a runner turned into SystemExit in this process, in order
+TERMINATED = []
+
+
 class WorkflowRunner:
     def __init__(self, workflow, backend, data_store=None, *, timeout=None, check_interval=None,
                  stream_logs=False, inactivity_timeout=None, invocation=None,
@@ -62,8 +66,9 @@ class WorkflowRunner:
 
         overrides: {action: {key: value}} replacing the workflow's Arguments for this run.
         clock: the monitor's (and its own loop's) monotonic clock; tests inject one.
-        s3_server: the EmbeddedS3Server the run depends on; wait() ends with an S3Error
-        naming it if it dies, instead of letting every action run into the timeout."""
+        s3_server: what tells whether the run's S3 server died (`death()`: an EmbeddedS3Server,
+        found by itself when this process started the data store's server); wait() ends with an
+        S3Error naming it if it dies, instead of letting every action run into the timeout."""
         overrides = renamed_keyword(deprecated, "argument_overrides", "overrides", overrides, "WorkflowRunner")
         self.workflow = workflow = _as_workflow(workflow)
         # What the runner started for a testbed (from_testbed has placed it already).
@@ -82,6 +87,10 @@ class WorkflowRunner:
                             "or use WorkflowRunner.from_testbed(workflow, testbed)")
         self.backend = backend
         self.data_store = data_store
+        if self.s3_server is None:  # an embedded server this process runs: watch it too
+            from .s3.server import own_server
+
+            self.s3_server = own_server(getattr(data_store, "endpoint", None))
         self.timeout = timeout = setting("timeout", timeout, self._testbed)
         self.check_interval = check_interval = setting("check_interval", check_interval, self._testbed)
         self.invocation = invocation or Invocation(workflow, argument_overrides=overrides)
@@ -91,13 +100,17 @@ class WorkflowRunner:
             # writes none (its log is final before .done), so the one more tick the monitor
             # requires anyway is enough: a finished run is seen ~0.2 s sooner.
             grace_period = 0.5 * check_interval
+        # A backend that watches its platform's jobs (SLURM) learns which are this run's from the logs
+        follow = getattr(backend, "follow_invocation", None)
+        on_log_line = follow(self.invocation, data_store, check_interval) if follow else None
         self.monitor = InvocationMonitor(
             self.invocation, self.client, data_store.bucket, check_interval=check_interval,
             grace_period=grace_period, timeout=timeout, inactivity_timeout=inactivity_timeout,
             stream_logs=stream_logs, log_printer=log_printer or masked_print(data_store),
             on_status_change=on_status_change,
-            on_expire=self._expired, clock=clock,
-            platform=getattr(backend, "start_grace_key", None) or getattr(backend, "platform", None))
+            on_expire=self._expired, clock=clock, on_log_line=on_log_line,
+            platform=getattr(backend, "start_grace_key", None) or getattr(backend, "platform", None),
+            s3_death=self.s3_server.death if self.s3_server is not None else None)
         self._own_loop = loop is None
         self.loop = loop or MonitorLoop(name=f"faasr-monitor-{self.invocation.invocation_id[:8]}",
                                         stop_when_idle=True, clock=clock)
@@ -219,32 +232,27 @@ class WorkflowRunner:
         return self
 
     def wait(self, timeout=None):
-        """Block until monitoring is complete; False if `timeout` passed first or it was stopped."""
+        """Block until monitoring is complete; False if `timeout` passed first or it was stopped.
+        Raises S3Error when the S3 server the run depends on (s3_server) died."""
         if not self.started:
             raise RuntimeError("WorkflowRunner.wait() before start(): call start() or use `with runner:`")
-        if self.s3_server is None:
-            self.monitor.wait(timeout=timeout)
-            return self.monitor.complete
-        end = None if timeout is None else time.monotonic() + timeout
-        while True:  # in slices, to look at the S3 server's process between them
-            step = self.check_interval if end is None else max(0.0, min(self.check_interval, end - time.monotonic()))
-            self.monitor.wait(timeout=step)
-            if self.monitor.finished:
-                return self.monitor.complete
-            self._check_s3_server()
-            if end is not None and time.monotonic() >= end:
-                return self.monitor.complete
+        self.monitor.wait(timeout=timeout)
+        if self.s3_lost:
+            from .errors import S3Error
 
-    def _check_s3_server(self):
-        death = self.s3_server.death()
-        if death is None:
-            return
-        from .errors import S3Error
+            raise S3Error(self.s3_lost)
+        return self.monitor.complete
 
-        self.monitor.stop(f"S3 lost: {death}")
-        raise S3Error(f"The run of {self.workflow.name} was stopped because {death}. Nothing of the "
-                      "run can be watched without it, so the actions still running were cancelled and "
-                      "their statuses are unknown.")
+    @property
+    def s3_lost(self):
+        """One paragraph on why the run could not be watched to its end (its S3 server died,
+        or its disk is full), or None. The monitor noticed it and gave up at once, instead of at the timeout."""
+        death = self.monitor.s3_lost
+        if not death:
+            return None
+        return (f"The run of {self.workflow.name} was stopped because {death}. Without its S3 the "
+                "run can neither go on nor be watched, so the actions still running were cancelled and "
+                "their statuses are unknown.")
 
     def wait_until(self, predicate, timeout=None):
         """Block until predicate(machine) holds (under the monitor lock) or monitoring ends."""
@@ -309,7 +317,7 @@ class WorkflowRunner:
             log.exception("cancelling %r failed", self.invocation)
 
     def _expired(self, monitor, reason):
-        # Timed out: nothing of this invocation is worth running any more.
+        # Timed out or S3 lost: nothing of this invocation is worth running any more.
         self._cancel()
 
     # -- signals -------------------------------------------------------------------
@@ -348,6 +356,9 @@ class WorkflowRunner:
         if self._reraise:
             if signum == signal.SIGINT:
                 raise KeyboardInterrupt
+            # A program that takes this SystemExit for one failure (pytest: a failed test, then
+            # the next one) must still end: its runner (faasr_easypy.pytest_plugin) asks here.
+            TERMINATED.append(signal.Signals(signum).name)
             raise SystemExit(128 + signum)
 
     # -- context manager -----------------------------------------------------------

@@ -13,8 +13,9 @@ Arguments are parsed strictly: an unknown or misspelled one ends the job (exit 2
 import logging
 from pathlib import Path
 
-from faasr_easypy.easypy import GENERIC_TESTSCRIPT, find_testscript, run_workflows
+from faasr_easypy.easypy import run_workflows
 from faasr_easypy.easypy.arguments import ArgumentError, StrictParser, parse_job_args, refuse
+from faasr_easypy.easypy.task import GENERIC_TESTSCRIPT, find_testscript
 
 log = logging.getLogger(__name__)
 

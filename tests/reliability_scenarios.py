@@ -96,6 +96,20 @@ FUNCTIONS = textwrap.dedent('''
             raise ValueError(f"deliberate failure of invocation {{index}}")
 ''').format(planted=sorted(PLANTED))
 
+# In both function files (pyATS job scenarios and `faasr-easypy run` ones): fills TMPDIR's disk.
+FILL_DISK = textwrap.dedent('''
+
+
+    def fill_disk(megabytes=40):
+        """Writes a big local file (TMPDIR, where the S3 data is too) and uploads it."""
+        with open("big.bin", "wb") as fh:
+            for _ in range(int(megabytes)):
+                fh.write(os.urandom(2**20))
+        faasr_log(f"uploading {megabytes} MB")
+        faasr_put_file(local_file="big.bin", remote_file="big.bin", remote_folder=faasr_invocation_id())
+''')
+FUNCTIONS += FILL_DISK
+
 # The load workflow's testscript: each tester must see its own objects and nothing else.
 ISOLATION_TESTSCRIPT = textwrap.dedent('''
     from pyats import aetest
@@ -240,6 +254,8 @@ WORKFLOWS = {
     "outage": _workflow("Outage", {"start": ("nap", {"seconds": 0.5}, ["middle"]),
                                    "middle": ("nap", {"seconds": 8}, ["end"]),
                                    "end": ("nap", {"seconds": 0.5}, [])}),
+    "full": _workflow("Full", {"start": ("fill_disk", {"megabytes": 40}, ["after"]),
+                               "after": ("nap", {"seconds": 0}, [])}),
     "isolation": _workflow("Isolation", {"produce": ("produce", {"index": 0}, ["check"]),
                                          "check": ("check", {"index": 0}, [])}, entry="produce"),
 }
@@ -327,6 +343,18 @@ def _restart_s3(fault):
     fault.notes.append("S3 SIGKILLed, back after 2 s")
 
 
+def _kill_job_s3(fault):
+    """SIGKILL to the job's embedded weed (not its guard) while both workflows run an action."""
+    fault.wait_for("[victim] sleeping 120 s")
+    fault.wait_for("hanging forever")
+    pid = next((pid for pid, cmd in tagged_processes(fault.proc.tag)
+                if cmd.split(" ", 1)[0].endswith("weed")), None)
+    if pid is None:
+        raise FaultNotInjected("no weed process with the job's tag")
+    os.kill(pid, signal.SIGKILL)
+    fault.notes.append("SIGKILL to weed")
+
+
 def _nothing(fault):
     pass
 
@@ -344,6 +372,8 @@ class Scenario:
     limit: float = 240.0          # seconds before the job counts as hung
     seed: int = 0
     soak_seconds: float = 0       # repeat the tasks in rounds for this long, in one job
+    disk_mib: int = 0             # the job's TMPDIR on a tmpfs of this size (root only)
+    archive_full: bool = False    # the archive folder on a 1 MiB tmpfs, filled before the job (root only)
 
     @property
     def taskids(self):
@@ -410,6 +440,14 @@ FAULT_SCENARIOS = {
         # timeouts well under `limit`: a workflow the outage broke ends TIMEOUT, only a hang hits the limit
         tasks=_tasks("outage", timeout=120) + _tasks("steady", timeout=120), inject=_restart_s3,
         external_s3=True),
+    "s3-killed": lambda: Scenario(
+        case="s3-killed", tried="the job's embedded S3 server (weed) SIGKILLed while two workflows run, "
+                                "a third queued",
+        tasks=_tasks("victim", timeout=150) + _tasks("hang", timeout=150) + _tasks("steady"), parallel=2,
+        inject=_kill_job_s3, limit=300),
+    "s3-disk-full": lambda: Scenario(
+        case="s3-disk-full", tried="a function uploads 40 MB with the job's TMPDIR (S3 data, action folders) "
+                                   "on a 64 MiB disk", tasks=_tasks("full", timeout=150), disk_mib=64, limit=300),
     "worker-killed": lambda: Scenario(
         case="worker-killed", tried="an action process SIGKILLed during the job (report mailed)",
         tasks=_tasks("victim") + _tasks("steady"), inject=_kill_worker, mail=True),
@@ -419,6 +457,13 @@ FAULT_SCENARIOS = {
     "flood": lambda: Scenario(
         case="flood", tried="a function writing 50 MB into its log", tasks=_tasks("flood")),
 }
+
+
+def archive_full_scenario():
+    """The archive folder's disk full before the job: by design no archive and no report (not
+    in FAULT_SCENARIOS, whose table expects both)."""
+    return Scenario(case="archive-full", tried="the archive folder's disk full before the job starts",
+                    tasks=_tasks("steady"), archive_full=True)
 
 
 # -- running one and judging it --------------------------------------------------------------
@@ -484,6 +529,26 @@ def run_scenario(scenario, root):
     log = root / "job.log"
     env = dict(PLANTED, TMPDIR=str(tmp))
     outcome = Outcome(scenario)
+    mounts = []
+    try:
+        if scenario.disk_mib:
+            mounts.append(small_disk(tmp, scenario.disk_mib))
+        if scenario.archive_full:
+            mounts.append(small_disk(root / "archives", 1))
+            with open(root / "archives" / "filler", "wb", buffering=0) as fh:  # until the disk says no
+                try:
+                    while True:
+                        fh.write(b"\0" * 4096)
+                except OSError:
+                    pass
+        _run_scenario(scenario, root, job, tmp, log, env, outcome)
+    finally:
+        for folder in mounts:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+    return outcome
+
+
+def _run_scenario(scenario, root, job, tmp, log, env, outcome):
     with _external_s3(scenario, root, env) as s3, _mailbox(scenario, root) as mailbox:
         args = ["--archive-dir", root / "archives", "--faasr-stream-logs", *scenario.args]
         if mailbox is not None:
@@ -508,7 +573,6 @@ def run_scenario(scenario, root):
             outcome.mails = len(mailbox.received)
         secret_values = list(PLANTED.values()) + ([s3.access_key, s3.secret_key] if s3 else [])
         _judge(outcome, tmp, secret_values, mailbox)
-    return outcome
 
 
 def _inject_and_wait(scenario, fault, outcome, started):
@@ -837,6 +901,7 @@ class RunScenario:
     inject: object = None         # fn(RunFault) while the run runs
     timeout: float = 60           # the run's --timeout
     limit: float = 150            # seconds before the run counts as hung
+    disk_mib: int = 0             # TMPDIR on a tmpfs of this size (root only), else the test's folder
 
 
 @dataclass
@@ -888,13 +953,15 @@ def run_cli_scenario(scenario, root):
     root = Path(root)
     functions = root / "functions"
     functions.mkdir(parents=True, exist_ok=True)
-    (functions / "hostile.py").write_text(HOSTILE_FUNCTIONS)
+    (functions / "hostile.py").write_text(HOSTILE_FUNCTIONS + FILL_DISK)
     path = root / "workflow.json"
     data = _workflow(f"Hostile{scenario.case.title().replace('-', '')}", scenario.actions, entry=scenario.entry)
     data.pop("Secrets", None)  # no planted secrets here: these cases are about processes, not leaks
     path.write_text(json.dumps(data))
     tmp = root / "tmp"
     tmp.mkdir(exist_ok=True)
+    if scenario.disk_mib:
+        small_disk(tmp, scenario.disk_mib)  # before anything runs: NoSmallDisk leaves nothing behind
     log = root / "run.log"
     tag = uuid.uuid4().hex
     cmd = [sys.executable, "-m", "faasr_easypy.cli", "run", str(path), "--functions", str(functions),
@@ -917,10 +984,28 @@ def run_cli_scenario(scenario, root):
         outcome.left_temp = sorted(p.name for p in tmp.iterdir())
     finally:
         kill_tagged(tag)
+        if scenario.disk_mib:
+            subprocess.run(["umount", "-l", str(tmp)], check=False)
     outcome.notes += fault.notes
     outcome.output = log.read_text(errors="replace")
     outcome.statuses = _outcome_lines(outcome.output)
     return outcome
+
+
+class NoSmallDisk(Exception):
+    """This machine cannot give the test a small disk of its own (it needs root for a tmpfs)."""
+
+
+def small_disk(folder, mib):
+    """Mount a tmpfs of `mib` MiB on `folder` (unmount it with `umount -l`)."""
+    if os.geteuid() != 0:
+        raise NoSmallDisk("mounting a tmpfs needs root")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(mib)}m,mode=1777", "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise NoSmallDisk(f"mount -t tmpfs failed: {done.stderr.strip()}")
+    return folder
 
 
 def _outcome_lines(output):
@@ -1003,6 +1088,10 @@ RUN_SCENARIOS = {
         "s3-killed", "the embedded S3 server SIGKILLed while an action runs",
         {"start": ("nap", {"seconds": 60}, ["after"]), "after": ("nap", {}, [])},
         inject=_kill_s3, timeout=120),
+    "s3-disk-full": RunScenario(
+        "s3-disk-full", "a function uploads 40 MB with TMPDIR (S3 data, action folders) on a 64 MiB disk",
+        {"start": ("fill_disk", {"megabytes": 40}, ["after"]), "after": ("nap", {}, [])},
+        timeout=120, disk_mib=64),
     "run-sigkilled": RunScenario(
         "run-sigkilled", "SIGKILL to faasr-easypy run while an action runs",
         {"start": ("nap", {"seconds": 60}, ["after"]), "after": ("nap", {}, [])},

@@ -110,6 +110,15 @@ class SlurmCluster:
         return json.dumps({"endpoint": self.endpoint, "conf": self.conf})
 
 
+def read_log(runner, label):
+    """The log of instance `label` of the runner's invocation as S3 has it now ("" if none)."""
+    try:
+        body = runner.client.get_object(Bucket=runner.data_store.bucket, Key=runner.layout.log_key(label))
+    except runner.client.exceptions.NoSuchKey:
+        return ""
+    return body["Body"].read().decode()
+
+
 def unavailable_reason():
     """Why the cluster cannot run here, or None."""
     if os.geteuid() != 0:

@@ -22,6 +22,7 @@ from faasr_easypy.workflow import load_workflow, parse_workflow
 
 from .helpers import REPO
 from .processes import cmdline, parents
+from .workflow_factory import slow_on_faasr_py
 
 pytestmark = pytest.mark.timeout(600)
 STORES = {"My_S3_Bucket": DataStore(name="My_S3_Bucket", bucket="faasr", endpoint="http://127.0.0.1:9",
@@ -113,15 +114,7 @@ def test_close_mid_action_stops_the_runtime_and_frees_port_8000(faasr_python, tm
         def slow():
             time.sleep(120)
         """))
-    wf = parse_workflow({
-        "WorkflowName": "Slow", "FunctionInvoke": "nap", "DefaultDataStore": "S3", "LoggingDataStore": "S3",
-        "FaaSrLog": "FaaSrLog",
-        "ComputeServers": {"GH": {"FaaSType": "GitHubActions", "UserName": "u", "ActionRepoName": "r",
-                                  "Branch": "main"}},
-        "DataStores": {"S3": {"Endpoint": "", "Bucket": "faasr", "Region": "us-east-1", "Writable": "TRUE"}},
-        "ActionList": {"nap": {"FunctionName": "slow", "FaaSServer": "GH", "Type": "Python",
-                               "Arguments": {}, "InvokeNext": []}},
-        "FunctionGitRepo": {"slow": "u/r/functions/Slow"}})
+    wf = parse_workflow(slow_on_faasr_py())
     s3 = start_s3()
     try:
         backend = FaaSrPyBackend(functions, s3.stores_for(wf), python=faasr_python)

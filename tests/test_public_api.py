@@ -148,6 +148,21 @@ def test_the_old_easypy_exports_warn():
         assert easypy.parse_faasr_arg is faasr_easypy.overrides.parse_faasr_arg
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "jobs").glob("*.py")) + sorted((REPO / "testscripts").glob("*.py")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_shipped_jobs_and_testscripts_use_no_deprecated_name(path):
+    """What we ship is what users copy: it must use the public names, not the deprecated ones."""
+    import subprocess
+    import sys
+
+    code = ("import importlib.util, sys, warnings; warnings.simplefilter('error', DeprecationWarning); "
+            "spec = importlib.util.spec_from_file_location('shipped', sys.argv[1]); "
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec))")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_pool_names_task_parallelism_apart_from_action_parallelism():
     from faasr_easypy.easypy.pool import WorkflowPool
 

@@ -9,6 +9,7 @@ and none of the planted secrets in its output, archive, report or mail.
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,88 @@ def test_s3_server_killed_and_restarted_mid_job(tmp_path):
     assert outcome.verdicts == {"outage": "passed", "steady": "passed"}, outcome.explain()
     assert set(outcome.functions("outage")) == {"start", "middle", "end"}
     assert all(f["status"] == "COMPLETED" for f in outcome.functions("outage").values())
+
+
+def test_a_killed_embedded_s3_server_ends_the_job_with_s3_named(tmp_path):
+    """SIGKILL to the job's own weed while two workflows run an action and a third is queued:
+    the job process (weed's parent) sees it die and tells the tasks' monitors (shared memory),
+    which stop at once instead of calling everything TIMEOUT after the 150 s timeout."""
+    outcome = held(run_scenario(FAULT_SCENARIOS["s3-killed"](), tmp_path))
+    assert outcome.notes == ["SIGKILL to weed"], outcome.explain()
+    assert outcome.rc != 0 and outcome.seconds < 140, outcome.explain()  # not the workflows' 150 s timeout
+    assert outcome.verdicts == {"victim": "errored", "hang": "errored", "steady": "aborted"}, outcome.explain()
+    named = "the embedded S3 server (weed mini, port "
+    for taskid in outcome.verdicts:  # every workflow says why, naming S3 and how it died
+        error = outcome.workflow(taskid)["error"]
+        assert named in error and "killed by SIGKILL" in error, (taskid, error)
+    assert outcome.results["job"]["complete"] is False
+    assert outcome.results["job"]["note"].startswith("stopped: " + named), outcome.results["job"]
+    statuses = {(t, label): (f["status"], f["reason"] or "") for t in ("victim", "hang")
+                for label, f in outcome.functions(t).items()}
+    assert statuses[("victim", "start")] == ("COMPLETED", ""), statuses
+    assert not any(status == "TIMEOUT" for status, _ in statuses.values()), statuses
+    for key, (status, reason) in statuses.items():
+        if status != "COMPLETED":  # what was running or waiting keeps its status, with why it is unknown
+            assert status in ("RUNNING", "PENDING") and reason.startswith("status unknown: " + named), (key, status)
+    from .easypy_helpers import task_results
+
+    results = task_results(outcome.archive)  # to pyATS a harness problem: errored, not failed
+    assert results["victim"]["tests"]["function[victim].finished_well"][0] == "errored", results["victim"]
+    assert results["hang"]["tests"]["function[start].finished_well"][0] == "errored", results["hang"]
+
+
+def test_a_full_s3_disk_ends_the_job_with_the_reason(tmp_path):
+    """The job's TMPDIR on a 64 MiB tmpfs; a function writes 40 MB and uploads it: the job says
+    the S3 server's disk is full, not "InternalError ... try again" after 37 s."""
+    from .reliability_scenarios import NoSmallDisk
+
+    try:
+        outcome = held(run_scenario(FAULT_SCENARIOS["s3-disk-full"](), tmp_path))
+    except NoSmallDisk as exc:
+        pytest.skip(f"no small disk for the test: {exc}")
+    assert outcome.verdicts == {"full": "errored"}, outcome.explain()
+    assert outcome.rc != 0 and outcome.seconds < 140, outcome.explain()  # not the workflow's 150 s timeout
+    error = outcome.workflow("full")["error"]
+    assert "the embedded S3 server (weed mini, port " in error and "cannot write: its disk is full (" in error, error
+    assert "Fix: free space on that disk" in error, error
+    start = outcome.functions("full")["start"]
+    assert start["status"] == "RUNNING" and "its disk is full" in start["reason"], start
+    assert "InternalError" not in outcome.output, outcome.explain()
+
+
+def test_a_full_archive_folder_is_one_paragraph_and_no_cut_zip(tmp_path):
+    """The archive folder on a full 1 MiB tmpfs. On main: pyATS tracebacks (OSError: No space
+    left on device), an empty .zip left behind and the last line "faasr-easypy: archive PATH"."""
+    import shutil
+
+    from .reliability_scenarios import NoSmallDisk, archive_full_scenario
+
+    try:
+        outcome = run_scenario(archive_full_scenario(), tmp_path)
+    except NoSmallDisk as exc:
+        pytest.skip(f"no small disk for the test: {exc}")
+    checks = outcome.checks
+    assert checks["ended"] and checks["no leftover"] and checks["no secret"], outcome.explain()
+    assert outcome.rc == 2, outcome.explain()
+    assert "Traceback" not in outcome.output and "unhandled exception" not in outcome.output, outcome.explain()
+    folder = tmp_path / "archives"
+    assert list(folder.rglob("*.zip")) == [], list(folder.rglob("*"))  # no cut zip left
+    errors = [line for line in outcome.output.splitlines() if "could not be written" in line]
+    assert len(errors) == 1, outcome.explain()  # one paragraph, one line
+    match = re.search(r"the archive (\S+\.zip) could not be written: the disk of (\S+) is full .*"
+                      r"the run's files stay in (\S+) \(.*Fix: free space on the disk of \S+, or give "
+                      r"pyats run job --archive-dir a folder on a disk with room\.", errors[0])
+    assert match, errors[0]
+    assert match[2].startswith(str(folder)), errors[0]
+    run_folder = Path(match[3])
+    try:  # nothing of the run is lost: pyATS kept its run folder
+        results = json.loads((run_folder / "faasr_results.json").read_text())
+        assert [w["verdict"] for w in results["workflows"]] == ["passed"], results["workflows"]
+        assert (run_folder / "faasr_report.html").is_file()
+    finally:
+        shutil.rmtree(run_folder, ignore_errors=True)
+    last = outcome.output.rstrip().splitlines()[-1]
+    assert last.startswith("faasr-easypy: no archive was written (expected "), last
 
 
 def test_worker_killed_during_a_job(tmp_path):
@@ -188,6 +271,25 @@ def test_a_killed_embedded_s3_server_is_named_not_timed_out(tmp_path):
     assert outcome.rc == 2 and outcome.left_temp == [], outcome.explain()
 
 
+def test_a_full_s3_disk_is_named_and_ends_the_run_at_once(tmp_path):
+    """TMPDIR (the S3 data, the action folders) on a 64 MiB tmpfs; the function writes 40 MB and
+    uploads it. On main: FAILED "InternalError ... please try again" after 46 s (the upload and
+    then the log flush retried 10 times each)."""
+    from .reliability_scenarios import NoSmallDisk
+
+    try:
+        outcome = cli_case(tmp_path, "s3-disk-full")
+    except NoSmallDisk as exc:
+        pytest.skip(f"no small disk for the test: {exc}")
+    assert "the embedded S3 server (weed mini, port " in outcome.output, outcome.explain()
+    assert "cannot write: its disk is full (" in outcome.output, outcome.explain()
+    assert "Fix: free space on that disk, or set TMPDIR" in outcome.output, outcome.explain()
+    assert "InternalError" not in outcome.output, outcome.explain()  # never the bare retry message
+    assert "TIMEOUT" not in outcome.output, outcome.explain()
+    assert outcome.seconds < 40, outcome.explain()  # main: 46 s, each write retried 10 times
+    assert outcome.rc == 2 and outcome.left_temp == [], outcome.explain()
+
+
 def test_a_sigkilled_run_leaves_nothing_running_and_nothing_in_tmpdir(tmp_path):
     outcome = cli_case(tmp_path, "run-sigkilled")
     assert outcome.rc == -9, outcome.explain()
@@ -242,3 +344,146 @@ def test_a_sigkilled_pyats_job_leaves_no_task_fork_server_or_s3(tmp_path):
                                                                    "faasr-easypy-forkserver-"))], tmp_left
     finally:
         kill_tagged(proc.tag)
+
+
+# -- SIGTERM to a pytest process inside `with WorkflowTester(...)` ------------------------------
+
+SIGTERM_TESTS = '''
+import time
+from pathlib import Path
+
+from faasr_easypy.environment import LocalEnvironment
+from faasr_easypy.tester import WorkflowTester
+from faasr_easypy.workflow import load_workflow
+
+HERE = Path(__file__).parent
+
+
+def test_slow_workflow():
+    wf = load_workflow(HERE / "wf.json")
+    with LocalEnvironment(wf, HERE / "functions", backend={backend!r}) as env:
+        with WorkflowTester(wf, env.backend, env.logging_store, timeout=300) as tester:
+            tester.wait_all()
+
+
+def test_after_it():
+    (HERE / "second-test-ran").write_text("yes")
+    time.sleep(120)
+'''
+
+SLOW_FUNCTION = '''
+import time
+
+
+def slow(marker):
+    with open(marker, "w") as fh:
+        fh.write("started")
+    time.sleep(120)
+'''
+
+
+def _processes_in(folder):
+    """Pids of processes whose working directory is inside `folder`."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/cwd").startswith(str(folder)):
+                    out.append(int(entry))
+            except OSError:
+                pass
+    return out
+
+
+@pytest.mark.parametrize("backend", ["local", "faasr-py"])
+def test_sigterm_to_pytest_inside_a_workflow_tester_ends_the_session(tmp_path, request, backend):
+    """On main the runner's SIGTERM handler stopped the run and raised SystemExit(143), which
+    pytest counts as one failed test before it starts the next: the session ran on."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from .easypy_helpers import job_env, kill_tagged, tagged_processes
+    from .workflow_factory import slow_on_faasr_py
+
+    extra = {"TMPDIR": str(tmp_path / "tmp")}
+    if backend == "faasr-py":
+        extra["FAASR_EASYPY_FAASR_PY_PYTHON"] = request.getfixturevalue("faasr_python")
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "slow.py").write_text(SLOW_FUNCTION)
+    marker = tmp_path / "function-started"
+    (tmp_path / "wf.json").write_text(json.dumps(slow_on_faasr_py({"marker": str(marker)})))
+    (tmp_path / "test_inner.py").write_text(SIGTERM_TESTS.format(backend=backend))
+    tag = uuid.uuid4().hex
+    log = tmp_path / "pytest.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                                 str(tmp_path / "test_inner.py")], cwd=tmp_path, env=job_env(tag, extra),
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), log.read_text()  # the function runs: we are inside the with block
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(60)  # a bound, not a timing: the stop takes a few seconds
+        except subprocess.TimeoutExpired:
+            rc = None
+        output = log.read_text()
+        assert rc == 143, (rc, output)  # ended, as a terminated program does
+        assert not (tmp_path / "second-test-ran").exists(), output  # no test after the SIGTERM
+        assert "Interrupted: SIGTERM during a faasr-easypy workflow run" in output, output
+        deadline = time.monotonic() + 10  # what the run started goes with it
+        while (tagged_processes(tag) or _processes_in(tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert tagged_processes(tag) == [] and _processes_in(tmp_path) == [], output
+        from faasr_easypy.backends.faasr_py.backend import PORT_LOCK
+
+        # (faasr-py's port-8000 lock file stays by design: every run on the host locks it)
+        left = sorted(p.name for p in (tmp_path / "tmp").iterdir() if p.name != os.path.basename(PORT_LOCK))
+        assert left == [], output
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        kill_tagged(tag)
+
+
+def test_a_workflow_tester_on_an_embedded_server_of_its_process_sees_it_die(tmp_path):
+    """No s3_server given: the runner finds the embedded server this process started for its
+    data store (LocalEnvironment, the pytest fixture) and watches it like `faasr-easypy run`."""
+    import signal
+    import time
+
+    from faasr_easypy.environment import LocalEnvironment
+    from faasr_easypy.errors import S3Error
+    from faasr_easypy.tester import WorkflowTester
+    from faasr_easypy.workflow import parse_workflow
+
+    from .processes import descendants
+    from .workflow_factory import slow_on_faasr_py
+
+    marker = tmp_path / "function-started"
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "slow.py").write_text(SLOW_FUNCTION)
+    wf = parse_workflow(slow_on_faasr_py({"marker": str(marker)}))
+    with LocalEnvironment(wf, tmp_path / "functions") as env:
+        with WorkflowTester(wf, env.backend, env.logging_store, timeout=300, check_interval=0.5) as tester:
+            deadline = time.monotonic() + 60
+            while not marker.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert marker.exists()
+            guard = env.s3.server.process.pid
+            weed = next(pid for pid in descendants(guard) if "weed" in open(f"/proc/{pid}/cmdline").read())
+            os.kill(weed, signal.SIGKILL)
+            started = time.monotonic()
+            with pytest.raises(S3Error, match=r"the embedded S3 server \(weed mini, port \d+\) was killed by SIGKILL"):
+                tester.wait_all()
+            assert time.monotonic() - started < 120  # not the 300 s timeout
+            state = tester.statuses["nap"]
+            # its log may not have been seen yet: INVOKED or RUNNING, never TIMEOUT
+            assert state.status.value in ("INVOKED", "RUNNING"), state
+            assert state.reason.startswith("status unknown: the embedded S3 server"), state

@@ -64,7 +64,13 @@ UNSIGNED = [("PUT", "/buckets/faasr/forged.done"), ("PUT", "/faasr/forged.done")
             ("GET", "/buckets/faasr/victim.txt"), ("GET", "/faasr/victim.txt"), ("GET", "/faasr?list-type=2"),
             ("GET", "/"), ("DELETE", "/buckets/faasr/victim.txt"), ("DELETE", "/faasr/victim.txt"),
             ("GET", "/dir/assign"), ("POST", "/dir/assign"), ("POST", "/submit"), ("GET", "/dir/lookup?volumeId=1"),
-            ("GET", "/1,01"), ("DELETE", "/1,01"), ("GET", "/cluster/status")]
+            ("GET", "/1,01"), ("DELETE", "/1,01"), ("GET", "/cluster/status"),
+            # the admin server's own endpoints: it cannot be switched off (see test below)
+            ("GET", "/health"), ("GET", "/metrics"), ("PUT", "/metrics"), ("POST", "/health")]
+# What still answers an unsigned request: the admin server's HTTP port, which no flag of weed mini
+# turns off or binds away (-admin.port=0 picks a random port, a port held elsewhere makes weed
+# refuse to start, -admin.password does not cover these two); read-only, no object, no key.
+ADMIN_OPEN = {("GET", "/health"), ("GET", "/metrics")}
 
 
 def _unsigned(port, method, path):
@@ -115,17 +121,31 @@ def test_embedded_s3_takes_only_signed_requests_on_every_port():
     with EmbeddedS3Server() as server:
         client = make_client(server.data_store(), max_attempts=1)
         client.put_object(Bucket="faasr", Key="victim.txt", Body=b"original")
-        time.sleep(1.0)  # the admin listener comes up last
-        pids = [server.process.pid] + descendants(server.process.pid)
-        ports = sorted(port for _, port in listening_addresses(pids))
+        deadline = time.monotonic() + 30  # the admin listener comes up last (~1 s, more on a loaded machine)
+        while True:
+            pids = [server.process.pid] + descendants(server.process.pid)
+            ports = sorted(port for _, port in listening_addresses(pids))
+            if server.ports["admin.port"] in ports or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         s3_port = server.ports["s3.port"]
         assert s3_port in ports and len(ports) >= 6, ports  # s3, volume, filer, master and their gRPC
-        answered = {}
+        answered, bodies = {}, {}
         for port in ports:
             for method, path in UNSIGNED:
                 status, body = _unsigned(port, method, path)
-                answered[(port, method, path)] = status
-                assert status is None or status >= 400, (port, method, path, status, body)
+                answered[(port, method, path)], bodies[(port, method, path)] = status, body
+        admin = server.ports["admin.port"]
+        assert admin in ports, ports  # it listens (nothing turns it off) ...
+        opened = {(port, m, p): answered[(port, m, p)] for port, m, p in answered
+                  if answered[(port, m, p)] is not None and answered[(port, m, p)] < 400}
+        # ... and is the only thing anywhere that answers unsigned, with its two read-only pages
+        assert set(opened) == {(admin, m, p) for m, p in ADMIN_OPEN}, opened
+        metrics = bodies[(admin, "GET", "/metrics")].decode("utf-8", "replace")
+        assert "SeaweedFS_build_info" in metrics  # the page was really read ...
+        for private in ("victim.txt", "original", server.access_key, server.secret_key):
+            assert private not in metrics, private  # ... and holds no object, content or key
+        assert {answered[(admin, m, p)] for m, p in UNSIGNED if (m, p) not in ADMIN_OPEN} <= {404, 405}
         # gRPC and the master's HTTPS need weed's own client certificate
         for port in set(ports) - {s3_port, server.ports["volume.port"]}:
             assert not _plaintext_grpc_answers(port), port

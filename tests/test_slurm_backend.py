@@ -161,3 +161,27 @@ def test_the_jwt_variable_names_are_redacted():
     token = fake_jwt(time.time() + 60)
     red = Redactor(environ={"SLURM_JWT": token, "My_Cluster_Token": token + "x"})
     assert red.redact(f"SLURM_JWT={token} and {token}x") == "SLURM_JWT=*** and ***"
+
+
+def test_successor_job_ids_come_from_faasr_pys_lines_ranks_in_the_order_logged():
+    """What the SLURM backend learns from a log line the monitor hands on (slurm_watch.py)."""
+    from faasr_easypy.backends.slurm_watch import InvocationJobs
+
+    wf = load_workflow(PROJECT / "workflows" / "fan_out_fan_in.json")
+    jobs = InvocationJobs(Invocation(wf))
+    jobs.learn(7, "split")
+
+    def line(target, job_id):
+        return f"[1.5] [INFO] [scheduler.py] SLURM: Successfully submitted job: {target} (Job ID: {job_id})"
+
+    for job_id in (8, 9, 10):
+        jobs.observe_line("split", None, line("square", job_id))
+    jobs.observe_line("split", None, line("square", 9))  # the log read again: no new rank
+    jobs.observe_line("square", 2, line("gather", 12))
+    jobs.observe_line("square", 1, line("gather", 11))
+    jobs.observe_line("square", 1, line("gather", "unknown"))  # faasr-py found no job_id in the answer
+    jobs.observe_line("square", 1, line("not-an-action", 13))
+    jobs.observe_line("square", 1, "[2.1] [INFO] [user.py] a function printing Successfully submitted job")
+    assert jobs.jobs == {7: ("split", None), 8: ("square", 1), 9: ("square", 2), 10: ("square", 3),
+                         11: ("gather", None), 12: ("gather", None)}
+    assert jobs.expected_jobs("gather") == wf.rank_count("square") and jobs.expected_jobs("split") == 1

@@ -18,28 +18,13 @@ from faasr_easypy.runner import WorkflowRunner
 from faasr_easypy.workflow import load_workflow
 
 from .processes import alive, cmdline
-from .slurm_cluster import is_loopback, listening_sockets
-from .workflow_factory import action, workflow
+from .slurm_cluster import is_loopback, listening_sockets, read_log
+from .workflow_factory import NAP_FUNCTIONS, action, workflow
 
 PROJECT = Path(__file__).resolve().parent.parent
 TESTBED = PROJECT / "testbeds" / "slurm_cluster.yaml"
 
 pytestmark = pytest.mark.slow
-
-FUNCTIONS = '''
-import time
-
-from FaaSr_py.client.py_client_stubs import faasr_log
-
-
-def nap(seconds=0):
-    faasr_log(f"napping {seconds} s")
-    time.sleep(seconds)
-
-
-def quick():
-    faasr_log("quick")
-'''
 
 R_FUNCTIONS = '''
 square_up <- function(n) {
@@ -75,7 +60,7 @@ def nap_workflow(cluster, tmp_path, seconds, action_timeout=None):
     """start (naps) -> next (quick), as a workflow file beside its functions; the testbed file."""
     functions = tmp_path / "functions"
     functions.mkdir()
-    (functions / "fns.py").write_text(FUNCTIONS)
+    (functions / "fns.py").write_text(NAP_FUNCTIONS)
     data = workflow({"start": action("nap", args={"seconds": seconds}, nxt=["next"]),
                      "next": action("quick")}, name="NapFlow")
     path = tmp_path / "nap.json"
@@ -127,7 +112,7 @@ def cancelled_and_settled(cluster, got):
 
 def test_ranks_and_fan_in_spread_over_both_nodes(cluster_env):
     wf = load_workflow(PROJECT / "workflows" / "fan_out_fan_in.json")
-    with WorkflowRunner(wf, cluster_env.testbed_file, timeout=120, check_interval=0.2) as runner:
+    with WorkflowRunner.from_testbed(wf, cluster_env.testbed_file, timeout=120, check_interval=0.2) as runner:
         assert runner.wait(120)
         got = {label: s.status for label, s in runner.get_function_statuses().items()}
         # while it runs: what the harness listens on is loopback only (the executor uses a Unix socket)
@@ -143,7 +128,7 @@ def test_ranks_and_fan_in_spread_over_both_nodes(cluster_env):
 
 def test_a_job_cancelled_with_scancel_fails_its_action_with_the_reason(cluster_env, tmp_path):
     wf, functions, testbed = nap_workflow(cluster_env, tmp_path, 30)
-    with WorkflowRunner(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
+    with WorkflowRunner.from_testbed(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
         job_id, _ = wait_running(cluster_env, "faasr-NapFlow-start-")
         cluster_env.run("scancel", job_id)
         assert runner.wait(40)
@@ -154,7 +139,7 @@ def test_a_job_cancelled_with_scancel_fails_its_action_with_the_reason(cluster_e
 def test_a_job_over_its_time_limit_is_stopped_and_says_so(cluster_env, tmp_path):
     wf, functions, testbed = nap_workflow(cluster_env, tmp_path, 60, action_timeout=3)
     started = time.monotonic()
-    with WorkflowRunner(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
+    with WorkflowRunner.from_testbed(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
         assert runner.wait(40)
         got = statuses(runner)
     assert time.monotonic() - started < 40
@@ -166,7 +151,7 @@ def test_a_job_over_its_time_limit_is_stopped_and_says_so(cluster_env, tmp_path)
 def test_a_drained_node_finishes_its_job_and_gets_no_new_ones(cluster_env, tmp_path):
     wf, functions, testbed = nap_workflow(cluster_env, tmp_path, 3)
     try:
-        with WorkflowRunner(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
+        with WorkflowRunner.from_testbed(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
             _, node = wait_running(cluster_env, "faasr-NapFlow-start-")
             cluster_env.run("scontrol", "update", f"nodename={node}", "state=drain", "reason=faasr-easypy-test")
             assert runner.wait(40)
@@ -183,7 +168,7 @@ def test_slurmrestd_stopped_mid_run_the_running_action_finishes_the_next_fails(c
     wf, functions, testbed = nap_workflow(cluster_env, tmp_path, 3)
     pidfile = cluster_env.dir / "run" / "slurmrestd.pid"
     try:
-        with WorkflowRunner(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
+        with WorkflowRunner.from_testbed(wf, testbed, functions=functions, timeout=60, check_interval=0.2) as runner:
             wait_running(cluster_env, "faasr-NapFlow-start-")
             subprocess.run(["kill", pidfile.read_text().strip()], check=True)
             assert runner.wait(40)
@@ -240,14 +225,6 @@ def r_run(cluster, tmp_path, actions):
 
 def r_action(function, **kwargs):
     return action(function=function, type="R", **kwargs)
-
-
-def read_log(runner, label):
-    try:
-        body = runner.client.get_object(Bucket=runner.data_store.bucket, Key=runner.layout.log_key(label))
-    except runner.client.exceptions.NoSuchKey:
-        return ""
-    return body["Body"].read().decode()
 
 
 def test_r_actions_run_in_their_jobs_with_their_own_r_server(cluster_env, tmp_path):

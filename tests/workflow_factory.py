@@ -27,6 +27,15 @@ def workflow(actions, entry="start", name="TestFlow", bucket="faasr"):
     }
 
 
+def slow_on_faasr_py(arguments=None):
+    """One action `nap` running function `slow` (with `arguments`), placed so the faasr-py
+    backend can fetch it (FunctionGitRepo) and any backend can run it."""
+    data = workflow({"nap": action("slow", args=arguments)}, entry="nap", name="Slow")
+    data["DataStores"]["S3"].update(Endpoint="", Writable="TRUE")
+    data["FunctionGitRepo"] = {"slow": "u/r/functions/Slow"}
+    return data
+
+
 FUNCTIONS = textwrap.dedent("""
     from FaaSr_py.client.py_client_stubs import faasr_log
 
@@ -37,6 +46,22 @@ FUNCTIONS = textwrap.dedent("""
 
     def boom():
         raise ValueError("boom")
+""")
+
+# start naps, next is quick: a job that is running while a test scancels it (SLURM tests)
+NAP_FUNCTIONS = textwrap.dedent("""
+    import time
+
+    from FaaSr_py.client.py_client_stubs import faasr_log
+
+
+    def nap(seconds=0):
+        faasr_log(f"napping {seconds} s")
+        time.sleep(seconds)
+
+
+    def quick():
+        faasr_log("quick")
 """)
 
 # A fan-in right below the failure, and one below a skipped action (mid, under boom).

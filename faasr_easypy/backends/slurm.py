@@ -32,6 +32,8 @@ import requests
 
 from ..errors import BackendError
 from .remote import RemoteBackend, check_header_value, env_credential, payload_url_for, response_message
+from .slurm_jobs import SlurmJobs
+from .slurm_watch import JobWatcher
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,6 @@ DEFAULT_IMAGE = "faasr/slurm-r:latest"  # FaaSr's image when ActionContainers na
 DEFAULT_USER = "ubuntu"  # FaaSr's UserName default
 #: slurmrestd refuses one environment value of this size or more
 MAX_ENV_VALUE = 256 * 1024
-#: job states in which a job still holds or waits for a node
-ACTIVE_STATES = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING")
 #: the secret each FaaSType's credential comes from, and the ComputeServers field faasr-py reads it from
 SERVER_SECRETS = {
     "GitHubActions": (("_PAT", "Token"),),
@@ -170,8 +170,10 @@ class SlurmBackend(RemoteBackend):
         self.payload_url = payload_url_for(workflow, payload_url, self.environ, "A SLURM")
         self._session = session or requests.Session()
         self._own_session = session is None
-        self.job_ids = []  # (action, job id) of every accepted submission
-        self._submitted_at = {}  # InvocationID -> epoch seconds of its entry job's submission
+        # the invocations' jobs, known exactly and watched for abnormal ends (slurm_watch.py)
+        self.jobs = SlurmJobs(self.endpoint, self.token, self.user, self.api_version, session=self._session,
+                              timeout=self.timeout)
+        self.watcher = JobWatcher(self.jobs)
 
     def _check_token(self):
         """FaaSr's validate_jwt_token, with the fix in the message."""
@@ -271,15 +273,14 @@ class SlurmBackend(RemoteBackend):
         body = self.job_request(invocation, action)
         headers = {"X-SLURM-USER-TOKEN": self.token, "X-SLURM-USER-NAME": self.user,
                    "Accept": "application/json"}
-        sent_at = self._clock()
         response, attempts = self._send(self._session, "POST", self.submit_url(), json=body, headers=headers)
         job_id = _job_id(response) if response.status_code in (200, 201, 202) else None
         if job_id is not None:
             log.info("SLURM: submitted %s as job %s (partition %s, InvocationID %s)", function, job_id,
                      body["job"]["partition"], invocation.invocation_id)
             self.triggered.append((action, invocation.invocation_id))
-            self.job_ids.append((action, job_id))
-            self._submitted_at.setdefault(invocation.invocation_id, sent_at)
+            self._follow(invocation)
+            self.watcher.submitted(invocation, job_id, action)
             return {"platform": self.platform, "action": action, "function": function,
                     "status": response.status_code, "job_id": job_id}
         raise BackendError(self._clean(self._explain(response, attempts, function, body["job"]["partition"])))
@@ -324,34 +325,32 @@ class SlurmBackend(RemoteBackend):
         return (f"{where} did not accept job {function} (HTTP {status}{quoted}); faasr-easypy expected 200 "
                 "with a job_id.")
 
+    def follow_invocation(self, invocation, data_store, check_interval=None):
+        """The runner's hook (see runner.py): watch `invocation`'s jobs every check interval,
+        writing to its logs in `data_store`; returns the callback for the log lines the monitor
+        reads (they name the successors' job ids)."""
+        self._follow(invocation, data_store, check_interval)
+        return lambda action, rank, line: self.watcher.observe_line(invocation.invocation_id, action, rank, line)
+
+    def _follow(self, invocation, data_store=None, interval=None):
+        from ..s3.client import shared_client
+
+        store = data_store or self.data_stores.get(invocation.workflow.logging_data_store)
+        known = self.watcher.record(invocation.invocation_id)
+        if store is None or (known is not None and known.client is not None and data_store is None):
+            self.watcher.follow(invocation, interval=interval)
+            return
+        self.watcher.follow(invocation, shared_client(store, max_attempts=2, connect_timeout=2, read_timeout=10),
+                            store.bucket, interval)
+
     def cancel(self, invocation):
-        """Cancel the invocation's jobs that SLURM still has: the entry job this backend submitted and
-        the jobs faasr-py submitted from inside the cluster since (FaaSr names them only
-        <WorkflowName>-<action>, so another invocation of the same workflow started meanwhile on the
-        same cluster would be cancelled too)."""
-        names = {self.function_name(invocation, a) for a in invocation.workflow.actions}
-        ours = [job_id for _, job_id in self.job_ids]
-        since = self._submitted_at.get(invocation.invocation_id)
-        headers = {"X-SLURM-USER-TOKEN": self.token, "X-SLURM-USER-NAME": self.user}
-        base = f"{self.endpoint}/slurm/{self.api_version}"
-        try:
-            listing = self._session.get(f"{base}/jobs", headers=headers, timeout=self.timeout)
-            jobs = listing.json().get("jobs") or [] if listing.status_code == 200 else []
-        except (requests.exceptions.RequestException, ValueError):
-            jobs = []
-        victims = set(ours)
-        for job in jobs:
-            state = str(job.get("job_state") or "")
-            if job.get("name") in names and state in ACTIVE_STATES and since is not None \
-                    and float(job.get("submit_time") or 0) >= since - 1:
-                victims.add(job.get("job_id"))
-        for job_id in sorted(v for v in victims if v is not None):
-            try:
-                self._session.delete(f"{base}/job/{job_id}", headers=headers, timeout=self.timeout)
-            except requests.exceptions.RequestException:
-                log.info("SLURM: could not cancel job %s (slurmrestd unreachable)", job_id)
+        """scancel exactly the invocation's jobs SLURM still has: the entry job this backend
+        submitted and the successors faasr-py logged (slurm_watch.py); never another run's
+        jobs of the same names."""
+        self.watcher.cancel(invocation.invocation_id)
 
     def close(self):
+        self.watcher.close()
         if self._own_session:
             self._session.close()
 

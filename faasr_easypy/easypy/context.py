@@ -52,6 +52,7 @@ class JobContext(S3Keeper, BeforeFork, ForkServerOwner, JobSignals, SharedStatus
         self.s3 = None               # environment.S3Service (endpoint, keys) once the server runs
         self.server = None           # the EmbeddedS3Server (job process only)
         self.s3_data_dir = None
+        self.s3_notice = None        # s3_keeper.DeathNotice: why the embedded server died, for tasks
         self.started = time.time()
         self.owner_pid = os.getpid()
         self._lock = threading.Lock()

@@ -43,10 +43,14 @@ class CommonSetup(aetest.CommonSetup):
 
     @aetest.subsection
     def wait_for_the_workflow(self, tester):
+        from faasr_easypy.errors import S3Error
+
         try:
             tester.wait_all()
         except AssertionError as exc:  # a timeout: each function's testcase says which
             log.warning("%s", exc)
+        except S3Error as exc:  # the S3 server died: each function's testcase errors with why
+            log.error("%s", exc)
         for state in tester.statuses.values():
             log.info("  %s", state.summary())
 
@@ -58,6 +62,8 @@ class Function(aetest.Testcase):
         status = state.status.value
         if status == "COMPLETED":
             self.passed(f"{label} completed")
+        elif not state.is_final and tester.runner.s3_lost:
+            self.errored(f"{label} is {status}: {state.reason}")  # the harness lost S3, not the function
         elif status == "NOT_INVOKED":
             self.skipped(f"{label} was not invoked" + (f": {state.reason}" if state.reason else ""))
         else:

@@ -265,7 +265,8 @@ class FaasrPlugin(BasePlugin):
                 record["error"] = f"interrupted ({ctx.interrupted_by or 'Ctrl-C'}) before the workflow finished"
             workflows.append(record)
         _fill_previews(workflows, ctx)
-        complete = not ctx.interrupted and all(w.get("state") == "finished" for w in workflows)
+        s3_death = ctx.s3_death()
+        complete = not ctx.interrupted and not s3_death and all(w.get("state") == "finished" for w in workflows)
         return {
             "schema": 1,
             "job": {
@@ -273,6 +274,7 @@ class FaasrPlugin(BasePlugin):
                 "testbed": ctx.testbed.name, "archive": _relative(runtime.archive, ctx.project_root),
                 "complete": complete,
                 "note": None if complete else (f"interrupted ({ctx.interrupted_by or 'Ctrl-C'})" if ctx.interrupted else
+                                               f"stopped: {s3_death}" if s3_death else
                                                "some workflow tasks did not finish (killed or errored)"),
             },
             "workflows": workflows,
@@ -464,7 +466,7 @@ def _fill_previews(workflows, ctx):
     """The text of small output objects on the job's embedded S3 (where the job holds the keys),
     for the report's previews. Binary content gets no preview."""
     service = getattr(ctx, "s3", None)  # environment.S3Service of the job's embedded server, or None
-    if service is None:
+    if service is None or ctx.s3_death():
         return
     client = None
     budget = PREVIEWS_PER_JOB
@@ -536,7 +538,11 @@ def _announce_archive(runtime, link=False):
     _announced.append(archive)
 
     def last_words():
-        if os.path.exists(archive):
+        from .archive_writing import failure
+
+        if failure():
+            print(f"faasr-easypy: no archive was written (expected {archive}): {failure()}", flush=True)
+        elif os.path.exists(archive):
             print(f"faasr-easypy: archive {archive}", flush=True)
             report = _report_beside(archive)
             if link:
@@ -585,11 +591,17 @@ def _report_beside(archive):
     try:
         with zipfile.ZipFile(archive) as zf:
             data = zf.read(REPORT_FILE)
-        out = default_output(archive)
-        Path(out).write_bytes(data)
-        return out
     except (KeyError, OSError, zipfile.BadZipFile):
         return None
+    out = default_output(archive)
+    try:
+        Path(out).write_bytes(data)
+    except OSError as exc:  # the archive fit, its copy did not: no cut report beside it
+        Path(out).unlink(missing_ok=True)
+        print(f"faasr-easypy: the report could not be copied beside the archive ({exc}); it is in the "
+              f"archive as {REPORT_FILE}", flush=True)
+        return None
+    return out
 
 
 def _faasr_args_given(args):

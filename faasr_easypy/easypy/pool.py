@@ -90,7 +90,7 @@ class WorkflowPool:
             for position, (taskid, kwargs) in enumerate(queue):
                 while not slots.acquire(timeout=self.poll_interval):
                     pass
-                if self.ctx.interrupted:
+                if self.ctx.interrupted or self.ctx.s3_death():
                     slots.release()
                     self._skip(queue[position:])
                     break
@@ -132,11 +132,15 @@ class WorkflowPool:
         return self.results
 
     def _skip(self, entries):
+        death = self.ctx.s3_death()
+        why = f"{death}, before it started" if death and not self.ctx.interrupted else \
+            "the job was interrupted before it started"
         for taskid, _ in entries:
             self.not_started.append(taskid)
-            self.ctx.publish(taskid, state="not started", reason="the job was interrupted before it started")
+            self.ctx.publish(taskid, state="not started", reason=why)
         if entries:
-            log.warning("faasr-easypy: interrupted: %d queued workflow task(s) not started: %s",
+            log.warning("faasr-easypy: %s: %d queued workflow task(s) not started: %s",
+                        "S3 lost" if death and not self.ctx.interrupted else "interrupted",
                         len(entries), ", ".join(t for t, _ in entries))
 
     def _wait(self, task, slots):

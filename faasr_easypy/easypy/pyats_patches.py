@@ -226,11 +226,12 @@ def installed(name):
 def for_job(runtime, redactor):
     """pre_job: the job's redactor for the reporter and mail patches, and its archive folder
     masked right before pyATS zips it."""
-    from . import pyats_mail, redaction
+    from . import archive_writing, pyats_mail, redaction
 
     redaction.use(redactor)
     pyats_mail.use(redactor)
     redaction.mask_archive_folder(runtime, redactor)
+    archive_writing.guard(runtime)  # a full archive folder: one paragraph, no cut zip
 
 
 def warm(testscript):

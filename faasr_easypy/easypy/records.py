@@ -83,6 +83,9 @@ def fill_outputs(records, ctx, directory=None):
     pending = {t: r for t, r in records.items() if OUTPUT_BUCKETS in r}
     if not pending:
         return
+    death = ctx.s3_death()
+    if death:  # nothing to list: say why once, instead of a connection error per bucket
+        log.warning("faasr-easypy: the outputs of %d workflow task(s) are not listed: %s", len(pending), death)
     listed = {}
     client = None
     roots = {_log_root(r.get("invocation_folder")) for r in pending.values()} - {None}
@@ -92,6 +95,8 @@ def fill_outputs(records, ctx, directory=None):
         for bucket in buckets:
             if bucket not in listed:
                 listed[bucket] = []
+                if death:
+                    continue
                 try:
                     if client is None:
                         from ..s3.client import make_client

@@ -3,9 +3,14 @@
 The server is started and stopped by one "keeper" thread that lives as long as
 the job: `weed` dies with the thread that started it (PR_SET_PDEATHSIG), and
 starting it in the background overlaps its ~1 s start with pyATS's own start-up.
+
+Only the job process is weed's parent, so only it can see weed die (and how): a
+watcher thread there writes why into a DeathNotice, memory shared with every task
+forked after it, where each task's monitor reads it (`JobContext.s3_notice.death`).
 """
 
 import logging
+import mmap
 import os
 import tempfile
 import threading
@@ -14,6 +19,28 @@ import time
 from ..errors import UserError
 
 log = logging.getLogger(__name__)
+
+
+WATCH_SECONDS = 0.5              # how often the job process looks at its S3 server's process
+
+
+class DeathNotice:
+    """Why the job's S3 server died, in a page of shared memory (MAP_SHARED, inherited by
+    fork): written once by the job process, read by any task with no system call."""
+
+    def __init__(self):
+        self._page = mmap.mmap(-1, mmap.PAGESIZE)
+
+    def write(self, reason):
+        data = reason.encode("utf-8", "replace")[:mmap.PAGESIZE - 2]
+        self._page[1:len(data) + 1] = data
+        self._page[0] = 1  # last: a reader sees the whole text or nothing
+
+    def death(self):
+        """The reason, or None while the server runs (WorkflowRunner's s3_server protocol)."""
+        if self._page[0] != 1:
+            return None
+        return self._page[1:].split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
 class S3Keeper:
@@ -81,6 +108,28 @@ class S3Keeper:
         self.redactor  # noqa: B018 -- the keys are masked from now on, also in the log filter
         what = "embedded S3 server (SeaweedFS)" if self.server else "external S3 (FAASR_EASYPY_S3_ENDPOINT)"
         log.info("faasr-easypy: %s at %s, ready in %.2f s", what, service.endpoint, time.monotonic() - started)
+        if self.server is not None:
+            self.s3_notice = DeathNotice()  # before any task is forked
+            threading.Thread(target=self._watch_s3, args=(self.server,), name="faasr-easypy-s3-watch",
+                             daemon=True).start()
+
+    def _watch_s3(self, server):
+        """Job process: until the server is stopped, note (once) that it died and why."""
+        while True:
+            time.sleep(WATCH_SECONDS)
+            with self._lock:  # _stop_server_now takes the server away under it: no false alarm
+                if self.server is not server:
+                    return
+                death = server.death()
+            if death:
+                self.s3_notice.write(death)
+                log.error("faasr-easypy: %s. Every workflow still running stops now, with its "
+                          "statuses unknown; workflows not started yet do not start.", death)
+                return
+
+    def s3_death(self):
+        """Why the job's embedded S3 server died, or None (any process of the job)."""
+        return self.s3_notice.death() if self.s3_notice is not None else None
 
     def stop_s3(self):
         """Stop the embedded server; safe to call twice and from atexit."""

@@ -187,7 +187,8 @@ class WorkflowSession:
             wf, self.backend, self.stores[wf.logging_data_store], timeout=task.timeout,
             check_interval=task.check_interval, stream_logs=task.stream_logs,
             on_status_change=self._on_change, overrides=overrides,
-            log_printer=lambda line: log.info("%s", line))
+            log_printer=lambda line: log.info("%s", line),
+            s3_server=ctx.s3_notice if self._embedded(any_store=True) else None)
         self.tester = WorkflowTester(runner=self.runner)
         log.info("faasr-easypy: workflow %s (%s), functions %s, InvocationID %s, folder %s",
                  wf.name, task.workflow_path, functions, self.runner.invocation_id, self.runner.layout.folder)
@@ -225,7 +226,7 @@ class WorkflowSession:
     def close(self):
         runner = self.runner
         try:
-            if runner is not None and runner.started and not runner.monitoring_complete and not self.interrupted:
+            if runner is not None and runner.started and not runner.monitor.finished and not self.interrupted:
                 elapsed = time.time() - self.started
                 runner.wait(timeout=max(0.0, min(SETTLE_SECONDS, self.task.timeout - elapsed)))
             if runner is not None:
@@ -242,8 +243,12 @@ class WorkflowSession:
         except Exception:
             log.exception("faasr-easypy: cleaning up task %s failed", self.taskid)
 
-    def _embedded(self):
-        return bool(self.ctx.s3) and all(s.endpoint == self.ctx.s3.endpoint for s in self.stores.values())
+    def _embedded(self, any_store=False):
+        """Whether the workflow's data stores are all (or, any_store: any is) the job's embedded S3."""
+        if not self.ctx.s3:
+            return False
+        on_it = [s.endpoint == self.ctx.s3.endpoint for s in self.stores.values()]
+        return any(on_it) if any_store else all(on_it)
 
     def _close_backend(self):
         if self.backend is not None:
@@ -270,7 +275,7 @@ class WorkflowSession:
             "source": _relative(self.task.workflow_path, self.ctx.project_root),
             "testscript": _relative(self.task.testscript_path, self.ctx.project_root),
             "arguments": self.task.arguments,
-            "error": error,
+            "error": error or (runner.s3_lost if runner else None),
             "invocation_id": runner.invocation_id if runner else None,
             "invocation_folder": runner.layout.folder if runner else None,
             "endpoint": self.stores[wf.logging_data_store].endpoint if runner else None,
@@ -291,9 +296,14 @@ class WorkflowSession:
         bucket = runner.data_store.bucket
         times = runner.function_times()
         for label, s in runner.get_function_statuses().items():
+            held = runner.final_log(s.log_key)
             # No log was ever listed (not invoked, skipped, never started): no GET for a 404.
-            text, truncated = (None, False) if s.started_at is None else \
-                _read_log(client, bucket, s.log_key, runner.final_log(s.log_key))
+            if s.started_at is None:
+                text, truncated = None, False
+            elif held is None and runner.s3_lost:  # S3 is gone: the lines the monitor read
+                text, truncated = "\n".join(s.last_lines + ["[the rest of this log is lost with S3]"]), True
+            else:
+                text, truncated = _read_log(client, bucket, s.log_key, held)
             started_at, ended_at = times.get(label, (None, None))
             record["functions"].append({
                 "label": label, "action": s.action, "rank": s.rank, "status": s.status.value,

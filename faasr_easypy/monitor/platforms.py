@@ -22,7 +22,8 @@ INVOCATION_PATTERNS = {
     "OpenWhisk": re.compile(rf"^OpenWhisk: Succes{{1,2}}fully invoked:? {_TARGET}\s*$"),
     # Google Cloud names the job `<WorkflowName>-<action>`; the state machine strips the prefix.
     "GoogleCloud": re.compile(rf"^GoogleCloud: Successfully invoked:? {_TARGET}\s*$"),
-    "SLURM": re.compile(rf"^SLURM: Successfully submitted job: {_TARGET} \(Job ID"),
+    # the job id (slurmrestd's job_id, or "unknown") tells the SLURM backend which jobs are this run's
+    "SLURM": re.compile(rf"^SLURM: Successfully submitted job: {_TARGET} \(Job ID(?:: (?P<job_id>\d+)\))?"),
     # faasr-py logs this one as a Python tuple, hence the optional "('".
     "Kubernetes": re.compile(rf"^\(?'?Kubernetes: Successfully submitted jobs: {_TARGET} \(Job ID"),
     "local": re.compile(rf"^Local: Successfully invoked: {_TARGET}\s*$"),

@@ -62,6 +62,7 @@ class InvocationStateMachine:
         self.clock = clock
         self.wall = wall
         self.tick = 0                  # successful poller ticks applied so far
+        self.lost = ""                 # why S3 can no longer be read (then nothing final is known)
         self.entry_invoked = False
         self.order = []                # instance keys, topologically
         self.instances = {}
@@ -159,8 +160,16 @@ class InvocationStateMachine:
         for key in self.order:
             inst = self.instances[key]
             status, reason = self._derive(inst, now)
+            if self.lost and not status.is_final:
+                reason = self.lost
             self._publish(inst, status, reason, changes)
         return changes
+
+    def lose(self, reason):
+        """S3 is gone for good: every instance not final keeps its last status, with `reason`
+        (not TIMEOUT: nobody can tell how it ends)."""
+        self.lost = reason
+        return self.evaluate()
 
     def expire(self, reason):
         """Give up: every instance not final becomes TIMEOUT, or SKIPPED below one that is."""

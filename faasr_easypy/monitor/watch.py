@@ -29,7 +29,9 @@ class InvocationMonitor:
     def __init__(self, invocation, client, bucket, check_interval=1.0, grace_period=None,
                  timeout=None, inactivity_timeout=None, stream_logs=False, log_printer=print,
                  on_status_change=None, on_expire=None, tick_budget=None, clock=time.monotonic,
-                 platform=None):
+                 platform=None, on_log_line=None, s3_death=None):
+        """on_log_line(action, rank, line): every complete log line read (replays included), for a
+        backend that learns from them (SLURM: its successors' job ids); called under the lock."""
         self.invocation = invocation
         self.layout = getattr(invocation, "layout", None) or InvocationLayout.for_invocation(invocation)
         self.check_interval = float(check_interval)
@@ -41,6 +43,12 @@ class InvocationMonitor:
         self.log_printer = log_printer
         self.on_status_change = on_status_change
         self.on_expire = on_expire
+        # on_expire(monitor, reason): the watch gave up (timeout, inactivity, S3 lost)
+        # s3_death(): why the S3 server the invocation lives on can no longer serve it (its
+        # process died, its disk is full), or None; asked every tick (it must be cheap), so
+        # that ends the watch within a check interval, not at the timeout
+        self.s3_death = s3_death
+        self.on_log_line = on_log_line
         self.clock = clock
         budget = tick_budget if tick_budget is not None else max(0.5, 2 * self.check_interval)
         # Streaming wants every flush at once; otherwise a running log is read once it goes
@@ -61,6 +69,7 @@ class InvocationMonitor:
         self.complete = False        # every instance settled in a final status
         self.expired_reason = None
         self.stop_reason = None
+        self.s3_lost = None          # s3_death()'s answer once it had one
         self.tick_count = 0
         self.tick_seconds = 0.0      # total time spent in tick(); benchmarks read it
         self._bug_logged = False
@@ -122,40 +131,69 @@ class InvocationMonitor:
         if self.started_at is None:
             self.begin()
         result = self.poller.poll() if self.poller.due(started) else None
+        death = self._s3_death()
         lines = []
+        expired = None
         with self.lock:
             if self.finished:  # stopped while we were polling
                 return
             now = self.clock()
             if result is not None:
                 self._apply(result, lines)
-            # Inactivity counts only time in which S3 answered and nothing changed:
-            # an S3 outage (including its backoff pauses) is not a silent workflow.
-            if (result is not None and result.changed) or self.poller.failures:
-                self.last_change = now
-            changes = self.machine.evaluate()
-            expired = None
-            if self.deadline is not None and now >= self.deadline:
-                expired = f"no final status within the {self.timeout:g} s timeout"
-            elif self.inactivity_timeout and now - self.last_change >= self.inactivity_timeout:
-                expired = f"nothing changed in S3 for {self.inactivity_timeout:g} s"
-            if expired and not self.machine.complete:
-                self._flush_partials(lines, force=True)
-                changes += self.machine.evaluate()
-                changes += self.machine.expire(expired)
-                self.expired_reason = expired
-                self.complete = self.finished = True  # every instance is final now
+            if death:
+                changes, expired = self._lose(death, lines), death
             else:
-                expired = None
-            self.machine.refresh_details()
-            if self.machine.complete:
-                self.complete = self.finished = True
+                changes, expired = self._advance(result, now, lines)
             self.tick_count += 1
             self.tick_seconds += self.clock() - started
             self.changed.notify_all()
         self._emit(lines, changes)
         if expired and self.on_expire:
             self._call(self.on_expire, self, expired)
+
+    def _advance(self, result, now, lines):
+        """Statuses after a tick in which S3 is there (or only briefly away), and the clocks."""
+        # Inactivity counts only time in which S3 answered and nothing changed:
+        # an S3 outage (including its backoff pauses) is not a silent workflow.
+        if (result is not None and result.changed) or self.poller.failures:
+            self.last_change = now
+        changes = self.machine.evaluate()
+        expired = None
+        if self.deadline is not None and now >= self.deadline:
+            expired = f"no final status within the {self.timeout:g} s timeout"
+        elif self.inactivity_timeout and now - self.last_change >= self.inactivity_timeout:
+            expired = f"nothing changed in S3 for {self.inactivity_timeout:g} s"
+        if expired and not self.machine.complete:
+            self._flush_partials(lines, force=True)
+            changes += self.machine.evaluate()
+            changes += self.machine.expire(expired)
+            self.expired_reason = expired
+            self.complete = self.finished = True  # every instance is final now
+        else:
+            expired = None
+        self.machine.refresh_details()
+        if self.machine.complete:
+            self.complete = self.finished = True
+        return changes, expired
+
+    def _lose(self, death, lines):
+        """The S3 server is gone for good: nothing more can be learned, so the watch ends now
+        (not at the timeout) and what is not final says why its status is unknown."""
+        self._flush_partials(lines, force=True)
+        changes = self.machine.lose(f"status unknown: {death}")
+        self.s3_lost, self.stop_reason = death, f"stopped: {death}"
+        self.finished = True
+        self.machine.refresh_details()
+        return changes
+
+    def _s3_death(self):
+        if self.s3_death is None:
+            return None
+        try:
+            return self.s3_death()
+        except Exception:  # a broken check must not stop the watch
+            log.exception("checking the S3 server failed")
+            return None
 
     def _apply(self, result, lines):
         machine = self.machine
@@ -164,7 +202,7 @@ class InvocationMonitor:
         for info in result.resets:
             machine.reset_log(info)
         for info, text, replayed in result.lines:
-            machine.observe_line(info, text)
+            self._observe_line(info, text)
             if self.stream_logs and not replayed:
                 lines.append(f"[{_label(info)}] {text}")
         self._flush_partials(lines)
@@ -182,9 +220,14 @@ class InvocationMonitor:
             quiet = inst.changed_at is not None and now - inst.changed_at >= self.grace_period
             if force or (inst.final_at is not None and quiet):
                 for info, text, replayed in self.poller.flush_partial(log_key):
-                    self.machine.observe_line(info, text)
+                    self._observe_line(info, text)
                     if self.stream_logs and not replayed:
                         lines.append(f"[{_label(info)}] {text}")
+
+    def _observe_line(self, info, text):
+        self.machine.observe_line(info, text)
+        if self.on_log_line:
+            self._call(self.on_log_line, info.action, info.rank, text)
 
     def _log_is_read(self, key):
         log_key = self.layout.log_key(*key)

@@ -183,6 +183,36 @@ def _cached_timestamp_parser():
     return parse
 
 
+_gone = set()  # endpoints refuses_connections() found gone: asked once, not waited for again
+
+
+def refuses_connections(endpoint, within=3.0):
+    """True when nothing has listened at `endpoint` (an http(s) URL) for `within` seconds: the
+    server is gone, and a write with many retries would only wait out its backoff. A short
+    restart (weed is back in about a second) still counts as there."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    url = urlsplit(endpoint or "")
+    if not url.hostname:
+        return False  # AWS's default endpoint: not ours to judge
+    port = url.port or (443 if url.scheme == "https" else 80)
+    deadline = time.monotonic() + (0 if endpoint in _gone else within)
+    while True:
+        try:
+            socket.create_connection((url.hostname, port), timeout=1.0).close()
+            _gone.discard(endpoint)
+            return False
+        except ConnectionRefusedError:
+            if time.monotonic() >= deadline:
+                _gone.add(endpoint)
+                return True
+            time.sleep(0.25)
+        except OSError:
+            return False  # slow or unroutable is not "gone": let the client's retries decide
+
+
 def _truthy(value):
     if isinstance(value, str):
         return value.strip().upper() in ("TRUE", "YES", "1")

@@ -24,6 +24,7 @@ from pathlib import Path
 from ..defaults import DEFAULT_BUCKET
 from ..errors import S3Error
 from .client import DataStore, make_client
+from .disk import disk_full
 from .security import write_security_toml
 
 # Every listener weed mini opens; each gets an explicit free port so two
@@ -33,14 +34,22 @@ _PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.gr
                "admin.port", "admin.port.grpc", "debug.port", "webdav.port")
 
 
-# Endpoints of the embedded servers this process runs: their buckets are the harness's own
+# The embedded servers this process runs, by endpoint: their buckets are the harness's own
 # (the tester may switch object versioning on there, never on a user's bucket).
-_RUNNING = set()
+_RUNNING = {}  # endpoint -> (pid that started it, EmbeddedS3Server)
 
 
 def started_here(endpoint):
-    """True when `endpoint` is an embedded S3 server started by this process."""
+    """True when `endpoint` is an embedded S3 server started by this process (or the one it was
+    forked from: a pyATS task's job)."""
     return endpoint in _RUNNING
+
+
+def own_server(endpoint):
+    """The EmbeddedS3Server at `endpoint` this very process started (only its parent can see it
+    die), else None."""
+    pid, server = _RUNNING.get(endpoint, (None, None))
+    return server if pid == os.getpid() else None
 
 
 def weed_binary():
@@ -188,7 +197,7 @@ class EmbeddedS3Server:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - started
-        _RUNNING.add(self.endpoint)
+        _RUNNING[self.endpoint] = (os.getpid(), self)
         return self
 
     def _wait_ready(self, log_path):
@@ -229,7 +238,7 @@ class EmbeddedS3Server:
             timeout = 0 if self._own_dir else 5.0
         proc, self.process = self.process, None
         if self.ports:
-            _RUNNING.discard(self.endpoint)
+            _RUNNING.pop(self.endpoint, None)
         if proc is not None and proc.poll() is None:
             steps = ((signal.SIGTERM, timeout),) if timeout > 0 else ()
             for sig, wait in steps + ((signal.SIGKILL, 5.0),):
@@ -267,11 +276,20 @@ class EmbeddedS3Server:
         return self.process is not None and self.process.poll() is None
 
     def death(self):
-        """Why the server is gone while it should run ("killed by SIGKILL"), or None."""
-        if self.process is None or self.process.poll() is None:
+        """Why the server can no longer serve a run while it should ("was killed by SIGKILL",
+        its disk is full), or None."""
+        if self.process is None:
             return None
-        return (f"the embedded S3 server (weed mini, port {self.ports.get('s3.port')}) "
-                f"{exit_description(self.process.returncode)}; its log is {self.data_dir}/weed.log")
+        name = f"the embedded S3 server (weed mini, port {self.ports.get('s3.port')})"
+        if self.process.poll() is None:
+            full = disk_full(self.data_dir)
+            return f"{name} cannot write: {full}" if full else None
+        how = exit_description(self.process.returncode)
+        log_path = self.log_file or self.data_dir / "weed.log"
+        if not self._own_dir or self.log_file:  # kept after the run: point at it
+            return f"{name} {how}; its log is {log_path}"
+        # the data folder goes when the run ends: what weed said last, if it ended by itself
+        return f"{name} {how}" + (f"; its last log lines: {_tail(log_path, 2)}" if how.startswith("exited") else "")
 
     def __enter__(self):
         return self.start()

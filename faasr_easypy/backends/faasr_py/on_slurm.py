@@ -69,6 +69,9 @@ class FaaSrPyOnSlurmBackend(Backend):
         self.slurm.server_overrides = {name: dict(spec) for name, spec in self._publishable()["ComputeServers"].items()}
         return self.slurm.trigger(invocation)
 
+    def follow_invocation(self, invocation, data_store, check_interval=None):
+        return self.slurm.follow_invocation(invocation, data_store, check_interval)
+
     def cancel(self, invocation):
         self.slurm.cancel(invocation)
 

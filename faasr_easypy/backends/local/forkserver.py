@@ -396,9 +396,13 @@ class ForkServer:
     def append_error(self, job, message, started, done=False):
         """Append an ERROR line to the action's log (and write its .done: a final status
         even when the action could not)."""
+        from faasr_easypy.s3.client import refuses_connections
+
         from .error_line import append_error_line
 
         store = job["stores"][job["log_store"]]
+        if refuses_connections(store["endpoint"]):  # S3 died: 10 attempts would block the loop ~1 min
+            raise ConnectionRefusedError(f"nothing listens at {store['endpoint']} any more")
         client = self._s3_client(self._own, store)
         append_error_line(client, store["bucket"], job["log_key"], time.monotonic() - started, message)
         if done:

@@ -30,13 +30,11 @@ import uuid
 
 import requests
 
-from ...layout import instance_label
-from .error_line import append_error_line
+from ..slurm_jobs import TERMINAL, SlurmJobs, lost_reason
+from .error_line import append_did_not_finish
 
 log = logging.getLogger(__name__)
 
-TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
-            "BOOT_FAIL", "DEADLINE")
 RESULT_PREFIX = "faasr-easypy-slurm"
 #: seconds a finished job's report may take to show in S3 before the job counts as lost
 REPORT_GRACE = 3.0
@@ -65,11 +63,10 @@ class SlurmExecutor:
 
     def __init__(self, endpoint, token, user="root", partition="faasr", api_version="v0.0.37",
                  python=None, working_dir=None, cpus_per_task=1, memory_mb=512):
-        self.endpoint = endpoint.rstrip("/")
-        self._token = token
+        self.slurm = SlurmJobs(endpoint, token, user, api_version)  # states and scancel, shared with FaaSr mode
+        self.endpoint = self.slurm.endpoint
         self.user = user
         self.partition = partition
-        self.api = f"{self.endpoint}/slurm/{api_version}"
         self.python = python or sys.executable  # the project, installed where the nodes see it
         self.working_dir = working_dir or tempfile.gettempdir()
         self.cpus_per_task = cpus_per_task
@@ -81,7 +78,6 @@ class SlurmExecutor:
         self._listener = None
         self._lock = threading.Lock()
         self._jobs = {}  # (conn id, job id) -> _Job
-        self._session = requests.Session()
         self._stop = threading.Event()
         self._threads = []
         self._clients = {}  # bucket/endpoint -> boto3 client, for reports
@@ -119,7 +115,7 @@ class SlurmExecutor:
         self._listener.close()
         for t in self._threads:
             t.join(5)
-        self._session.close()
+        self.slurm.close()
         shutil.rmtree(self.folder, ignore_errors=True)
         self._listener = None
 
@@ -169,9 +165,6 @@ class SlurmExecutor:
         self._cancel(orphans, "the harness disconnected")
 
     # -- SLURM ---------------------------------------------------------------------
-    def _headers(self):
-        return {"X-SLURM-USER-TOKEN": self._token, "X-SLURM-USER-NAME": self.user, "Accept": "application/json"}
-
     def job_name(self, job):
         label = job["action"] + (f".{job['rank']}" if job.get("rank") else "")
         return f"faasr-{job['payload']['WorkflowName']}-{label}-{job['payload']['InvocationID']}"
@@ -193,7 +186,8 @@ class SlurmExecutor:
                                             PATH="/usr/local/bin:/usr/bin:/bin", PYTHONUNBUFFERED="1")},
                 "script": f"#!/bin/bash\nexec {self.python} -m faasr_easypy.backends.local.slurm_action\n"}
         try:
-            r = self._session.post(f"{self.api}/job/submit", json=body, headers=self._headers(), timeout=30)
+            r = self.slurm.session.post(f"{self.slurm.api}/job/submit", json=body, headers=self.slurm.headers(),
+                                        timeout=30)
             data = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
             errors = [e.get("error") for e in data.get("errors") or [] if isinstance(e, dict)]
             slurm_id = data.get("job_id") if r.status_code == 200 else None
@@ -214,12 +208,8 @@ class SlurmExecutor:
                 if j.kill_reason is None:
                     j.kill_reason = reason
                 slurm_id = j.slurm_id
-            if slurm_id is None:
-                continue
-            try:
-                self._session.delete(f"{self.api}/job/{slurm_id}", headers=self._headers(), timeout=10)
-            except requests.exceptions.RequestException:
-                log.info("SLURM executor: could not scancel job %s (slurmrestd unreachable)", slurm_id)
+            if slurm_id is not None:
+                self.slurm.cancel(slurm_id)
 
     def _wait_ended(self, jobs, timeout):
         deadline = time.monotonic() + timeout
@@ -240,14 +230,14 @@ class SlurmExecutor:
         if not open_jobs:
             return
         self._read_reports(open_jobs)
-        states = self._states()
+        states = self.slurm.states()
         now = time.monotonic()
         for j in open_jobs:
             if j.reported:
                 continue
             info = states.get(j.slurm_id) if states is not None else None
             if info is not None:
-                j.state, j.reason = info
+                j.state, j.reason = info.state, info.reason
                 if j.state == "RUNNING" and j.started is None:
                     j.started = now
                 if j.state in TERMINAL and j.ended is None:
@@ -259,16 +249,6 @@ class SlurmExecutor:
                 self._read_reports([j])
                 if not j.reported:
                     self._fail(j, self._lost_reason(j))
-
-    def _states(self):
-        """{slurm job id: (state, reason)}, or None when slurmrestd cannot be asked right now."""
-        try:
-            r = self._session.get(f"{self.api}/jobs", headers=self._headers(), timeout=10)
-            jobs = r.json().get("jobs") or []
-        except (requests.exceptions.RequestException, ValueError):
-            return None
-        return {j.get("job_id"): (str(j.get("job_state") or ""), str(j.get("state_reason") or ""))
-                for j in jobs}
 
     def _client(self, store):
         from ...s3.client import DataStore, make_client
@@ -303,18 +283,14 @@ class SlurmExecutor:
     def _lost_reason(self, j):
         if j.kill_reason:
             return f"{j.kill_reason} (SLURM job {j.slurm_id} ended {j.state})"
-        what = {"TIMEOUT": "it ran over its SLURM time limit", "CANCELLED": "it was cancelled (scancel)",
-                "NODE_FAIL": "its node failed", "PREEMPTED": "it was preempted",
-                "OUT_OF_MEMORY": "it ran out of memory"}.get(j.state, f"it ended {j.state or 'unknown'}")
-        reason = f" ({j.reason})" if j.reason and j.reason != "None" else ""
-        return f"SLURM job {j.slurm_id} ({j.name}) ended without finishing the function: {what}{reason}"
+        return lost_reason(j.slurm_id, j.name, j.state, j.reason)
 
     def _fail(self, j, reason):
         job = j.job
         try:  # the same ERROR line a fork server writes for an action that died
             store = job["stores"][job["log_store"]]
-            append_error_line(self._client(store), store["bucket"], job["log_key"], time.monotonic() - j.submitted,
-                              f"Action {instance_label(job['action'], job.get('rank'))} did not finish: {reason}")
+            append_did_not_finish(self._client(store), store["bucket"], job["log_key"], time.monotonic() - j.submitted,
+                                  job["action"], job.get("rank"), reason)
         except Exception as exc:
             reason += f" (and its ERROR line could not be written to S3: {_short(exc)})"
         self._report(j, {"job_id": job["job_id"], "ok": False, "triggered": [], "error": reason,
