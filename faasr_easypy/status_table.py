@@ -36,6 +36,7 @@ class StatusTable:
         self.labels = [label for action in workflow.topological_order()
                        for label in _labels(workflow, action)]
         self.states = {}
+        self._final = 0  # how many of `states` are final, counted as they change (1,000 rows: no recount)
         self.width = max((len(label) for label in self.labels), default=10) + 2
         self._source = states
         self._clock = clock
@@ -75,12 +76,15 @@ class StatusTable:
     # -- callbacks for WorkflowRunner ----------------------------------------------------
     def on_status_change(self, state, previous=None):
         with self._lock:
+            before = self.states.get(state.label)
+            was_final = before is not None and before.status.is_final
+            self._final += int(state.status.is_final) - int(was_final)
             self.states[state.label] = state
             if self._live is not None:
                 self._live.refresh()
             elif not self.live:
                 reason = f" ({state.reason})" if state.reason else ""
-                self._write(f"[{self._clock() - self._started:7.2f}s] [{self._done()}/{len(self.labels)}] "
+                self._write(f"[{self._clock() - self._started:7.2f}s] [{self._final}/{len(self.labels)}] "
                             f"{state.label:<{self.width}}{state.status.value}{reason}\n")
 
     def print_log(self, line):
@@ -94,9 +98,6 @@ class StatusTable:
                 self._write(line + "\n")
 
     # -- drawing -----------------------------------------------------------------------
-    def _done(self):
-        return sum(1 for s in self.states.values() if s.status.is_final)
-
     def _current(self):
         states = dict(self.states)
         if self._source is not None:

@@ -154,8 +154,33 @@ def _shared_session():
 
     global _session
     if _session is None:
-        _session = boto3.session.Session()
+        import botocore.session
+
+        core = botocore.session.get_session()
+        # Every key of a listing carries a LastModified that botocore parses with dateutil
+        # (~60 us each: 1,000 keys cost more than the rest of the page). The same strings
+        # come back on every poll, and many keys share a second: parse each string once.
+        core.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=_cached_timestamp_parser())
+        _session = boto3.session.Session(botocore_session=core)
     return _session
+
+
+def _cached_timestamp_parser():
+    """botocore's own timestamp parser, memoized by the string (results are immutable datetimes)."""
+    import functools
+
+    from botocore.parsers import DEFAULT_TIMESTAMP_PARSER
+
+    cached = functools.lru_cache(maxsize=8192)(DEFAULT_TIMESTAMP_PARSER)
+
+    def parse(value):
+        try:
+            return cached(value)
+        except TypeError:  # not hashable: parse it as botocore would
+            return DEFAULT_TIMESTAMP_PARSER(value)
+
+    return parse
 
 
 _gone = set()  # endpoints refuses_connections() found gone: asked once, not waited for again

@@ -55,10 +55,19 @@ class _Run:
         self.started = set()  # (action, rank) dispatched or queued
         self.finished = {}  # (action, rank) -> ok
         self.waiting = set()  # fan-in actions triggered at least once, not yet started
+        # fan-in action -> its predecessor instances not yet finished ok; kept up to date as
+        # they finish, so a fan-in of 1,000 is not re-checked against all 1,000 on every finish
+        self.unfinished_preds = {}
+        self._fan_in = {}  # action -> is it a fan-in (the graph does not change during a run)
         self.active = 0  # queued + running jobs
         self.cancelled = False
         self.done = threading.Event()
         self.results = {}  # label -> finished message (error, seconds)
+
+    def is_fan_in(self, action):
+        if action not in self._fan_in:
+            self._fan_in[action] = self.workflow.is_fan_in(action)
+        return self._fan_in[action]
 
 
 class LocalBackend(Backend):
@@ -285,9 +294,15 @@ class LocalBackend(Backend):
         run.finished[key] = message["ok"]
         run.results[instance_label(*key)] = {k: message.get(k) for k in
                                              ("ok", "error", "seconds", "first_log_at", "done_at")}
+        if message["ok"]:
+            for preds in run.unfinished_preds.values():
+                preds.discard(key)
         if not run.cancelled:
             for target, rank in message.get("triggered", []):
-                if run.workflow.is_fan_in(target):
+                if run.is_fan_in(target):
+                    if target not in run.waiting and target not in run.unfinished_preds:
+                        run.unfinished_preds[target] = {p for p in run.workflow.predecessor_instances(target)
+                                                        if run.finished.get(p) is not True}
                     run.waiting.add(target)
                 else:
                     self._enqueue(run, target, rank)
@@ -298,8 +313,7 @@ class LocalBackend(Backend):
 
     def _start_ready_fan_ins(self, run):
         for target in sorted(run.waiting):
-            preds = run.workflow.predecessor_instances(target)
-            if all(run.finished.get(p) is True for p in preds):
+            if not run.unfinished_preds[target]:  # every predecessor instance finished ok
                 run.waiting.discard(target)
                 self._enqueue(run, target, None)
 
