@@ -153,7 +153,9 @@ class Workflow:
         return out
 
     def is_fan_in(self, name) -> bool:
-        return len(self.predecessor_instances(name)) > 1
+        # counted, not listed: the scheduler asks on every trigger, and a fan-in below `x(1000)`
+        # would build its 1,000 predecessor instances each time
+        return sum(self.rank_count(edge.source) for edge in self._predecessors[name]) > 1
 
     def is_conditional_target(self, name) -> bool:
         return any(e.condition is not None for e in self._predecessors[name])

@@ -58,16 +58,10 @@ class _Run:
         # fan-in action -> its predecessor instances not yet finished ok; kept up to date as
         # they finish, so a fan-in of 1,000 is not re-checked against all 1,000 on every finish
         self.unfinished_preds = {}
-        self._fan_in = {}  # action -> is it a fan-in (the graph does not change during a run)
         self.active = 0  # queued + running jobs
         self.cancelled = False
         self.done = threading.Event()
         self.results = {}  # label -> finished message (error, seconds)
-
-    def is_fan_in(self, action):
-        if action not in self._fan_in:
-            self._fan_in[action] = self.workflow.is_fan_in(action)
-        return self._fan_in[action]
 
 
 class LocalBackend(Backend):
@@ -299,7 +293,7 @@ class LocalBackend(Backend):
                 preds.discard(key)
         if not run.cancelled:
             for target, rank in message.get("triggered", []):
-                if run.is_fan_in(target):
+                if run.workflow.is_fan_in(target):
                     if target not in run.waiting and target not in run.unfinished_preds:
                         run.unfinished_preds[target] = {p for p in run.workflow.predecessor_instances(target)
                                                         if run.finished.get(p) is not True}
