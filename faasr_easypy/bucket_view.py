@@ -15,15 +15,10 @@ LastModified, often only to the second, and the view says so.
 
 import re
 
-_MISSING = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
+from .s3.client import is_missing
+
 _SEAWEED_ID = re.compile(r"^[0-9a-f]{32}$")
 _MAX_INT64 = (1 << 63) - 1
-
-
-def _missing(exc):
-    """True for botocore's 'no such key/version' (botocore is imported only when used)."""
-    response = getattr(exc, "response", None)
-    return isinstance(response, dict) and response.get("Error", {}).get("Code") in _MISSING
 
 
 def version_time_ns(version):
@@ -91,7 +86,7 @@ class LiveView:
         try:
             return self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
         except Exception as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
 
@@ -99,7 +94,7 @@ class LiveView:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except Exception as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
 
@@ -137,7 +132,7 @@ class AsOfView(LiveView):
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key, VersionId=found[0])["Body"].read()
         except Exception as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
 

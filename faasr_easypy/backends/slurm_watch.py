@@ -30,6 +30,7 @@ import threading
 import time
 
 from ..monitor.platforms import INVOCATION_PATTERNS
+from ..s3.client import is_missing
 from .local.error_line import append_did_not_finish
 from .slurm_jobs import ACTIVE, LOST, TERMINAL, lost_reason
 
@@ -89,9 +90,8 @@ class InvocationJobs:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self.layout.done_key(action, rank))
             return True
-        except Exception as exc:  # botocore ClientError 404 = absent; anything else: cannot tell
-            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-            if code in ("404", "NoSuchKey", "NotFound"):
+        except Exception as exc:  # absent, or (anything else) S3 cannot tell
+            if is_missing(exc):
                 return False
             raise
 

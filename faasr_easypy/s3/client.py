@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from ..errors import UserError
 from ..forksafe import ForkSafeLock
 
+#: botocore error codes of "no such key/version" (a HEAD answers a bare 404)
+_MISSING = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
+
+
+def is_missing(exc):
+    """True for botocore's 'no such key/version' (botocore is imported only when used)."""
+    response = getattr(exc, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") in _MISSING
+
 
 @dataclass
 class DataStore:
