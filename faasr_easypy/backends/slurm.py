@@ -271,9 +271,8 @@ class SlurmBackend(RemoteBackend):
         action = self._action(invocation, action)
         function = self.function_name(invocation, action)
         body = self.job_request(invocation, action)
-        headers = {"X-SLURM-USER-TOKEN": self.token, "X-SLURM-USER-NAME": self.user,
-                   "Accept": "application/json"}
-        response, attempts = self._send(self._session, "POST", self.submit_url(), json=body, headers=headers)
+        response, attempts = self._send(self._session, "POST", self.submit_url(), json=body,
+                                        headers=self.jobs.headers())
         job_id = _job_id(response) if response.status_code in (200, 201, 202) else None
         if job_id is not None:
             log.info("SLURM: submitted %s as job %s (partition %s, InvocationID %s)", function, job_id,
