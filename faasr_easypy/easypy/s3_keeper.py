@@ -73,19 +73,22 @@ class S3Keeper:
             self._register_atexit()
             return
 
-        def keep():
-            try:
-                self._start_s3_now()
-            except BaseException as exc:  # reported by ensure_s3(), in the jobfile
-                self._s3_error = exc
-            finally:
-                self._s3_ready.set()
-            self._s3_stop.wait()
-            self._stop_server_now()
-
-        self._keeper = threading.Thread(target=keep, name="faasr-easypy-s3", daemon=True)
+        self._keeper = threading.Thread(target=self._keep_s3, args=(self._start_s3_now,), name="faasr-easypy-s3",
+                                        daemon=True)
         self._keeper.start()
         self._register_atexit()
+
+    def _keep_s3(self, start):
+        """The keeper thread's life: start() the server, say it is ready (or why not), hold it
+        until the job stops it; `weed` dies with the thread that started it."""
+        try:
+            start()
+        except BaseException as exc:  # reported by ensure_s3(), in the jobfile
+            self._s3_error = exc
+        finally:
+            self._s3_ready.set()
+        self._s3_stop.wait()
+        self._stop_server_now()
 
     def ensure_s3(self):
         """The job's S3 access (starting the server if needed); job process only."""
@@ -182,7 +185,6 @@ class EarlyS3:
     """The keeper thread of an S3 server started before the job's context exists."""
 
     def __init__(self):
-        self._up = threading.Event()       # start_s3 returned or failed
         self._decided = threading.Event()  # adopted by a context, or abandoned
         self._ctx = None
         self._service = None
@@ -199,7 +201,6 @@ class EarlyS3:
         except BaseException as exc:  # reported by the context's ensure_s3(), in the jobfile
             self._error = exc
         self._seconds = time.monotonic() - started
-        self._up.set()
         self._decided.wait()
         ctx = self._ctx
         if ctx is None:  # abandoned: no job needs it
@@ -209,17 +210,13 @@ class EarlyS3:
                 except Exception:
                     log.exception("stopping the embedded S3 server failed")
             return
-        try:
-            if self._error is not None:
-                ctx._s3_error = self._error
-            else:
-                ctx._use_s3(self._service, self._seconds)
-        except BaseException as exc:
-            ctx._s3_error = exc
-        finally:
-            ctx._s3_ready.set()
-        ctx._s3_stop.wait()
-        ctx._stop_server_now()
+        ctx._keep_s3(self._hand_over)
+
+    def _hand_over(self):
+        """The adopting context's start(): the server started here, or why it did not start."""
+        if self._error is not None:
+            raise self._error
+        self._ctx._use_s3(self._service, self._seconds)
 
     def adopt(self, ctx):
         """`ctx` (its _s3_ready and _s3_stop events made) owns the server from now on."""
