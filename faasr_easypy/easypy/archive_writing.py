@@ -47,12 +47,13 @@ def failed(runinfo, exc):
         except OSError:
             pass
     run_folder = getattr(runinfo, "runinfo_dir", None) or getattr(runinfo, "directory", None)
-    message = (f"the archive {zip_file} could not be written: {describe(exc, folder)}. No archive is "
+    why = describe(exc, folder)
+    message = (f"the archive {zip_file} could not be written: {why}. No archive is "
                f"left (pyATS had written part of it)" + (f"; the run's files stay in {run_folder} "
                                                          "(faasr_results.json, faasr_report.html, the task logs)"
                                                          if run_folder else "")
                + f". Fix: {fix(exc, folder)}.")
-    _failed.append(f"{describe(exc, folder)}" + (f"; the run's files are in {run_folder}" if run_folder else ""))
+    _failed.append(why + (f"; the run's files are in {run_folder}" if run_folder else ""))
     log.error("faasr-easypy: %s", message)
     raise SystemExit(EXIT_CODE)  # pyATS prints no traceback for it; the job exits non-zero
 

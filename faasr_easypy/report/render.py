@@ -24,6 +24,7 @@ from pathlib import Path
 import jinja2
 
 from ..layout import LOG_LINE
+from ..sizes import fmt_bytes
 from .model import Report, Segment, normalise
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -75,17 +76,6 @@ def fmt_seconds(seconds):
 
 def fmt_offset(seconds):
     return "-" if seconds is None else f"+{float(seconds):.3f} s"
-
-
-def fmt_bytes(n):
-    if n is None:
-        return "-"
-    n = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{int(n)} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
 
 
 def slug(text):

@@ -9,6 +9,8 @@ import os
 import shutil
 import tempfile
 
+from ..sizes import fmt_bytes
+
 # weed stores an object in chunks of up to 4 MiB (`-filer.maxMB`): with less free than one,
 # writes of any size fail (and the small ones soon after, when its index grows).
 FULL_BELOW = 4 * 2**20
@@ -24,15 +26,7 @@ def disk_full(folder):
     if usage.free >= FULL_BELOW:
         return None
     in_tmp = os.path.commonpath([os.path.abspath(folder), tempfile.gettempdir()]) == tempfile.gettempdir()
-    return (f"its disk is full ({_size(usage.free)} free of {_size(usage.total)} on the disk of its data "
+    return (f"its disk is full ({fmt_bytes(usage.free)} free of {fmt_bytes(usage.total)} on the disk of its data "
             f"folder {folder}), so it cannot store what the functions write. Fix: free space on that disk"
             + (", or set TMPDIR to a folder on a disk with more room (the embedded server keeps its data "
                "in TMPDIR)" if in_tmp else ""))
-
-
-def _size(n):
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} bytes"
