@@ -1,4 +1,5 @@
-"""boto3 clients for FaaSr data stores, with credentials from the environment.
+"""S3 clients for FaaSr data stores (boto3's; s3/lite.py's for an action's store on this
+machine), with credentials from the environment.
 
 FaaSr never keeps credentials in the workflow JSON: the runtime reads
 `<DataStoreName>_AccessKey` and `<DataStoreName>_SecretKey`. We do the same.
@@ -59,16 +60,21 @@ class DataStore:
         return [s for s in (self.access_key, self.secret_key) if s]
 
 
-def make_client(store: DataStore, max_attempts=3, connect_timeout=5, read_timeout=30, pool=10):
-    """A boto3 S3 client for `store`; path-style addressing for custom endpoints."""
-    from botocore import UNSIGNED
-    from botocore.config import Config
-
+def check_credentials(store: DataStore):
+    """A store on a custom endpoint needs keys, or to say it is anonymous (either client kind)."""
     if not store.anonymous and not (store.access_key and store.secret_key) and store.endpoint:
         raise UserError(
             f"Data store {store.name!r} ({store.endpoint}) has no credentials: set the environment "
             f"variables {store.name}_AccessKey and {store.name}_SecretKey, or mark the store "
             "\"Anonymous\": \"TRUE\" in the workflow or testbed.")
+
+
+def make_client(store: DataStore, max_attempts=3, connect_timeout=5, read_timeout=30, pool=10):
+    """A boto3 S3 client for `store`; path-style addressing for custom endpoints."""
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    check_credentials(store)
     config = Config(
         retries={"max_attempts": max_attempts, "mode": "standard"},
         connect_timeout=connect_timeout,
@@ -86,6 +92,19 @@ def make_client(store: DataStore, max_attempts=3, connect_timeout=5, read_timeou
             aws_secret_access_key=store.secret_key or None,
             config=config,
         )
+
+
+def action_client(store: DataStore, max_attempts=3):
+    """The client an action's own S3 calls go through: s3/lite.py's for a store on this machine
+    (the embedded SeaweedFS), so the action's process never loads boto3 (most of its memory and
+    half its CPU); boto3 for a store anywhere else."""
+    from . import lite
+
+    if lite.serves(store.endpoint):
+        check_credentials(store)
+        return lite.LiteS3Client(store.endpoint, store.access_key, store.secret_key, region=store.region,
+                                 anonymous=store.anonymous, max_attempts=max_attempts)
+    return make_client(store, max_attempts=max_attempts)
 
 
 def shared_client(store: DataStore, **settings):

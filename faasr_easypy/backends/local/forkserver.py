@@ -1,7 +1,8 @@
 """The fork server: a warm process that forks one child per action.
 
-Why: starting an interpreter and importing boto3 costs ~300 ms (~0.5 CPU-s on a
-busy machine); forking a process that already has them costs a few. One server
+Why: starting an interpreter and importing the FaaSr API and an S3 client costs
+~300 ms (~0.5 CPU-s on a busy machine); forking a process that already has them
+costs a few. One server
 can serve many LocalBackends at once, e.g. every workflow task of a pyATS job.
 
 Clients connect to its Unix socket (in a private 0700 folder, see
@@ -106,19 +107,9 @@ class ForkServer:
 
     # -- S3 clients -------------------------------------------------------
     def _s3_client(self, cache, store):
-        from faasr_easypy.s3.client import DataStore, make_client
-
         key = (store["endpoint"], store["access_key"], store["region"], store["anonymous"])
         if key not in cache:
-            client = cache[key] = make_client(DataStore(name=store["name"], bucket=store["bucket"],
-                                               endpoint=store["endpoint"], region=store["region"],
-                                               anonymous=store["anonymous"],
-                                               access_key=store["access_key"],
-                                               secret_key=store["secret_key"]),
-                                     max_attempts=ACTION_S3_ATTEMPTS)
-            if cache is self._prototypes:
-                _warm(client, store["bucket"])
-                gc.freeze()  # children's collector must not touch (and so copy) its pages
+            cache[key] = _action_client(store, for_children=cache is self._prototypes)
         return cache[key]
 
     # -- protocol ---------------------------------------------------------
@@ -471,6 +462,19 @@ class ForkServer:
         self.r_server.stop()  # it kills the R workers of actions killed above
 
 
+def _action_client(store, for_children):
+    """The S3 client of actions (and of this server's own writes) for one store (see
+    s3.client.action_client); a boto3 one is warmed here once when children will inherit it."""
+    from faasr_easypy.s3.client import DataStore, action_client
+    from faasr_easypy.s3.lite import LiteS3Client
+
+    client = action_client(DataStore(**store), max_attempts=ACTION_S3_ATTEMPTS)
+    if for_children and not isinstance(client, LiteS3Client):
+        _warm(client, store["bucket"])
+        gc.freeze()  # children's collector must not touch (and so copy) its pages
+    return client
+
+
 def _warm(client, bucket):
     """One read-only request so botocore's lazy set-up happens here, once, not in
     every child; then drop the connection, which children must not share."""
@@ -621,8 +625,8 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _exit_on_signal)
     set_child_subreaper()  # what an action leaves behind comes back here to be killed
     sys.path.insert(0, SHIM)
-    # Warm imports children would otherwise each pay for.
-    import boto3  # noqa: F401
+    # Warm imports children would otherwise each pay for (boto3 only if a store needs it:
+    # stores on this machine use s3/lite.py).
     import FaaSr_py.client.py_client_stubs  # noqa: F401
 
     from faasr_easypy.backends.local import action_process  # noqa: F401

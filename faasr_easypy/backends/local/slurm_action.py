@@ -26,9 +26,9 @@ ENV_RESULT_KEY = "FAASR_EASYPY_RESULT_KEY"
 
 
 def clients_for(stores):
-    from faasr_easypy.s3.client import DataStore, make_client
+    from faasr_easypy.s3.client import DataStore, action_client
 
-    return {name: make_client(DataStore(**spec)) for name, spec in stores.items()}
+    return {name: action_client(DataStore(**spec)) for name, spec in stores.items()}
 
 
 def main():
