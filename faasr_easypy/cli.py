@@ -366,6 +366,10 @@ def main(argv=None):
                 print(f"faasr-easypy: {exc}", file=sys.stderr)
                 return exc.exit_code
             except KeyboardInterrupt:
+                # Everything is stopped: a second Ctrl-C now must not turn the exit into a
+                # death by SIGINT (Python's exit puts SIGINT back to SIG_DFL, a fast stop is
+                # over within 50 ms of the first).
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
                 print("faasr-easypy: interrupted; everything it started has been stopped", file=sys.stderr)
                 return 130
             except Terminated:
