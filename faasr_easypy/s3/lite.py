@@ -146,7 +146,7 @@ class LiteS3Client:
         start = body.tell() if hasattr(body, "read") else None
         payload_hash, length = _hash_and_length(body, start)
         attempt = 0
-        while attempt < self.max_attempts:
+        while True:  # each way out of the last attempt returns or raises
             attempt += 1
             if start is not None:
                 body.seek(start)
@@ -180,7 +180,6 @@ class LiteS3Client:
             if not retryable or attempt == self.max_attempts:
                 raise error
             _back_off(attempt)
-        raise AssertionError("unreachable")
 
     def _connection(self):
         """(connection, True when it was idle in the pool: the server may have closed it)."""
@@ -214,12 +213,11 @@ class LiteS3Client:
     def _signed_headers(self, method, path, query_string, payload_hash, length):
         now = datetime.datetime.now(datetime.timezone.utc)
         amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-        headers = {"Host": self.host_header, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date,
-                   "Content-Length": str(length)}
+        values = {"host": self.host_header, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
+        headers = dict(values, **{"content-length": str(length)})
         if self.anonymous:
             return headers
-        signed = sorted(("host", "x-amz-content-sha256", "x-amz-date"))
-        values = {"host": self.host_header, "x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
+        signed = sorted(values)
         canonical = "\n".join([method, path, query_string, "".join(f"{h}:{values[h]}\n" for h in signed),
                                ";".join(signed), payload_hash])
         scope = f"{day}/{self.region}/s3/aws4_request"
